@@ -1,0 +1,116 @@
+"""In-process driving of the sans-IO core: a connection that records frames, a tiny client.
+
+Unit and property tests use these to feed the real ZooKeeperServer bytes and time
+(twisted.internet.task.Clock) without sockets; acceptance tests use real servers instead.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from twisted.internet.task import Clock
+
+from zk_twisted.constants import OpCode
+from zk_twisted.jute import records as R
+from zk_twisted.server.cnxn import ServerCnxn
+from zk_twisted.server.datatree import DataTree
+from zk_twisted.server.zkdatabase import ZKDatabase
+from zk_twisted.server.zkserver import ServerSettings, ZooKeeperServer
+
+OPEN_ACL = [R.ACL(31, R.Id("world", "anyone"))]
+
+
+class FakeCnxn(ServerCnxn):
+    """Collects every frame the server writes; knows nothing about the protocol."""
+
+    def __init__(self, zks: ZooKeeperServer, ip: str = "127.0.0.1") -> None:
+        self.init_cnxn(ip, 40000, zks.now_ms())
+        self.frames: list[bytes] = []
+        self.closed = False
+        self.paused = False
+        zks.connection_made(self)
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed or self.closing
+        self.frames.append(data)
+
+    def close_after_flush(self, reason: int = 0) -> None:
+        self.closing = True
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+    def pop(self) -> list[bytes]:
+        out, self.frames = self.frames, []
+        return out
+
+
+class CoreClient:
+    """Speaks the client protocol to the core through a FakeCnxn; replies decoded lightly."""
+
+    def __init__(self, zks: ZooKeeperServer, timeout: int = 30000, ip: str = "127.0.0.1") -> None:
+        self.zks = zks
+        self.cnxn = FakeCnxn(zks, ip)
+        self.xid = 0
+        req = R.ConnectRequest(0, 0, timeout, 0, bytes(16)).to_bytes() + b"\x00"
+        zks.process_connect(self.cnxn, req)
+        frame = self.cnxn.pop()[0]
+        rsp, _ = R.ConnectResponse._read(frame, 4)
+        self.session_id = rsp.sessionId
+        self.passwd = rsp.passwd
+        self.timeout = rsp.timeOut
+        self.events: list[tuple[int, str]] = []
+
+    def call(self, op: int, record=None, raw: bytes | None = None) -> tuple[int, int, bytes]:
+        """Send one request; return (err, zxid, body) of its reply; events are collected."""
+        self.xid += 1
+        body = raw if raw is not None else (record.to_bytes() if record is not None else b"")
+        self.zks.process_packet(self.cnxn, struct.pack(">ii", self.xid, op) + body)
+        reply = None
+        want = -2 if op == OpCode.ping else self.xid
+        for frame in self.cnxn.pop():
+            xid, zxid, err = struct.unpack_from(">iqi", frame, 4)
+            if xid == -1:
+                ev, _ = R.WatcherEvent._read(frame, 20)
+                self.events.append((ev.type, ev.path))
+            elif xid == want:
+                reply = (err, zxid, frame[20:])
+        assert reply is not None, f"no reply to xid {self.xid} (op {op})"
+        return reply
+
+    def create(self, path: str, data: bytes = b"", flags: int = 0, acl=None):
+        err, _, body = self.call(OpCode.create2, R.CreateRequest(path, data, acl or OPEN_ACL, flags))
+        return err, (R.Create2Response.from_bytes(body) if err == 0 else None)
+
+    def get(self, path: str, watch: bool = False):
+        err, _, body = self.call(OpCode.getData, R.GetDataRequest(path, watch))
+        return err, (R.GetDataResponse.from_bytes(body) if err == 0 else None)
+
+    def set(self, path: str, data: bytes, version: int = -1):
+        err, _, body = self.call(OpCode.setData, R.SetDataRequest(path, data, version))
+        return err, (R.SetDataResponse.from_bytes(body).stat if err == 0 else None)
+
+    def delete(self, path: str, version: int = -1) -> int:
+        return self.call(OpCode.delete, R.DeleteRequest(path, version))[0]
+
+    def exists(self, path: str, watch: bool = False):
+        err, _, body = self.call(OpCode.exists, R.ExistsRequest(path, watch))
+        return err, (R.ExistsResponse.from_bytes(body).stat if err == 0 else None)
+
+    def children(self, path: str, watch: bool = False):
+        err, _, body = self.call(OpCode.getChildren2, R.GetChildren2Request(path, watch))
+        return err, (R.GetChildren2Response.from_bytes(body) if err == 0 else None)
+
+    def close(self) -> int:
+        return self.call(OpCode.closeSession)[0]
+
+
+def make_core(extended: bool = True, **settings) -> tuple[ZooKeeperServer, Clock]:
+    clock = Clock()
+    clock.advance(1_700_000_000)
+    db = ZKDatabase(DataTree(extended_types=extended))
+    return ZooKeeperServer(ServerSettings(**settings), db, clock), clock

@@ -1,0 +1,295 @@
+"""Unit tests of the sans-IO core (Prep -> Final, DataTree, sessions, watches, ACLs).
+
+The same facts are checked end to end against real servers (and Java ZooKeeper) in the
+acceptance tests; here each rule of ZooKeeper 3.8 is pinned down in isolation.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from zk_twisted.constants import Code, CreateMode, EventType, OpCode, Perms
+from zk_twisted.jute import records as R
+from zk_twisted.jute.multi import decode_multi_response, encode_multi_request
+from zk_twisted.server.acl import generate_digest
+from zk_twisted.server.sessions import generate_passwd
+
+from corefakes import OPEN_ACL, CoreClient, FakeCnxn, make_core
+
+
+def test_stat_fields_and_cversion_counts_creates_and_deletes():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    err, rsp = c.create("/p", b"data")
+    assert err == 0 and rsp.path == "/p"
+    st = rsp.stat
+    assert st.czxid == st.mzxid == st.pzxid and st.version == 0 and st.dataLength == 4 and st.numChildren == 0
+    c.create("/p/a")
+    assert c.delete("/p/a") == 0
+    err, st = c.exists("/p")
+    assert (st.cversion, st.numChildren) == (2, 0)  # one create + one delete
+    # the sequence number is the parent's count of creations (stored cversion), not the client's cversion
+    err, rsp = c.create("/p/s-", flags=CreateMode.PERSISTENT_SEQUENTIAL)
+    assert rsp.path == "/p/s-0000000001"
+    err, st = c.exists("/p")
+    assert (st.cversion, st.numChildren) == (3, 1)
+
+
+def test_failed_write_consumes_a_zxid():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    _, a = c.create("/x")
+    err, _ = c.create("/x")
+    assert err == Code.NODEEXISTS
+    _, b = c.create("/y")
+    assert b.stat.czxid == a.stat.czxid + 2
+
+
+def test_multi_is_all_or_nothing_with_per_op_results():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.create("/m", b"0")
+    ops = [
+        (OpCode.create, R.CreateRequest("/m/a", b"", OPEN_ACL, 0)),
+        (OpCode.check, R.CheckVersionRequest("/m", 5)),
+        (OpCode.setData, R.SetDataRequest("/m", b"1", -1)),
+    ]
+    err, _, body = c.call(OpCode.multi, raw=encode_multi_request(ops))
+    assert err == 0  # the header is OK; the results carry the failure, as 3.8
+    results = decode_multi_response(body)
+    assert [(t, e) for t, e, _ in results] == [
+        (OpCode.error, 0),
+        (OpCode.error, Code.BADVERSION),
+        (OpCode.error, Code.RUNTIMEINCONSISTENCY),
+    ]
+    assert c.exists("/m/a")[0] == Code.NONODE
+    ops[1] = (OpCode.check, R.CheckVersionRequest("/m", 0))
+    err, _, body = c.call(OpCode.multi, raw=encode_multi_request(ops))
+    assert [t for t, _, _ in decode_multi_response(body)] == [OpCode.create, OpCode.check, OpCode.setData]
+    assert c.get("/m")[1].data == b"1"
+
+
+def test_ephemeral_rules():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    err, rsp = c.create("/e", flags=CreateMode.EPHEMERAL)
+    assert rsp.stat.ephemeralOwner == c.session_id
+    assert c.create("/e/child")[0] == Code.NOCHILDRENFOREPHEMERALS
+    err, _, body = c.call(OpCode.getEphemerals, R.GetEphemeralsRequest("/"))
+    assert R.GetEphemeralsResponse.from_bytes(body).ephemerals == ["/e"]
+
+
+def test_acl_digest_auth_and_getacl_masking():
+    zks, _ = make_core(super_digest=generate_digest("super:secret"))
+    owner, other = CoreClient(zks), CoreClient(zks)
+    owner.call(OpCode.auth, R.AuthPacket(0, "digest", b"alice:pw"))
+    digest = generate_digest("alice:pw")
+    acl = [R.ACL(Perms.READ | Perms.ADMIN, R.Id("digest", digest)), R.ACL(Perms.READ, R.Id("world", "anyone"))]
+    assert owner.create("/s", b"x", acl=acl)[0] == 0
+    assert other.set("/s", b"y")[0] == Code.NOAUTH
+    err, _, body = other.call(OpCode.getACL, R.GetACLRequest("/s"))
+    masked = R.GetACLResponse.from_bytes(body).acl
+    assert masked[0].id.id == "alice:x"  # CVE-2019-0201
+    err, _, body = owner.call(OpCode.getACL, R.GetACLRequest("/s"))
+    assert R.GetACLResponse.from_bytes(body).acl[0].id.id == digest
+    root = CoreClient(zks)
+    root.call(OpCode.auth, R.AuthPacket(0, "digest", b"super:secret"))
+    assert root.set("/s", b"z")[0] == 0
+    # "auth" expands to the creator's authenticated ids; without any it is INVALIDACL
+    assert other.create("/t", acl=[R.ACL(31, R.Id("auth", ""))])[0] == Code.INVALIDACL
+    assert owner.create("/t", acl=[R.ACL(31, R.Id("auth", ""))])[0] == 0
+    err, _, body = owner.call(OpCode.getACL, R.GetACLRequest("/t"))
+    assert [(a.id.scheme, a.id.id) for a in R.GetACLResponse.from_bytes(body).acl] == [("digest", digest)]
+
+
+def test_ip_acl_with_cidr():
+    zks, _ = make_core()
+    inside, outside = CoreClient(zks, ip="10.1.2.3"), CoreClient(zks, ip="10.2.0.1")
+    assert inside.create("/ip", acl=[R.ACL(31, R.Id("ip", "10.1.0.0/16"))])[0] == 0
+    assert inside.get("/ip")[0] == 0
+    assert outside.get("/ip")[0] == Code.NOAUTH
+    assert inside.create("/bad", acl=[R.ACL(31, R.Id("ip", "10.1.0.0/40"))])[0] == Code.INVALIDACL
+
+
+def test_watch_event_is_written_before_the_reply_that_shows_the_change():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.create("/w", b"1")
+    c.get("/w", watch=True)
+    c.xid += 1
+    zks.process_packet(c.cnxn, struct.pack(">ii", c.xid, OpCode.setData) + R.SetDataRequest("/w", b"2", -1).to_bytes())
+    frames = c.cnxn.pop()
+    xids = [struct.unpack_from(">i", f, 4)[0] for f in frames]
+    assert xids == [-1, c.xid]
+    # one-shot: a second change fires nothing
+    c.set("/w", b"3")
+    assert c.events == []
+
+
+def test_persistent_and_recursive_watches():
+    zks, _ = make_core()
+    c, w = CoreClient(zks), CoreClient(zks)
+    c.create("/r")
+    w.call(OpCode.addWatch, R.AddWatchRequest("/r", 1))  # persistent recursive
+    w.call(OpCode.addWatch, R.AddWatchRequest("/r", 0))  # and persistent on the same path: both kept
+    c.create("/r/a")
+    c.create("/r/a/b")
+    c.set("/r/a/b", b"x")
+    c.delete("/r/a/b")
+    w.call(OpCode.ping)
+    assert w.events == [
+        (EventType.NodeCreated, "/r/a"),
+        (EventType.NodeChildrenChanged, "/r"),
+        (EventType.NodeCreated, "/r/a/b"),
+        (EventType.NodeDataChanged, "/r/a/b"),
+        (EventType.NodeDeleted, "/r/a/b"),
+    ]
+    err, _, _ = w.call(OpCode.removeWatches, R.RemoveWatchesRequest("/r", 3))
+    assert err == 0
+    assert w.call(OpCode.removeWatches, R.RemoveWatchesRequest("/r", 3))[0] == Code.NOWATCHER
+
+
+def test_persistent_watch_events_respect_read_acl():
+    zks, _ = make_core()
+    owner, spy = CoreClient(zks), CoreClient(zks)
+    owner.call(OpCode.auth, R.AuthPacket(0, "digest", b"bob:pw"))
+    owner.create("/sec")
+    spy.call(OpCode.addWatch, R.AddWatchRequest("/sec", 1))
+    owner.create("/sec/open")
+    owner.create("/sec/hidden", acl=[R.ACL(31, R.Id("digest", generate_digest("bob:pw")))])
+    spy.call(OpCode.ping)
+    assert spy.events == [(EventType.NodeCreated, "/sec/open")]  # CVE-2024-23944
+
+
+def test_set_watches_reports_missed_changes():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.create("/a", b"1")
+    c.create("/b")
+    zxid = zks.db.last_processed_zxid
+    c.set("/a", b"2")
+    c.create("/b/c")
+    other = CoreClient(zks)
+    req = R.SetWatches2(zxid, ["/a", "/gone"], ["/b"], ["/b"], [], [])
+    assert other.call(OpCode.setWatches2, req)[0] == 0
+    assert sorted(other.events) == sorted(
+        [
+            (EventType.NodeDataChanged, "/a"),
+            (EventType.NodeDeleted, "/gone"),
+            (EventType.NodeCreated, "/b"),
+            (EventType.NodeChildrenChanged, "/b"),
+        ]
+    )
+
+
+def test_session_expiry_removes_ephemerals_and_notifies():
+    zks, clock = make_core(tick_time=2000, min_session_timeout=4000)
+    victim, watcher = CoreClient(zks, timeout=4000), CoreClient(zks, timeout=40000)
+    victim.create("/eph", flags=CreateMode.EPHEMERAL)
+    watcher.exists("/eph", watch=True)
+    for _ in range(4):
+        clock.advance(2)
+        zks.expire_sessions()
+        watcher.call(OpCode.ping)  # keeps the watcher's session alive
+    assert victim.cnxn.closed
+    assert watcher.exists("/eph")[0] == Code.NONODE
+    assert (EventType.NodeDeleted, "/eph") in watcher.events
+    assert victim.session_id not in zks.sessions
+
+
+def test_reconnect_password_rules():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    good = FakeCnxn(zks)
+    zks.process_connect(good, R.ConnectRequest(0, 0, 30000, c.session_id, c.passwd).to_bytes())
+    rsp, _ = R.ConnectResponse._read(good.pop()[0], 4)
+    assert rsp.sessionId == c.session_id and rsp.timeOut == 30000 and not good.closed
+    assert c.cnxn.closed  # the old connection of the session is dropped
+    bad = FakeCnxn(zks)
+    zks.process_connect(bad, R.ConnectRequest(0, 0, 30000, c.session_id, bytes(16)).to_bytes())
+    rsp, _ = R.ConnectResponse._read(bad.pop()[0], 4)
+    assert (rsp.sessionId, rsp.timeOut, rsp.passwd) == (0, 0, bytes(16)) and bad.closed
+    assert generate_passwd(c.session_id) == c.passwd
+
+
+def test_timeout_is_clamped_and_session_id_has_server_id_on_top():
+    zks, _ = make_core(tick_time=2000, min_session_timeout=4000, max_session_timeout=40000)
+    assert CoreClient(zks, timeout=10).timeout == 4000
+    c = CoreClient(zks, timeout=10**6)
+    assert c.timeout == 40000
+    assert (c.session_id >> 56) & 0xFF == 1
+
+
+def test_unknown_opcode_and_bad_paths():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    assert c.call(999)[0] == Code.UNIMPLEMENTED
+    assert not c.cnxn.closed
+    assert c.set("/a//b", b"")[0] == Code.BADARGUMENTS
+    assert c.get("no-slash")[0] == Code.NONODE  # 3.8 does not validate read paths
+    assert c.create("/bad/")[0] == Code.NONODE  # 3.8 looks the parent up before validating
+    c.create("/ok")
+    assert c.create("/ok/")[0] == Code.BADARGUMENTS
+    assert c.delete("/zookeeper") == Code.BADARGUMENTS
+    assert c.call(OpCode.reconfig, R.ReconfigRequest(None, None, None, -1))[0] == Code.RECONFIGDISABLED
+    assert c.call(OpCode.create, raw=b"\x00\x00")[0] == Code.MARSHALLINGERROR
+
+
+def test_containers_and_ttl_nodes_are_reaped():
+    zks, clock = make_core()
+    c = CoreClient(zks)
+    err, _, _ = c.call(OpCode.createContainer, R.CreateRequest("/box", b"", OPEN_ACL, CreateMode.CONTAINER))
+    assert err == 0
+    zks.check_containers()
+    assert c.exists("/box")[0] == 0  # never used: kept
+    c.create("/box/x")
+    c.delete("/box/x")
+    zks.check_containers()
+    assert c.exists("/box")[0] == Code.NONODE
+    req = R.CreateTTLRequest("/ttl", b"", OPEN_ACL, CreateMode.PERSISTENT_WITH_TTL, 500)
+    assert c.call(OpCode.createTTL, req)[0] == 0
+    clock.advance(0.6)
+    zks.check_containers()
+    assert c.exists("/ttl")[0] == Code.NONODE
+
+
+def test_ttl_needs_extended_types():
+    zks, _ = make_core(extended=False)
+    c = CoreClient(zks)
+    req = R.CreateTTLRequest("/ttl", b"", OPEN_ACL, CreateMode.PERSISTENT_WITH_TTL, 500)
+    assert c.call(OpCode.createTTL, req)[0] == Code.UNIMPLEMENTED
+
+
+def test_whoami_and_children_counts():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.call(OpCode.auth, R.AuthPacket(0, "digest", b"carol:pw"))
+    err, _, body = c.call(OpCode.whoAmI)
+    infos = R.WhoAmIResponse.from_bytes(body).clientInfo
+    assert [(i.authScheme, i.user) for i in infos] == [("ip", "127.0.0.1"), ("digest", "carol")]
+    c.create("/n")
+    c.create("/n/a")
+    c.create("/n/a/b")
+    err, _, body = c.call(OpCode.getAllChildrenNumber, R.GetAllChildrenNumberRequest("/n"))
+    assert struct.unpack(">i", body)[0] == 2
+    err, _, body = c.call(OpCode.getAllChildrenNumber, R.GetAllChildrenNumberRequest("/"))
+    assert struct.unpack(">i", body)[0] == 6  # /n, /n/a, /n/a/b and /zookeeper{,/quota,/config}
+
+
+def test_incremental_digest_matches_recomputation():
+    zks, clock = make_core()
+    c = CoreClient(zks)
+    c.create("/d", b"1")
+    c.create("/d/e", b"2", flags=CreateMode.EPHEMERAL)
+    c.set("/d", b"3")
+    c.delete("/d/e")
+    c.call(OpCode.setACL, R.SetACLRequest("/d", [R.ACL(1, R.Id("world", "anyone"))], -1))
+    tree = zks.db.tree
+    expected = 0
+    for path, node in tree.nodes.items():
+        if path == "/":
+            continue
+        node.digest = None
+        expected = (expected + tree.node_digest(path, node)) & (2**64 - 1)
+    assert expected == tree.tree_digest
+    assert zks.db.digest_mismatches == 0

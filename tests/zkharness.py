@@ -1,0 +1,172 @@
+"""Test harness: real servers on loopback ports.
+
+``ZKProcess`` runs ``twistd -n zkserver -c zoo.cfg`` (our server) in a child process;
+``JavaZK`` runs Apache ZooKeeper 3.8 from Debian's package through the shared
+``zk_java.sh``.  Both write their zoo.cfg from the same key=value lines so that one client
+script can be run against both and the answers compared.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_TOOLS = Path(os.environ.get("ZK_SHARED_TOOLS", REPO.parent / "shared" / "tools")).resolve()
+ZK_JAVA_SH = SHARED_TOOLS / "zk_java.sh"
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def four_letter(port: int, cmd: str, timeout: float = 5.0, host: str = "127.0.0.1") -> str:
+    """Send a four-letter word and return the whole answer ('' if the server is not there)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(cmd.encode())
+            chunks = []
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                chunks.append(d)
+            return b"".join(chunks).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def wait_for(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+class ZKProcess:
+    """One zk_twisted server process: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL)."""
+
+    def __init__(self, base: Path, port: int | None = None, extra: dict | None = None, data_dir: Path | None = None):
+        self.base = Path(base)
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.data_dir = Path(data_dir) if data_dir else self.base / "data"
+        self.cfg_path = self.base / "zoo.cfg"
+        self.log_path = self.base / "server.log"
+        self.extra = dict(extra or {})
+        self.proc: subprocess.Popen | None = None
+        self.write_config()
+
+    def config_lines(self) -> list[str]:
+        lines = {
+            "tickTime": "2000",
+            "initLimit": "10",
+            "syncLimit": "5",
+            "dataDir": str(self.data_dir),
+            "clientPort": str(self.port),
+            "clientPortAddress": "127.0.0.1",
+            "4lw.commands.whitelist": "*",
+        }
+        lines.update({k: str(v) for k, v in self.extra.items()})
+        return [f"{k}={v}" for k, v in lines.items()]
+
+    def write_config(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.cfg_path.write_text("\n".join(self.config_lines()) + "\n")
+
+    def start(self, wait: bool = True, timeout: float = 30.0) -> ZKProcess:
+        self.write_config()
+        log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "twisted", "--pidfile=", "-n", "zkserver", "-c", str(self.cfg_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(self.base),
+            env=env,
+            start_new_session=True,
+        )
+        log.close()
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        def ready() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            return four_letter(self.port, "ruok", timeout=1.0) == "imok"
+
+        wait_for(ready, timeout, what=f"zk_twisted on port {self.port}")
+
+    @property
+    def hosts(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-6000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class JavaZK:
+    """Apache ZooKeeper 3.8 (Debian package) standalone, through ../shared/tools/zk_java.sh."""
+
+    def __init__(self, base: Path, port: int | None = None, extra: dict | None = None):
+        self.base = Path(base)
+        self.port = port or free_port()
+        self.extra = dict(extra or {})
+
+    def start(self) -> JavaZK:
+        lines = [f"{k}={v}" for k, v in self.extra.items()]
+        r = subprocess.run(
+            ["bash", str(ZK_JAVA_SH), "standalone", str(self.base), str(self.port), *lines],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"zk_java.sh failed ({r.returncode}): {r.stdout}\n{r.stderr}")
+        return self
+
+    @property
+    def hosts(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base / "data"
+
+    def stop(self) -> None:
+        subprocess.run(["bash", str(ZK_JAVA_SH), "stop", str(self.base)], capture_output=True, timeout=60)

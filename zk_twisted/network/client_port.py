@@ -1,0 +1,154 @@
+"""The client port: jute framing, the four-letter-word check, per-IP connection limits.
+
+A thin shell: it cuts the byte stream into frames and hands them to the sans-IO
+:class:`~zk_twisted.server.zkserver.ZooKeeperServer`.  A frame whose length is negative
+or beyond ``jute.maxbuffer`` closes that one connection (as NIOServerCnxn's "Len error").
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import Factory, Protocol
+
+from ..jute import JuteError
+from ..server.cnxn import ServerCnxn
+from ..server.zkserver import CloseConnection, ZooKeeperServer
+from .fourletter import FourLetterWords
+
+log = logging.getLogger(__name__)
+
+_LEN = struct.Struct(">i")
+
+
+class ClientProtocol(Protocol, ServerCnxn):
+    """One client connection (ServerCnxn): frames in, frames out."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self.factory = factory
+        self.zks: ZooKeeperServer = factory.zks
+        self._buf = bytearray()
+        self._paused = False
+        self._initialized = False
+        self._done = False
+
+    # ---- Twisted side
+    def connectionMade(self) -> None:
+        peer: IAddress = self.transport.getPeer()
+        host = getattr(peer, "host", "0.0.0.0")
+        port = getattr(peer, "port", 0)
+        self.init_cnxn(host, port, self.zks.now_ms())
+        if not self.factory.admit(self):
+            log.warning("Too many connections from %s - max is %d", host, self.factory.max_client_cnxns)
+            self._done = True
+            self.transport.abortConnection()
+            return
+        self.zks.connection_made(self)
+
+    def connectionLost(self, reason=None) -> None:
+        self._done = True
+        self.factory.release(self)
+        self.zks.connection_lost(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._done:
+            return
+        self._buf += data
+        if not self._paused:
+            self._drain()
+
+    def _drain(self) -> None:
+        buf = self._buf
+        off = 0
+        max_buffer = self.zks.settings.max_buffer
+        try:
+            while not self._paused and not self._done and len(buf) - off >= 4:
+                n = _LEN.unpack_from(buf, off)[0]
+                if not self._initialized and self.factory.four_letter.is_command(n):
+                    self._done = True
+                    self.factory.four_letter.run(self, n)
+                    del buf[:]
+                    return
+                if n < 0 or n > max_buffer:
+                    raise CloseConnection(f"Len error {n}")
+                end = off + 4 + n
+                if end > len(buf):
+                    break
+                payload = bytes(buf[off + 4 : end])
+                off = end
+                if self._initialized:
+                    self.zks.process_packet(self, payload)
+                else:
+                    self._initialized = True
+                    self.zks.process_connect(self, payload)
+        except (CloseConnection, JuteError) as e:
+            log.info("Closing connection from %s:%s: %s", self.remote_ip, self.remote_port, e)
+            self._done = True
+            self.transport.loseConnection()
+            del buf[:]
+            return
+        del buf[:off]
+
+    # ---- ServerCnxn I/O
+    def write(self, data: bytes) -> None:
+        if not self._done or self.closing:
+            self.transport.write(data)
+
+    def close_after_flush(self, reason: int = 0) -> None:
+        if not self.closing:
+            self.closing = True
+            self._done = True
+            self.transport.loseConnection()
+
+    def pause_reading(self) -> None:
+        if not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            self.transport.resumeProducing()
+            if self._buf and not self._done:
+                self.factory.reactor.callLater(0, self._resume_drain)
+
+    def _resume_drain(self) -> None:
+        if not self._paused and not self._done:
+            self._drain()
+
+
+class ClientFactory(Factory):
+    """NIOServerCnxnFactory's role: owns the server core and the per-IP connection counts."""
+
+    protocol = ClientProtocol
+
+    def __init__(self, zks: ZooKeeperServer, reactor, max_client_cnxns: int = 60, four_letter=None) -> None:
+        self.zks = zks
+        self.reactor = reactor
+        self.max_client_cnxns = max_client_cnxns
+        self.per_ip: dict[str, int] = {}
+        self.four_letter = four_letter or FourLetterWords(zks)
+
+    def buildProtocol(self, addr):
+        p = ClientProtocol(self)
+        return p
+
+    def admit(self, p: ClientProtocol) -> bool:
+        n = self.per_ip.get(p.remote_ip, 0)
+        if self.max_client_cnxns and n >= self.max_client_cnxns:
+            p._counted = False
+            return False
+        self.per_ip[p.remote_ip] = n + 1
+        p._counted = True
+        return True
+
+    def release(self, p: ClientProtocol) -> None:
+        if getattr(p, "_counted", False):
+            p._counted = False
+            n = self.per_ip.get(p.remote_ip, 0) - 1
+            if n <= 0:
+                self.per_ip.pop(p.remote_ip, None)
+            else:
+                self.per_ip[p.remote_ip] = n

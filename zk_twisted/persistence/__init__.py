@@ -1,0 +1,1 @@
+"""Durable storage in ZooKeeper's on-disk format: txn log, snapshots, restore, purge."""

@@ -1,0 +1,1 @@
+"""The sans-IO ZooKeeper server core: DataTree, watches, sessions, ACLs and the request pipeline."""

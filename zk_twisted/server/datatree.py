@@ -1,0 +1,580 @@
+"""DataTree: the znodes, their stats, ephemerals, containers, TTL nodes, watches and digest.
+
+Semantics follow ZooKeeper 3.8's DataTree: the stored ``cversion`` counts child creations
+(the client sees ``2 * cversion - numChildren``, i.e. creations plus deletions); the root
+is reachable as both "" and "/" (children of the root have parent ""); every change is
+applied through :meth:`DataTree.process_txn`, live and on restore alike.  The tree digest
+(ZOOKEEPER-3114) is kept incrementally: the sum of a CRC32 per node, outside /zookeeper/.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..constants import (
+    CONTAINER_EPHEMERAL_OWNER,
+    EXTENDED_MASK,
+    RESERVED_BITS_MASK,
+    TTL_MAX,
+    Code,
+    EventType,
+    KeeperError,
+    OpCode,
+)
+from ..jute import records as R
+from .acl import OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, ACLCache, AclList
+from .watches import PERSISTENT, PERSISTENT_RECURSIVE, STANDARD, WatchManager
+
+ZOOKEEPER_PATH = "/zookeeper"
+QUOTA_PATH = "/zookeeper/quota"
+CONFIG_PATH = "/zookeeper/config"
+SPECIAL_PATHS = frozenset(("/zookeeper", QUOTA_PATH, CONFIG_PATH))
+_ZK_SUBTREE = "/zookeeper/"
+
+VOID, NORMAL, CONTAINER, TTL = "VOID", "NORMAL", "CONTAINER", "TTL"
+
+_DIGEST_STAT = struct.Struct(">qqqqqiiiq")
+_STAT = struct.Struct(">qqqqiiiqiiq")
+_U64 = (1 << 64) - 1
+DIGEST_VERSION = 2
+
+
+def to_signed64(v: int) -> int:
+    v &= _U64
+    return v - (1 << 64) if v >> 63 else v
+
+
+def ephemeral_type(owner: int, extended: bool) -> str:
+    """EphemeralType.get: what kind of node an ephemeralOwner value denotes."""
+    if extended and (owner & EXTENDED_MASK) == EXTENDED_MASK:
+        if (owner & RESERVED_BITS_MASK) >> 40 != 0:
+            raise ValueError(f"Invalid ephemeralOwner. [{owner & _U64:x}]")
+        return TTL
+    if owner == CONTAINER_EPHEMERAL_OWNER:
+        return CONTAINER
+    return VOID if owner == 0 else NORMAL
+
+
+def ttl_to_owner(ttl: int) -> int:
+    """EphemeralType.TTL.toEphemeralOwner; ValueError for a ttl out of (0, TTL_MAX]."""
+    if ttl > TTL_MAX or ttl <= 0:
+        raise ValueError(f"ttl must be positive and cannot be larger than: {TTL_MAX}")
+    return to_signed64(EXTENDED_MASK | ttl)
+
+
+class DataNode:
+    """One znode: data, interned ACL, the persisted stat fields and the child names."""
+
+    __slots__ = (
+        "data", "acl", "czxid", "mzxid", "ctime", "mtime", "version", "cversion",
+        "aversion", "ephemeral_owner", "pzxid", "children", "digest",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        data: bytes | None,
+        acl: AclList,
+        czxid: int = 0,
+        mzxid: int = 0,
+        ctime: int = 0,
+        mtime: int = 0,
+        version: int = 0,
+        cversion: int = 0,
+        aversion: int = 0,
+        ephemeral_owner: int = 0,
+        pzxid: int = 0,
+    ) -> None:
+        self.data = data
+        self.acl = acl
+        self.czxid = czxid
+        self.mzxid = mzxid
+        self.ctime = ctime
+        self.mtime = mtime
+        self.version = version
+        self.cversion = cversion
+        self.aversion = aversion
+        self.ephemeral_owner = ephemeral_owner
+        self.pzxid = pzxid
+        self.children: set[str] | None = None
+        self.digest: int | None = None
+
+    def num_children(self) -> int:
+        return len(self.children) if self.children else 0
+
+    def stat_tuple(self, client_owner: int) -> tuple:
+        n = len(self.children) if self.children else 0
+        data = self.data
+        return (
+            self.czxid, self.mzxid, self.ctime, self.mtime, self.version,
+            self.cversion * 2 - n, self.aversion, client_owner,
+            len(data) if data is not None else 0, n, self.pzxid,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class ProcessTxnResult:
+    client_id: int = 0
+    cxid: int = 0
+    zxid: int = 0
+    type: int = 0
+    err: int = 0
+    path: str | None = None
+    stat: R.Stat | None = None
+    multi: list[ProcessTxnResult] | None = None
+
+
+# event callback: (watchers, event_type, path, acl of the node the event is about)
+EventSink = Callable[[set, int, str, AclList], None]
+
+
+@dataclass
+class DataTree:
+    """The in-memory database; ``extended_types`` mirrors zookeeper.extendedTypesEnabled."""
+
+    extended_types: bool = False
+    digest_enabled: bool = True
+    on_event: EventSink | None = None
+    nodes: dict[str, DataNode] = field(default_factory=dict)
+    acl_cache: ACLCache = field(default_factory=ACLCache)
+    ephemerals: dict[int, set[str]] = field(default_factory=dict)
+    containers: set[str] = field(default_factory=set)
+    ttls: set[str] = field(default_factory=set)
+    data_watches: WatchManager = field(default_factory=WatchManager)
+    child_watches: WatchManager = field(default_factory=WatchManager)
+    last_processed_zxid: int = 0
+    tree_digest: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            self._init_special_nodes()
+
+    # ------------------------------------------------------------------ set-up
+    def _init_special_nodes(self) -> None:
+        root = DataNode(b"", self.acl_cache.intern(OPEN_ACL_UNSAFE))
+        self.nodes[""] = root
+        self.nodes["/"] = root
+        self._digest_add("", root)
+        zk = DataNode(b"", self.acl_cache.intern(OPEN_ACL_UNSAFE))
+        self._attach("", "zookeeper", zk)
+        self._digest_add(ZOOKEEPER_PATH, zk)
+        quota = DataNode(b"", self.acl_cache.intern(OPEN_ACL_UNSAFE))
+        self._attach(ZOOKEEPER_PATH, "quota", quota)
+        self.add_config_node()
+
+    def add_config_node(self, data: bytes = b"") -> None:
+        """/zookeeper/config, readable by anyone, as DataTree.addConfigNode."""
+        if CONFIG_PATH in self.nodes:
+            return
+        config = DataNode(data, self.acl_cache.intern(READ_ACL_UNSAFE))
+        self._attach(ZOOKEEPER_PATH, "config", config)
+
+    def _attach(self, parent_path: str, name: str, node: DataNode) -> None:
+        parent = self.nodes[parent_path]
+        if parent.children is None:
+            parent.children = set()
+        parent.children.add(name)
+        self.nodes[f"{parent_path}/{name}"] = node
+
+    # ------------------------------------------------------------------ snapshot restore
+    def clear(self) -> None:
+        """Empty the tree before a snapshot is loaded into it (watches are kept)."""
+        self.nodes = {}
+        self.acl_cache = ACLCache()
+        self.ephemerals = {}
+        self.containers = set()
+        self.ttls = set()
+        self.tree_digest = 0
+        self.last_processed_zxid = 0
+
+    def add_restored_node(self, path: str, node: DataNode) -> None:
+        """DataTree.deserialize for one node: parents precede children in a snapshot.
+
+        ``node.acl`` must already be interned through :attr:`acl_cache` (``by_id``).
+        """
+        nodes = self.nodes
+        nodes[path] = node
+        self._digest_add(path, node)
+        i = path.rfind("/")
+        if i == -1:
+            nodes["/"] = node  # the root, written as ""
+            return
+        parent = nodes.get(path[:i])
+        if parent is None:
+            raise ValueError(f"Invalid Datatree, unable to find parent {path[:i]} of path {path}")
+        if parent.children is None:
+            parent.children = set()
+        parent.children.add(path[i + 1 :])
+        owner = node.ephemeral_owner
+        if owner != 0:
+            kind = ephemeral_type(owner, self.extended_types)
+            if kind == CONTAINER:
+                self.containers.add(path)
+            elif kind == TTL:
+                self.ttls.add(path)
+            else:
+                self.ephemerals.setdefault(owner, set()).add(path)
+
+    def finish_restore(self) -> None:
+        """After the last snapshot node: make sure /zookeeper/config and quota exist."""
+        if ZOOKEEPER_PATH not in self.nodes:
+            zk = DataNode(b"", self.acl_cache.intern(OPEN_ACL_UNSAFE))
+            self._attach("", "zookeeper", zk)
+            self._digest_add(ZOOKEEPER_PATH, zk)
+        if QUOTA_PATH not in self.nodes:
+            self._attach(ZOOKEEPER_PATH, "quota", DataNode(b"", self.acl_cache.intern(OPEN_ACL_UNSAFE)))
+        self.add_config_node()
+
+    # ------------------------------------------------------------------ digest
+    def node_digest(self, path: str, node: DataNode) -> int:
+        """DigestCalculator.calculateDigest (version 2)."""
+        if not self.digest_enabled or path.startswith(_ZK_SUBTREE):
+            return 0
+        d = node.digest
+        if d is None:
+            if path == "/":
+                path = ""
+            crc = zlib.crc32(path.encode("utf-8"))
+            if node.data:
+                crc = zlib.crc32(node.data, crc)
+            crc = zlib.crc32(
+                _DIGEST_STAT.pack(
+                    node.czxid, node.mzxid, node.pzxid, node.ctime, node.mtime,
+                    node.version, node.cversion, node.aversion, node.ephemeral_owner,
+                ),
+                crc,
+            )  # fmt: skip
+            d = node.digest = crc
+        return d
+
+    def _digest_add(self, path: str, node: DataNode) -> None:
+        if self.digest_enabled and not path.startswith(_ZK_SUBTREE):
+            self.tree_digest = (self.tree_digest + self.node_digest(path, node)) & _U64
+
+    def _digest_remove(self, path: str, node: DataNode) -> None:
+        if self.digest_enabled and not path.startswith(_ZK_SUBTREE):
+            self.tree_digest = (self.tree_digest - self.node_digest(path, node)) & _U64
+
+    def _changing(self, path: str, node: DataNode) -> None:
+        """nodes.preChange: take the node's old digest out before mutating it."""
+        self._digest_remove(path, node)
+        node.digest = None
+
+    def digest(self) -> int:
+        """The tree digest as a signed Java long."""
+        return to_signed64(self.tree_digest)
+
+    # ------------------------------------------------------------------ reads
+    def get_node(self, path: str) -> DataNode | None:
+        return self.nodes.get(path)
+
+    def client_owner(self, node: DataNode) -> int:
+        owner = node.ephemeral_owner
+        if owner == 0:
+            return 0
+        return owner if ephemeral_type(owner, self.extended_types) == NORMAL else 0
+
+    def stat(self, node: DataNode) -> R.Stat:
+        return R.Stat(*node.stat_tuple(self.client_owner(node)))
+
+    def stat_bytes(self, node: DataNode) -> bytes:
+        return _STAT.pack(*node.stat_tuple(self.client_owner(node)))
+
+    def node_count(self) -> int:
+        return len(self.nodes) - 1
+
+    def all_children_number(self, path: str) -> int:
+        if path == "/":
+            return len(self.nodes) - 2
+        prefix = path + "/"
+        return sum(1 for p in self.nodes if p.startswith(prefix))
+
+    def approximate_data_size(self) -> int:
+        total = 0
+        for path, node in self.nodes.items():
+            total += len(path) + (len(node.data) if node.data else 0)
+        return total
+
+    def ephemerals_of(self, session_id: int) -> set[str]:
+        return set(self.ephemerals.get(session_id, ()))
+
+    # ------------------------------------------------------------------ watches
+    def add_watch(self, path: str, watcher, mode: int) -> None:
+        """addWatch: persistent (0) and persistent-recursive (1) watches go in both managers."""
+        bits = PERSISTENT_RECURSIVE if mode == 1 else PERSISTENT
+        self.data_watches.add(path, watcher, bits)
+        self.child_watches.add(path, watcher, bits)
+
+    def add_data_watch(self, path: str, watcher) -> None:
+        self.data_watches.add(path, watcher, STANDARD)
+
+    def add_child_watch(self, path: str, watcher) -> None:
+        self.child_watches.add(path, watcher, STANDARD)
+
+    def remove_watcher(self, watcher) -> None:
+        self.data_watches.remove_watcher(watcher)
+        self.child_watches.remove_watcher(watcher)
+
+    def _fire(self, manager: WatchManager, path: str, event_type: int, acl: AclList, suppress=None) -> set:
+        watchers = manager.trigger(path, event_type, suppress)
+        if watchers and self.on_event is not None:
+            self.on_event(watchers, event_type, path, acl)
+        return watchers
+
+    def set_watches(
+        self,
+        relative_zxid: int,
+        data: Iterable[str],
+        exist: Iterable[str],
+        child: Iterable[str],
+        persistent: Iterable[str],
+        recursive: Iterable[str],
+        watcher,
+    ) -> list[tuple[int, str, AclList]]:
+        """DataTree.setWatches: re-register, or return the events the client missed."""
+        missed: list[tuple[int, str, AclList]] = []
+        for path in data or ():
+            node = self.nodes.get(path)
+            if node is None:
+                missed.append((EventType.NodeDeleted, path, ()))
+            elif node.mzxid > relative_zxid:
+                missed.append((EventType.NodeDataChanged, path, node.acl))
+            else:
+                self.data_watches.add(path, watcher, STANDARD)
+        for path in exist or ():
+            node = self.nodes.get(path)
+            if node is not None:
+                missed.append((EventType.NodeCreated, path, node.acl))
+            else:
+                self.data_watches.add(path, watcher, STANDARD)
+        for path in child or ():
+            node = self.nodes.get(path)
+            if node is None:
+                missed.append((EventType.NodeDeleted, path, ()))
+            elif node.pzxid > relative_zxid:
+                missed.append((EventType.NodeChildrenChanged, path, node.acl))
+            else:
+                self.child_watches.add(path, watcher, STANDARD)
+        for path in persistent or ():
+            self.add_watch(path, watcher, 0)
+        for path in recursive or ():
+            self.add_watch(path, watcher, 1)
+        return missed
+
+    # ------------------------------------------------------------------ mutations
+    def create_node(
+        self,
+        path: str,
+        data: bytes | None,
+        acl: AclList,
+        owner: int,
+        parent_cversion: int,
+        zxid: int,
+        time: int,
+    ) -> DataNode:
+        i = path.rfind("/")
+        parent_path, name = path[:i], path[i + 1 :]
+        nodes = self.nodes
+        parent = nodes.get(parent_path)
+        if parent is None:
+            raise KeeperError(Code.NONODE, path)
+        children = parent.children
+        if children is not None and name in children:
+            raise KeeperError(Code.NODEEXISTS, path)
+        self._changing(parent_path, parent)
+        if parent_cversion == -1:
+            parent_cversion = parent.cversion + 1
+        if parent_cversion > parent.cversion:
+            parent.cversion = parent_cversion
+            parent.pzxid = zxid
+        node = DataNode(data, self.acl_cache.intern(acl), zxid, zxid, time, time, 0, 0, 0, owner, zxid)
+        if children is None:
+            children = parent.children = set()
+        children.add(name)
+        self._digest_add(parent_path, parent)
+        nodes[path] = node
+        self._digest_add(path, node)
+        if owner != 0:
+            kind = ephemeral_type(owner, self.extended_types)
+            if kind == CONTAINER:
+                self.containers.add(path)
+            elif kind == TTL:
+                self.ttls.add(path)
+            else:
+                eph = self.ephemerals.get(owner)
+                if eph is None:
+                    self.ephemerals[owner] = {path}
+                else:
+                    eph.add(path)
+        if self.data_watches.table or self.data_watches.recursive_count:
+            self._fire(self.data_watches, path, EventType.NodeCreated, node.acl)
+        if self.child_watches.table:
+            self._fire(self.child_watches, parent_path or "/", EventType.NodeChildrenChanged, parent.acl)
+        return node
+
+    def delete_node(self, path: str, zxid: int) -> None:
+        i = path.rfind("/")
+        parent_path, name = path[:i], path[i + 1 :]
+        nodes = self.nodes
+        parent = nodes.get(parent_path)
+        if parent is None:
+            raise KeeperError(Code.NONODE, path)
+        node = nodes.get(path)
+        if node is None or not parent.children or name not in parent.children:
+            raise KeeperError(Code.NONODE, path)
+        self._changing(parent_path, parent)
+        parent.children.discard(name)
+        if not parent.children:
+            parent.children = None
+        if zxid > parent.pzxid:
+            parent.pzxid = zxid
+        self._digest_add(parent_path, parent)
+        self._digest_remove(path, node)
+        del nodes[path]
+        self.acl_cache.release(node.acl)
+        owner = node.ephemeral_owner
+        if owner != 0:
+            kind = ephemeral_type(owner, self.extended_types)
+            if kind == CONTAINER:
+                self.containers.discard(path)
+            elif kind == TTL:
+                self.ttls.discard(path)
+            else:
+                eph = self.ephemerals.get(owner)
+                if eph is not None:
+                    eph.discard(path)
+                    if not eph:
+                        del self.ephemerals[owner]
+        processed = None
+        if self.data_watches.table or self.data_watches.recursive_count:
+            processed = self._fire(self.data_watches, path, EventType.NodeDeleted, node.acl)
+        if self.child_watches.table:
+            self._fire(self.child_watches, path, EventType.NodeDeleted, node.acl, processed)
+            self._fire(self.child_watches, parent_path or "/", EventType.NodeChildrenChanged, parent.acl)
+
+    def set_data(self, path: str, data: bytes | None, version: int, zxid: int, time: int) -> DataNode:
+        node = self.nodes.get(path)
+        if node is None:
+            raise KeeperError(Code.NONODE, path)
+        self._changing(path, node)
+        node.data = data
+        node.mtime = time
+        node.mzxid = zxid
+        node.version = version
+        self._digest_add(path, node)
+        if self.data_watches.table or self.data_watches.recursive_count:
+            self._fire(self.data_watches, path, EventType.NodeDataChanged, node.acl)
+        return node
+
+    def set_acl(self, path: str, acl: AclList, version: int) -> DataNode:
+        node = self.nodes.get(path)
+        if node is None:
+            raise KeeperError(Code.NONODE, path)
+        self._changing(path, node)
+        self.acl_cache.release(node.acl)
+        node.aversion = version
+        node.acl = self.acl_cache.intern(acl)
+        self._digest_add(path, node)
+        return node
+
+    def set_cversion_pzxid(self, path: str, new_cversion: int, zxid: int) -> None:
+        if path.endswith("/"):
+            path = path[:-1]
+        node = self.nodes.get(path)
+        if node is None:
+            raise KeeperError(Code.NONODE, path)
+        if new_cversion == -1:
+            new_cversion = node.cversion + 1
+        if new_cversion > node.cversion:
+            self._changing(path, node)
+            node.cversion = new_cversion
+            node.pzxid = zxid
+            self._digest_add(path, node)
+
+    def kill_session(self, session_id: int, zxid: int, paths_in_txn: Iterable[str] | None) -> None:
+        local = self.ephemerals.pop(session_id, set())
+        if paths_in_txn is not None:
+            for path in paths_in_txn:
+                self._delete_quietly(path, zxid)
+                local.discard(path)
+        for path in sorted(local):
+            self._delete_quietly(path, zxid)
+
+    def _delete_quietly(self, path: str, zxid: int) -> None:
+        try:
+            self.delete_node(path, zxid)
+        except KeeperError:
+            pass
+
+    # ------------------------------------------------------------------ txns
+    def process_txn(self, hdr, txn, is_sub_txn: bool = False) -> ProcessTxnResult:
+        """Apply one txn (DataTree.processTxn): live from Final, or replayed on restore."""
+        rc = ProcessTxnResult(hdr.clientId, hdr.cxid, hdr.zxid, hdr.type)
+        t = hdr.type
+        try:
+            if t in _CREATE_TYPES:
+                rc.path = txn.path
+                if t == OpCode.createTTL:
+                    owner = ttl_to_owner(txn.ttl)
+                elif t == OpCode.createContainer:
+                    owner = CONTAINER_EPHEMERAL_OWNER
+                else:
+                    owner = hdr.clientId if txn.ephemeral else 0
+                acl = tuple((a.perms, a.id.scheme, a.id.id) for a in txn.acl or ())
+                node = self.create_node(txn.path, txn.data, acl, owner, txn.parentCVersion, hdr.zxid, hdr.time)
+                if t != OpCode.create:
+                    rc.stat = self.stat(node)
+            elif t == OpCode.delete or t == OpCode.deleteContainer:
+                rc.path = txn.path
+                self.delete_node(txn.path, hdr.zxid)
+            elif t == OpCode.setData or t == OpCode.reconfig:
+                rc.path = txn.path
+                rc.stat = self.stat(self.set_data(txn.path, txn.data, txn.version, hdr.zxid, hdr.time))
+            elif t == OpCode.setACL:
+                rc.path = txn.path
+                acl = tuple((a.perms, a.id.scheme, a.id.id) for a in txn.acl or ())
+                rc.stat = self.stat(self.set_acl(txn.path, acl, txn.version))
+            elif t == OpCode.closeSession:
+                self.kill_session(hdr.clientId, hdr.zxid, txn.paths2Delete if txn is not None else None)
+            elif t == OpCode.error:
+                rc.err = txn.err
+            elif t == OpCode.check:
+                rc.path = txn.path
+            elif t == OpCode.multi:
+                self._process_multi(hdr, txn, rc)
+        except KeeperError as e:
+            rc.err = e.code
+        if t == OpCode.create and rc.err == Code.NODEEXISTS:
+            # a fuzzy snapshot already holds this node: bring the parent's cversion along
+            try:
+                self.set_cversion_pzxid(rc.path[: rc.path.rfind("/")], txn.parentCVersion, hdr.zxid)
+            except KeeperError as e:
+                rc.err = e.code
+        if not is_sub_txn and rc.zxid > self.last_processed_zxid:
+            self.last_processed_zxid = rc.zxid
+        return rc
+
+    def _process_multi(self, hdr, txn, rc: ProcessTxnResult) -> None:
+        from .txn import decode_txn_body  # local: txn imports datatree constants
+
+        rc.multi = []
+        failed = any(sub.type == OpCode.error for sub in txn.txns)
+        post_failed = False
+        for sub in txn.txns:
+            sub_type = sub.type
+            record = decode_txn_body(sub_type, sub.data)
+            if sub_type == OpCode.error:
+                post_failed = True
+            if failed and sub_type != OpCode.error:
+                record = R.ErrorTxn(Code.RUNTIMEINCONSISTENCY if post_failed else Code.OK)
+                sub_type = OpCode.error
+            sub_hdr = R.TxnHeader(hdr.clientId, hdr.cxid, hdr.zxid, hdr.time, sub_type)
+            sub_rc = self.process_txn(sub_hdr, record, True)
+            rc.multi.append(sub_rc)
+            if sub_rc.err != 0 and rc.err == 0:
+                rc.err = sub_rc.err
+
+
+_CREATE_TYPES = frozenset((OpCode.create, OpCode.create2, OpCode.createTTL, OpCode.createContainer))

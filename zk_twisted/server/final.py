@@ -1,0 +1,310 @@
+"""FinalRequestProcessor: apply the txn, then answer the client (reads are answered here too).
+
+Watch events fired while a txn is applied are written to the watchers' connections before
+the writer's reply and before any later read reply, which is ZooKeeper's ordering
+guarantee: a client sees the event before it can see the new data.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from ..constants import PING_XID, Code, KeeperError, OpCode, Perms, WatcherType
+from ..jute import JuteError
+from ..jute import records as R
+from ..jute.multi import decode_multi_request, encode_multi_response
+from .request import Request
+
+if TYPE_CHECKING:
+    from .zkserver import ZooKeeperServer
+
+_REPLY = struct.Struct(">iiqi")  # frame length, xid, zxid, err
+_I32 = struct.Struct(">i")
+_ZERO_STAT = R.Stat(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def reply_frame(xid: int, zxid: int, err: int, body: bytes = b"") -> bytes:
+    return _REPLY.pack(16 + len(body), xid, zxid, err) + body
+
+
+def _buffer(b: bytes | None) -> bytes:
+    return b"\xff\xff\xff\xff" if b is None else _I32.pack(len(b)) + b
+
+
+class FinalRequestProcessor:
+    def __init__(self, zks: ZooKeeperServer) -> None:
+        self.zks = zks
+
+    def process(self, req: Request) -> None:
+        zks = self.zks
+        rc = None
+        hdr = req.hdr
+        if hdr is not None:
+            rc = zks.apply(req)
+        cnxn = req.cnxn
+        if cnxn is None:
+            return
+        zxid = zks.db.tree.last_processed_zxid
+        t = req.type
+        err = 0
+        body = b""
+        try:
+            if hdr is not None and hdr.type == OpCode.error:
+                if req.error is not None:
+                    raise req.error
+                raise KeeperError(req.txn.err)
+            if req.error is not None and t != OpCode.multi:
+                raise req.error
+            handler = _HANDLERS.get(t)
+            if handler is None:  # ping
+                if t == OpCode.ping:
+                    zks.send(cnxn, reply_frame(PING_XID, zxid, 0), req)
+                    return
+                if t == OpCode.createSession:
+                    zks.finish_session_init(cnxn, True)
+                    return
+                raise KeeperError(Code.UNIMPLEMENTED)
+            body = handler(self, req, rc)
+        except KeeperError as e:
+            err = e.code
+            body = b""
+        except (JuteError, ValueError, UnicodeError, TypeError, AttributeError):
+            err = Code.MARSHALLINGERROR
+            body = b""
+        zks.send(cnxn, reply_frame(req.cxid, zxid, err, body), req)
+        if t == OpCode.closeSession:
+            cnxn.close_after_flush()
+
+    # ------------------------------------------------------------------ writes
+    def _create(self, req: Request, rc) -> bytes:
+        if rc.err:
+            raise KeeperError(rc.err)
+        if req.type == OpCode.create:
+            return R.CreateResponse(rc.path).to_bytes()
+        return R.Create2Response(rc.path, rc.stat).to_bytes()
+
+    def _delete(self, req: Request, rc) -> bytes:
+        if rc.err:
+            raise KeeperError(rc.err)
+        return b""
+
+    def _set_stat(self, req: Request, rc) -> bytes:
+        if rc.err:
+            raise KeeperError(rc.err)
+        return (rc.stat or _ZERO_STAT).to_bytes()
+
+    def _close_session(self, req: Request, rc) -> bytes:
+        if rc.err:
+            raise KeeperError(rc.err)
+        return b""
+
+    def _multi(self, req: Request, rc) -> bytes:
+        results = []
+        for sub in rc.multi:
+            st = sub.type
+            if st == OpCode.check:
+                results.append((OpCode.check, 0, None))
+            elif st == OpCode.create:
+                results.append((OpCode.create, 0, R.CreateResponse(sub.path)))
+            elif st in (OpCode.create2, OpCode.createTTL, OpCode.createContainer):
+                results.append((OpCode.create2, 0, R.Create2Response(sub.path, sub.stat)))
+            elif st in (OpCode.delete, OpCode.deleteContainer):
+                results.append((OpCode.delete, 0, None))
+            elif st == OpCode.setData:
+                results.append((OpCode.setData, 0, R.SetDataResponse(sub.stat)))
+            elif st == OpCode.error:
+                results.append((OpCode.error, sub.err, R.ErrorResponse(sub.err)))
+            else:
+                raise JuteError(f"Invalid type of op {st}")
+        return encode_multi_response(results)
+
+    # ------------------------------------------------------------------ reads
+    def _sync(self, req: Request, rc) -> bytes:
+        path = R.SyncRequest.from_bytes(req.payload).path
+        return R.SyncResponse(path).to_bytes()
+
+    def _exists(self, req: Request, rc) -> bytes:
+        r = R.ExistsRequest.from_bytes(req.payload)
+        path = r.path
+        if "\0" in path:
+            raise KeeperError(Code.BADARGUMENTS)
+        tree = self.zks.db.tree
+        if r.watch:
+            tree.add_data_watch(path, req.cnxn)
+        node = tree.nodes.get(path)
+        if node is None:
+            raise KeeperError(Code.NONODE)
+        return tree.stat_bytes(node)
+
+    def _get_data(self, req: Request, rc) -> bytes:
+        r = R.GetDataRequest.from_bytes(req.payload)
+        return self._read_data(req, r.path, r.watch)
+
+    def _read_data(self, req: Request, path: str, watch: bool) -> bytes:
+        zks = self.zks
+        tree = zks.db.tree
+        node = tree.nodes.get(path)
+        if node is None:
+            raise KeeperError(Code.NONODE)
+        zks.check_acl(node.acl, Perms.READ, req.auth_ids)
+        if watch:
+            tree.add_data_watch(path, req.cnxn)
+        return _buffer(node.data) + tree.stat_bytes(node)
+
+    def _children(self, req: Request, path: str, watch: bool) -> list[str]:
+        zks = self.zks
+        tree = zks.db.tree
+        node = tree.nodes.get(path)
+        if node is None:
+            raise KeeperError(Code.NONODE)
+        zks.check_acl(node.acl, Perms.READ, req.auth_ids)
+        if watch:
+            tree.add_child_watch(path, req.cnxn)
+        return sorted(node.children) if node.children else []
+
+    def _get_children(self, req: Request, rc) -> bytes:
+        r = R.GetChildrenRequest.from_bytes(req.payload)
+        return R.GetChildrenResponse(self._children(req, r.path, r.watch)).to_bytes()
+
+    def _get_children2(self, req: Request, rc) -> bytes:
+        r = R.GetChildren2Request.from_bytes(req.payload)
+        children = self._children(req, r.path, r.watch)
+        tree = self.zks.db.tree
+        return R.GetChildrenResponse(children).to_bytes() + tree.stat_bytes(tree.nodes[r.path])
+
+    def _get_all_children_number(self, req: Request, rc) -> bytes:
+        path = R.GetAllChildrenNumberRequest.from_bytes(req.payload).path
+        zks = self.zks
+        node = zks.db.tree.nodes.get(path)
+        if node is None:
+            raise KeeperError(Code.NONODE)
+        zks.check_acl(node.acl, Perms.READ, req.auth_ids)
+        return _I32.pack(zks.db.tree.all_children_number(path))
+
+    def _get_acl(self, req: Request, rc) -> bytes:
+        path = R.GetACLRequest.from_bytes(req.payload).path
+        zks = self.zks
+        tree = zks.db.tree
+        node = tree.nodes.get(path)
+        if node is None:
+            raise KeeperError(Code.NONODE)
+        zks.check_acl(node.acl, Perms.READ | Perms.ADMIN, req.auth_ids)
+        acl = node.acl
+        if not zks.auth.allowed(acl, Perms.ADMIN, req.auth_ids):
+            # CVE-2019-0201: without ADMIN, digests are masked
+            acl = tuple((p, s, i.split(":", 1)[0] + ":x" if s == "digest" and ":" in i else i) for p, s, i in acl)
+        recs = [R.ACL(p, R.Id(s, i)) for p, s, i in acl]
+        return R.GetACLResponse(recs, tree.stat(node)).to_bytes()
+
+    def _set_watches(self, req: Request, rc) -> bytes:
+        if req.type == OpCode.setWatches:
+            r = R.SetWatches.from_bytes(req.payload)
+            persistent, recursive = (), ()
+        else:
+            r = R.SetWatches2.from_bytes(req.payload)
+            persistent, recursive = r.persistentWatches, r.persistentRecursiveWatches
+        zks = self.zks
+        missed = zks.db.tree.set_watches(
+            r.relativeZxid, r.dataWatches, r.existWatches, r.childWatches, persistent, recursive, req.cnxn
+        )
+        for event_type, path, acl in missed:
+            zks.deliver_event({req.cnxn}, event_type, path, acl)
+        return b""
+
+    def _add_watch(self, req: Request, rc) -> bytes:
+        r = R.AddWatchRequest.from_bytes(req.payload)
+        self.zks.db.tree.add_watch(r.path, req.cnxn, r.mode)
+        return _I32.pack(0)
+
+    def _check_or_remove_watches(self, req: Request, rc) -> bytes:
+        remove = req.type == OpCode.removeWatches
+        r = (R.RemoveWatchesRequest if remove else R.CheckWatchesRequest).from_bytes(req.payload)
+        tree = self.zks.db.tree
+        wtype = WatcherType(r.type)
+        found = False
+        managers = []
+        if wtype in (WatcherType.Children, WatcherType.Any):
+            managers.append(tree.child_watches)
+        if wtype in (WatcherType.Data, WatcherType.Any):
+            managers.append(tree.data_watches)
+        for m in managers:
+            if remove:
+                found |= m.remove(r.path, req.cnxn)
+            else:
+                found |= m.contains(r.path, req.cnxn)
+        if not found:
+            raise KeeperError(Code.NOWATCHER)
+        return b""
+
+    def _who_am_i(self, req: Request, rc) -> bytes:
+        auth = self.zks.auth
+        infos = [R.ClientInfo(s, auth.user_name(s, i)) for s, i in req.auth_ids]
+        return R.WhoAmIResponse(infos).to_bytes()
+
+    def _get_ephemerals(self, req: Request, rc) -> bytes:
+        prefix = R.GetEphemeralsRequest.from_bytes(req.payload).prefixPath
+        paths = self.zks.db.tree.ephemerals_of(req.session_id)
+        if not (prefix is None or not prefix.strip() or prefix.strip() == "/"):
+            paths = {p for p in paths if p.startswith(prefix)}
+        return R.GetEphemeralsResponse(sorted(paths)).to_bytes()
+
+    def _multi_read(self, req: Request, rc) -> bytes:
+        results = []
+        for op_type, rec in decode_multi_request(req.payload):
+            try:
+                if op_type == OpCode.getChildren:
+                    children = self._children(req, rec.path, rec.watch)
+                    results.append((OpCode.getChildren, 0, R.GetChildrenResponse(children)))
+                elif op_type == OpCode.getData:
+                    body = self._read_data(req, rec.path, rec.watch)
+                    results.append((OpCode.getData, 0, _Raw(body)))
+                else:
+                    raise JuteError("Invalid type of readOp")
+            except KeeperError as e:
+                results.append((OpCode.error, e.code, R.ErrorResponse(e.code)))
+        return encode_multi_response(results)
+
+
+class _Raw:
+    """An already encoded record (a getData body) inside a MultiResponse."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def _write(self, parts: list) -> None:
+        parts.append(self.data)
+
+
+F = FinalRequestProcessor
+_HANDLERS = {
+    OpCode.create: F._create,
+    OpCode.create2: F._create,
+    OpCode.createTTL: F._create,
+    OpCode.createContainer: F._create,
+    OpCode.delete: F._delete,
+    OpCode.deleteContainer: F._delete,
+    OpCode.setData: F._set_stat,
+    OpCode.setACL: F._set_stat,
+    OpCode.check: F._set_stat,
+    OpCode.closeSession: F._close_session,
+    OpCode.multi: F._multi,
+    OpCode.sync: F._sync,
+    OpCode.exists: F._exists,
+    OpCode.getData: F._get_data,
+    OpCode.getChildren: F._get_children,
+    OpCode.getChildren2: F._get_children2,
+    OpCode.getAllChildrenNumber: F._get_all_children_number,
+    OpCode.getACL: F._get_acl,
+    OpCode.setWatches: F._set_watches,
+    OpCode.setWatches2: F._set_watches,
+    OpCode.addWatch: F._add_watch,
+    OpCode.checkWatches: F._check_or_remove_watches,
+    OpCode.removeWatches: F._check_or_remove_watches,
+    OpCode.whoAmI: F._who_am_i,
+    OpCode.getEphemerals: F._get_ephemerals,
+    OpCode.multiRead: F._multi_read,
+}
+del F

@@ -1,0 +1,423 @@
+"""PrepRequestProcessor: validate a write, check ACLs, turn it into a txn with the next zxid.
+
+Writes are checked against the tree *plus* the outstanding changes of txns that are
+prepared but not yet applied (ZooKeeper's ChangeRecords), so two pipelined creates of the
+same path get NODEEXISTS for the second, and the tree digest each txn will leave behind can
+be written into the log before it is applied.  A write that fails still consumes a zxid and
+is logged as an error txn, exactly as ZooKeeper 3.8 does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ..constants import CONTAINER_EPHEMERAL_OWNER, Code, CreateMode, KeeperError, OpCode, Perms
+from ..jute import JuteError
+from ..jute import records as R
+from ..jute.multi import decode_multi_request
+from .acl import AclList
+from .datatree import NORMAL, SPECIAL_PATHS, DataNode, ephemeral_type, ttl_to_owner
+from .pathutils import InvalidPath, validate_path
+from .request import Request
+
+if TYPE_CHECKING:
+    from .zkserver import ZooKeeperServer
+
+_I32 = 1 << 32
+
+
+def inc32(v: int) -> int:
+    """v + 1 with Java int overflow."""
+    v += 1
+    return v - _I32 if v >= 1 << 31 else v
+
+
+class ChangeRecord:
+    """The state a path will have once the outstanding txn ``zxid`` is applied."""
+
+    __slots__ = ("zxid", "path", "node", "child_count")
+
+    def __init__(self, zxid: int, path: str, node: DataNode | None, child_count: int) -> None:
+        self.zxid = zxid
+        self.path = path
+        self.node = node  # None: deleted
+        self.child_count = child_count
+
+    def duplicate(self, zxid: int) -> ChangeRecord:
+        n = self.node
+        copy = None
+        if n is not None:
+            copy = DataNode(
+                n.data, n.acl, n.czxid, n.mzxid, n.ctime, n.mtime, n.version,
+                n.cversion, n.aversion, n.ephemeral_owner, n.pzxid,
+            )  # fmt: skip
+        return ChangeRecord(zxid, self.path, copy, self.child_count)
+
+
+def _acl_records(acl: AclList) -> list:
+    return [R.ACL(p, R.Id(s, i)) for p, s, i in acl]
+
+
+class PrepRequestProcessor:
+    def __init__(self, zks: ZooKeeperServer) -> None:
+        self.zks = zks
+        self.outstanding: deque[ChangeRecord] = deque()
+        self.outstanding_for_path: dict[str, ChangeRecord] = {}
+        self._digest: int | None = None  # tree digest after all outstanding changes
+
+    # ------------------------------------------------------------------ change records
+    def _record_for(self, path: str) -> ChangeRecord:
+        cr = self.outstanding_for_path.get(path)
+        if cr is None:
+            node = self.zks.db.tree.nodes.get(path)
+            if node is not None:
+                cr = ChangeRecord(-1, path, node, node.num_children())
+        if cr is None or cr.node is None:
+            raise KeeperError(Code.NONODE, path)
+        return cr
+
+    def _add(self, cr: ChangeRecord) -> None:
+        tree = self.zks.db.tree
+        if tree.digest_enabled:
+            old = self.outstanding_for_path.get(cr.path)
+            if old is not None:
+                prev = tree.node_digest(cr.path, old.node) if old.node is not None else 0
+            else:
+                n = tree.nodes.get(cr.path)
+                prev = tree.node_digest(cr.path, n) if n is not None else 0
+            new = tree.node_digest(cr.path, cr.node) if cr.node is not None else 0
+            self._digest = (self.current_digest() - prev + new) & (2**64 - 1)
+        self.outstanding.append(cr)
+        self.outstanding_for_path[cr.path] = cr
+
+    def current_digest(self) -> int:
+        if not self.outstanding or self._digest is None:
+            return self.zks.db.tree.tree_digest
+        return self._digest
+
+    def txn_digest(self) -> R.TxnDigest:
+        d = self.current_digest()
+        return R.TxnDigest(2, d - (1 << 64) if d >> 63 else d)
+
+    def applied(self, zxid: int) -> None:
+        """Final applied ``zxid``: its change records are now facts of the tree."""
+        outstanding = self.outstanding
+        for_path = self.outstanding_for_path
+        while outstanding and outstanding[0].zxid <= zxid:
+            cr = outstanding.popleft()
+            if for_path.get(cr.path) is cr:
+                del for_path[cr.path]
+
+    def _rollback(self, zxid: int, pending: dict[str, ChangeRecord]) -> None:
+        outstanding = self.outstanding
+        while outstanding and outstanding[-1].zxid == zxid:
+            cr = outstanding.pop()
+            self.outstanding_for_path.pop(cr.path, None)
+        if not outstanding:
+            self._digest = None
+            return
+        first = outstanding[0].zxid
+        for cr in pending.values():
+            if cr.zxid >= first:
+                self.outstanding_for_path[cr.path] = cr
+        # recompute the running digest from what remains
+        self._recompute_digest()
+
+    def _recompute_digest(self) -> None:
+        tree = self.zks.db.tree
+        if not tree.digest_enabled:
+            return
+        d = tree.tree_digest
+        seen: dict[str, DataNode | None] = {}
+        for cr in self.outstanding:
+            if cr.path not in seen:
+                n = tree.nodes.get(cr.path)
+                seen[cr.path] = n
+            before = seen[cr.path]
+            prev = tree.node_digest(cr.path, before) if before is not None else 0
+            new = tree.node_digest(cr.path, cr.node) if cr.node is not None else 0
+            d = (d - prev + new) & (2**64 - 1)
+            seen[cr.path] = cr.node
+        self._digest = d
+
+    # ------------------------------------------------------------------ entry point
+    def process(self, req: Request) -> None:
+        zks = self.zks
+        t = req.type
+        try:
+            if t in _WRITE_DECODERS:
+                record = None
+                zxid = zks.next_zxid()
+                req.hdr = R.TxnHeader(req.session_id, req.cxid, zxid, zks.wall_time(), t)
+                if t == OpCode.deleteContainer:
+                    record = req.payload.decode("utf-8", "replace")
+                else:
+                    record, _ = _WRITE_DECODERS[t]._read(req.payload, 0)
+                self._to_txn(t, zxid, req, record)
+            elif t == OpCode.multi:
+                self._multi(req)
+            elif t == OpCode.createSession:
+                req.hdr = R.TxnHeader(req.session_id, req.cxid, zks.next_zxid(), zks.wall_time(), t)
+                timeout = int.from_bytes(req.payload[:4], "big", signed=True)
+                req.txn = R.CreateSessionTxn(timeout)
+                zks.sessions.track_session(req.session_id, timeout, zks.now_ms())
+                zks.sessions.set_owner(req.session_id, req.cnxn)
+            elif t == OpCode.closeSession:
+                req.hdr = R.TxnHeader(req.session_id, req.cxid, zks.next_zxid(), zks.wall_time(), t)
+                self._close_session(req)
+            else:
+                zks.sessions.check(req.session_id)
+        except KeeperError as e:
+            if req.hdr is not None:
+                req.hdr.type = OpCode.error
+                req.txn = R.ErrorTxn(e.code)
+                req.digest = None
+            req.error = e
+        except (JuteError, ValueError, UnicodeError, TypeError, AttributeError):
+            # Java catches every other exception here: the op fails with MARSHALLINGERROR
+            if req.hdr is not None:
+                req.hdr.type = OpCode.error
+                req.txn = R.ErrorTxn(Code.MARSHALLINGERROR)
+                req.digest = None
+        if req.hdr is not None and req.digest is None and req.hdr.type != OpCode.error and self.zks.db.tree.digest_enabled:
+            req.digest = self.txn_digest()
+        req.zxid = zks.zxid
+
+    # ------------------------------------------------------------------ per op
+    def _to_txn(self, t: int, zxid: int, req: Request, record) -> None:
+        """pRequest2Txn for one op (also each op of a multi): sets req.txn, adds change records."""
+        zks = self.zks
+        tree = zks.db.tree
+        if t in _CREATES:
+            self._create(t, zxid, req, record)
+        elif t == OpCode.deleteContainer:
+            path = record
+            parent_path = self._parent_for_delete(path)
+            node_cr = self._record_for(path)
+            if node_cr.child_count > 0:
+                raise KeeperError(Code.NOTEMPTY, path)
+            if ephemeral_type(node_cr.node.ephemeral_owner, tree.extended_types) == NORMAL:
+                raise KeeperError(Code.BADVERSION, path)
+            parent_cr = self._record_for(parent_path)
+            req.txn = R.DeleteTxn(path)
+            self._delete_changes(parent_cr, path, zxid)
+        elif t == OpCode.delete:
+            zks.sessions.check(req.session_id)
+            path = record.path
+            parent_path = self._parent_for_delete(path)
+            parent_cr = self._record_for(parent_path)
+            zks.check_acl(parent_cr.node.acl, Perms.DELETE, req.auth_ids)
+            node_cr = self._record_for(path)
+            _check_version(node_cr.node.version, record.version, path)
+            if node_cr.child_count > 0:
+                raise KeeperError(Code.NOTEMPTY, path)
+            req.txn = R.DeleteTxn(path)
+            self._delete_changes(parent_cr, path, zxid)
+        elif t == OpCode.setData:
+            zks.sessions.check(req.session_id)
+            path = record.path
+            _validate(path)
+            node_cr = self._record_for(path)
+            zks.check_acl(node_cr.node.acl, Perms.WRITE, req.auth_ids)
+            new_version = _check_version(node_cr.node.version, record.version, path)
+            req.txn = R.SetDataTxn(path, record.data, new_version)
+            cr = node_cr.duplicate(zxid)
+            n = cr.node
+            n.version = new_version
+            n.mtime = req.hdr.time
+            n.mzxid = zxid
+            n.data = record.data
+            self._add(cr)
+        elif t == OpCode.reconfig:
+            if not zks.reconfig_enabled:
+                raise KeeperError(Code.RECONFIGDISABLED)
+            # reconfiguration needs a quorum leader; a standalone server refuses it as 3.8 does
+            zks.sessions.check(req.session_id)
+            raise KeeperError(Code.UNIMPLEMENTED)
+        elif t == OpCode.setACL:
+            zks.sessions.check(req.session_id)
+            path = record.path
+            _validate(path)
+            acl = zks.auth.fixup(path, req.auth_ids, record.acl)
+            node_cr = self._record_for(path)
+            zks.check_acl(node_cr.node.acl, Perms.ADMIN, req.auth_ids)
+            new_version = _check_version(node_cr.node.aversion, record.version, path)
+            req.txn = R.SetACLTxn(path, _acl_records(acl), new_version)
+            cr = node_cr.duplicate(zxid)
+            cr.node.aversion = new_version
+            cr.node.acl = acl
+            self._add(cr)
+        elif t == OpCode.check:
+            zks.sessions.check(req.session_id)
+            path = record.path
+            _validate(path)
+            node_cr = self._record_for(path)
+            zks.check_acl(node_cr.node.acl, Perms.READ, req.auth_ids)
+            req.txn = R.CheckVersionTxn(path, _check_version(node_cr.node.version, record.version, path))
+        else:
+            raise JuteError(f"op {t} cannot be part of a write")
+
+    def _parent_for_delete(self, path: str) -> str:
+        i = path.rfind("/")
+        if i == -1 or "\0" in path or path in SPECIAL_PATHS:
+            raise KeeperError(Code.BADARGUMENTS, path)
+        return path[:i]
+
+    def _delete_changes(self, parent_cr: ChangeRecord, path: str, zxid: int) -> None:
+        parent = parent_cr.duplicate(zxid)
+        parent.child_count -= 1
+        parent.node.pzxid = zxid
+        self._add(parent)
+        self._add(ChangeRecord(zxid, path, None, -1))
+
+    def _create(self, t: int, zxid: int, req: Request, record) -> None:
+        zks = self.zks
+        tree = zks.db.tree
+        flags = record.flags
+        ttl = record.ttl if t == OpCode.createTTL else -1
+        path = record.path
+        try:
+            mode = CreateMode(flags)
+        except ValueError:
+            raise KeeperError(Code.BADARGUMENTS, path) from None
+        # validateCreateRequest
+        if mode.ttl and not tree.extended_types:
+            raise KeeperError(Code.UNIMPLEMENTED, path)
+        if mode.ttl:
+            try:
+                ttl_to_owner(ttl)
+            except ValueError:
+                raise KeeperError(Code.BADARGUMENTS, path) from None
+        elif ttl >= 0:
+            raise KeeperError(Code.BADARGUMENTS, path)
+        zks.sessions.check(req.session_id)
+        # validatePathForCreate
+        if path is None:
+            raise JuteError("create with a null path")
+        i = path.rfind("/")
+        if i == -1 or "\0" in path:
+            raise KeeperError(Code.BADARGUMENTS, path)
+        parent_path = path[:i]
+        acl = zks.auth.fixup(path, req.auth_ids, record.acl)
+        parent_cr = self._record_for(parent_path)
+        zks.check_acl(parent_cr.node.acl, Perms.CREATE, req.auth_ids)
+        parent_cversion = parent_cr.node.cversion
+        if mode.sequential:
+            path = f"{path}{parent_cversion:010d}"
+        _validate(path)
+        existing = self.outstanding_for_path.get(path)
+        if (existing is not None and existing.node is not None) or (existing is None and path in tree.nodes):
+            raise KeeperError(Code.NODEEXISTS, path)
+        if ephemeral_type(parent_cr.node.ephemeral_owner, tree.extended_types) == NORMAL:
+            raise KeeperError(Code.NOCHILDRENFOREPHEMERALS, path)
+        new_cversion = inc32(parent_cversion)
+        acl_recs = _acl_records(acl)
+        if t == OpCode.createContainer:
+            req.txn = R.CreateContainerTxn(path, record.data, acl_recs, new_cversion)
+        elif t == OpCode.createTTL:
+            req.txn = R.CreateTTLTxn(path, record.data, acl_recs, new_cversion, ttl)
+        else:
+            req.txn = R.CreateTxn(path, record.data, acl_recs, mode.ephemeral, new_cversion)
+        owner = 0
+        if mode.container:
+            owner = CONTAINER_EPHEMERAL_OWNER
+        elif mode.ttl:
+            owner = ttl_to_owner(ttl)
+        elif mode.ephemeral:
+            owner = req.session_id
+        time = req.hdr.time
+        parent = parent_cr.duplicate(zxid)
+        parent.child_count += 1
+        parent.node.cversion = new_cversion
+        parent.node.pzxid = zxid
+        self._add(parent)
+        node = DataNode(record.data, acl, zxid, zxid, time, time, 0, 0, 0, owner, zxid)
+        self._add(ChangeRecord(zxid, path, node, 0))
+
+    def _close_session(self, req: Request) -> None:
+        zks = self.zks
+        sid = req.session_id
+        paths = zks.db.tree.ephemerals_of(sid)
+        for cr in self.outstanding:
+            if cr.node is None:
+                paths.discard(cr.path)
+            elif cr.node.ephemeral_owner == sid:
+                paths.add(cr.path)
+        zxid = req.hdr.zxid
+        ordered = sorted(paths)
+        for path in ordered:
+            parent_path = path[: path.rfind("/")]
+            try:
+                parent_cr = self._record_for(parent_path)
+            except KeeperError:
+                continue
+            parent = parent_cr.duplicate(zxid)
+            parent.child_count -= 1
+            parent.node.pzxid = zxid
+            self._add(parent)
+            self._add(ChangeRecord(zxid, path, None, 0))
+        req.txn = R.CloseSessionTxn(ordered)
+        zks.sessions.set_closing(sid)
+
+    def _multi(self, req: Request) -> None:
+        zks = self.zks
+        zxid = zks.next_zxid()
+        req.hdr = R.TxnHeader(req.session_id, req.cxid, zxid, zks.wall_time(), OpCode.multi)
+        ops = decode_multi_request(req.payload)
+        pending = {}
+        for _, rec in ops:
+            path = getattr(rec, "path", None)
+            cr = self.outstanding_for_path.get(path)
+            if cr is not None:
+                pending[path] = cr
+        txns = []
+        failed: KeeperError | None = None
+        for op_type, rec in ops:
+            if op_type not in _MULTI_WRITE_OPS:
+                raise JuteError(f"op {op_type} in a write multi")
+            if failed is not None:
+                txns.append(R.Txn(OpCode.error, R.ErrorTxn(Code.RUNTIMEINCONSISTENCY).to_bytes()))
+                continue
+            try:
+                self._to_txn(op_type, zxid, req, rec)
+                txns.append(R.Txn(op_type, req.txn.to_bytes()))
+            except KeeperError as e:
+                failed = e
+                txns.append(R.Txn(OpCode.error, R.ErrorTxn(e.code).to_bytes()))
+                req.error = e
+                self._rollback(zxid, pending)
+        req.txn = R.MultiTxn(txns)
+        if zks.db.tree.digest_enabled:
+            req.digest = self.txn_digest()
+
+
+def _validate(path: str) -> None:
+    try:
+        validate_path(path)
+    except InvalidPath:
+        raise KeeperError(Code.BADARGUMENTS, path) from None
+
+
+def _check_version(current: int, expected: int, path: str) -> int:
+    if expected != -1 and expected != current:
+        raise KeeperError(Code.BADVERSION, path)
+    return inc32(current)
+
+
+_CREATES = frozenset((OpCode.create, OpCode.create2, OpCode.createTTL, OpCode.createContainer))
+_WRITE_DECODERS = {
+    OpCode.create: R.CreateRequest,
+    OpCode.create2: R.CreateRequest,
+    OpCode.createContainer: R.CreateRequest,
+    OpCode.createTTL: R.CreateTTLRequest,
+    OpCode.delete: R.DeleteRequest,
+    OpCode.deleteContainer: None,
+    OpCode.setData: R.SetDataRequest,
+    OpCode.reconfig: R.ReconfigRequest,
+    OpCode.setACL: R.SetACLRequest,
+    OpCode.check: R.CheckVersionRequest,
+}
+_MULTI_WRITE_OPS = frozenset(
+    (OpCode.create, OpCode.create2, OpCode.createTTL, OpCode.createContainer, OpCode.delete, OpCode.setData, OpCode.check)
+)

@@ -1,0 +1,42 @@
+"""ZKDatabase: the DataTree plus the sessions that own ephemerals, changed only by txns."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ..constants import OpCode
+from .datatree import DIGEST_VERSION, DataTree, ProcessTxnResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ZKDatabase:
+    tree: DataTree = field(default_factory=DataTree)
+    #: session id -> timeout (ms), as restored from snapshot + log and kept by createSession/closeSession
+    sessions_with_timeouts: dict[int, int] = field(default_factory=dict)
+    digest_mismatches: int = 0
+
+    @property
+    def last_processed_zxid(self) -> int:
+        return self.tree.last_processed_zxid
+
+    def process_txn(self, hdr, txn, digest=None) -> ProcessTxnResult:
+        """Apply one committed txn: the same code path live, on restore and on a learner."""
+        t = hdr.type
+        if t == OpCode.createSession:
+            self.sessions_with_timeouts[hdr.clientId] = txn.timeOut
+        elif t == OpCode.closeSession:
+            self.sessions_with_timeouts.pop(hdr.clientId, None)
+        rc = self.tree.process_txn(hdr, txn)
+        if digest is not None and self.tree.digest_enabled and digest.version == DIGEST_VERSION:
+            if digest.treeDigest != self.tree.digest():
+                self.digest_mismatches += 1
+                log.error(
+                    "Digests are not matching at zxid 0x%x: txn says %x, tree has %x",
+                    hdr.zxid,
+                    digest.treeDigest & (2**64 - 1),
+                    self.tree.digest() & (2**64 - 1),
+                )
+        return rc

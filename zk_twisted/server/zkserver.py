@@ -1,0 +1,382 @@
+"""ZooKeeperServer: connections, sessions and the processor chain Prep -> Sync -> Final.
+
+Sans-IO: time comes from an injected clock (anything with ``seconds()``: the reactor, or
+``twisted.internet.task.Clock`` under test); connections are :class:`ServerCnxn` objects;
+durability comes from an injected sync processor (``process(request)``) that later calls
+:meth:`ZooKeeperServer.commit` with the requests whose txns are on disk, in zxid order.
+
+Ordering: a session's requests are answered in the order they were sent.  A read with
+no write of its own session in flight is answered at once; otherwise it waits behind
+that write (CommitProcessor's rule), so reads of other sessions never queue behind disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..constants import (
+    NOTIFICATION_XID,
+    Code,
+    KeeperState,
+    OpCode,
+)
+from ..jute import JuteError
+from ..jute import records as R
+from .acl import AclList, AuthProviders
+from .cnxn import ServerCnxn
+from .datatree import TTL, ephemeral_type
+from .final import FinalRequestProcessor, reply_frame
+from .prep import PrepRequestProcessor
+from .request import VALID_TYPES, Request
+from .sessions import SessionTracker, generate_passwd
+from .zkdatabase import ZKDatabase
+
+log = logging.getLogger(__name__)
+
+_HDR = struct.Struct(">ii")
+_I32 = struct.Struct(">i")
+_EVENT_HDR = struct.Struct(">iiqiiii")  # frame len, xid -1, zxid -1, err 0, type, state
+
+
+class CloseConnection(Exception):
+    """Close this client connection (ZooKeeper's CloseRequestException)."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    tick_time: int = 2000
+    min_session_timeout: int = 4000
+    max_session_timeout: int = 40000
+    #: top byte of session ids (standalone: 1, as createSessionTrackerServerId)
+    session_server_id: int = 1
+    max_buffer: int = 0xFFFFF
+    global_outstanding_limit: int = 1000
+    reconfig_enabled: bool = False
+    super_digest: str | None = None
+    digest_auth_enabled: bool = True
+    container_check_interval_ms: int = 60000
+    container_max_per_minute: int = 10000
+    container_max_never_used_ms: int = 0
+
+
+@dataclass
+class ServerStats:
+    packets_received: int = 0
+    packets_sent: int = 0
+    min_latency: int = -1
+    max_latency: int = 0
+    total_latency: int = 0
+    count: int = 0
+    fsync_threshold_exceeded: int = 0
+    auth_failed: int = 0
+
+    def record(self, latency: int) -> None:
+        self.count += 1
+        self.total_latency += latency
+        if self.min_latency < 0 or latency < self.min_latency:
+            self.min_latency = latency
+        if latency > self.max_latency:
+            self.max_latency = latency
+
+    def reset_latency(self) -> None:
+        self.min_latency = -1
+        self.max_latency = self.total_latency = self.count = 0
+
+    def reset(self) -> None:
+        self.reset_latency()
+        self.packets_received = self.packets_sent = 0
+
+
+class ImmediateSync:
+    """A sync stage with no disk: txns are 'durable' as soon as they are prepared."""
+
+    def __init__(self, zks: ZooKeeperServer) -> None:
+        self.zks = zks
+
+    def process(self, req: Request) -> None:
+        self.zks.commit([req])
+
+    def shutdown(self) -> None:
+        return None
+
+
+class ZooKeeperServer:
+    def __init__(self, settings: ServerSettings, db: ZKDatabase, clock, sync_factory: Callable | None = None):
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.zxid = db.last_processed_zxid
+        now = self.now_ms()
+        self.sessions = SessionTracker(settings.tick_time, settings.session_server_id, now)
+        for sid, timeout in db.sessions_with_timeouts.items():
+            self.sessions.track_session(sid, timeout, now)
+        self.auth = AuthProviders(settings.super_digest, settings.digest_auth_enabled)
+        self.reconfig_enabled = settings.reconfig_enabled
+        self.prep = PrepRequestProcessor(self)
+        self.final = FinalRequestProcessor(self)
+        self.sync = sync_factory(self) if sync_factory is not None else ImmediateSync(self)
+        self.stats = ServerStats()
+        self.cnxns: set[ServerCnxn] = set()
+        self.session_cnxn: dict[int, ServerCnxn] = {}
+        #: per session: requests that wait for an earlier txn of that session to be applied
+        self.waiting: dict[int, deque[Request]] = {}
+        self.in_process = 0
+        self.running = True
+        self.on_shutdown: list[Callable[[], None]] = []
+        db.tree.on_event = self.deliver_event
+
+    # ------------------------------------------------------------------ time & ids
+    def now_ms(self) -> int:
+        return int(self.clock.seconds() * 1000)
+
+    wall_time = now_ms
+
+    def next_zxid(self) -> int:
+        self.zxid += 1
+        return self.zxid
+
+    def check_acl(self, acl: AclList, perm: int, auth_ids) -> None:
+        self.auth.check(acl, perm, auth_ids)
+
+    # ------------------------------------------------------------------ connections
+    def connection_made(self, cnxn: ServerCnxn) -> None:
+        self.cnxns.add(cnxn)
+
+    def connection_lost(self, cnxn: ServerCnxn) -> None:
+        self.cnxns.discard(cnxn)
+        self.db.tree.remove_watcher(cnxn)
+        if cnxn.session_id and self.session_cnxn.get(cnxn.session_id) is cnxn:
+            del self.session_cnxn[cnxn.session_id]
+
+    def process_connect(self, cnxn: ServerCnxn, payload: bytes) -> None:
+        """ZooKeeperServer.processConnectRequest; raises CloseConnection to refuse."""
+        req, off = R.ConnectRequest._read(payload, 0)
+        if off < len(payload):
+            cnxn.old_client = False  # it sent the readOnly flag
+        if req.lastZxidSeen > self.db.last_processed_zxid:
+            raise CloseConnection(
+                f"Refusing session request for client {cnxn.remote_ip} as it has seen zxid "
+                f"0x{req.lastZxidSeen:x} our last zxid is 0x{self.db.last_processed_zxid:x} "
+                "client must try another server"
+            )
+        s = self.settings
+        timeout = min(max(req.timeOut, s.min_session_timeout), s.max_session_timeout)
+        cnxn.session_timeout = timeout
+        cnxn.pause_reading()
+        now = self.now_ms()
+        if req.sessionId == 0:
+            sid = self.sessions.create_session(timeout, now)
+            cnxn.session_id = sid
+            self.submit(Request(cnxn, sid, 0, OpCode.createSession, _I32.pack(timeout), None, now))
+            return
+        sid = req.sessionId
+        cnxn.session_id = sid
+        old = self.session_cnxn.get(sid)
+        if old is not None and old is not cnxn:
+            old.close_after_flush()
+            self.connection_lost(old)
+        valid = req.passwd == generate_passwd(sid) and self.sessions.touch(sid, timeout, now)
+        if not valid:
+            log.info("Invalid session 0x%x for client %s, probably expired", sid & (2**64 - 1), cnxn.remote_ip)
+        self.finish_session_init(cnxn, valid)
+
+    def finish_session_init(self, cnxn: ServerCnxn, valid: bool) -> None:
+        sid = cnxn.session_id
+        rsp = R.ConnectResponse(
+            0, cnxn.session_timeout if valid else 0, sid if valid else 0, generate_passwd(sid) if valid else bytes(16)
+        ).to_bytes()
+        if not cnxn.old_client:
+            rsp += b"\x00"  # readOnly: false, this server is not read-only
+        cnxn.write(_I32.pack(len(rsp)) + rsp)
+        if valid:
+            self.session_cnxn[sid] = cnxn
+            cnxn.resume_reading()
+        else:
+            cnxn.close_after_flush()
+
+    def process_packet(self, cnxn: ServerCnxn, payload: bytes) -> None:
+        """One request frame after the handshake (ZooKeeperServer.processPacket)."""
+        if len(payload) < 8:
+            raise CloseConnection(f"request of {len(payload)} bytes has no RequestHeader")
+        xid, op = _HDR.unpack_from(payload, 0)
+        body = payload[8:]
+        self.stats.packets_received += 1
+        cnxn.packets_received += 1
+        if op == OpCode.auth:
+            self._process_auth(cnxn, xid, body)
+            return
+        if op == OpCode.sasl:
+            # no SASL server is configured: refuse as 3.8 does when SASL authentication fails
+            cnxn.write(reply_frame(xid, 0, Code.AUTHFAILED, b"\xff\xff\xff\xff"))
+            cnxn.close_after_flush()
+            return
+        now = self.now_ms()
+        if not self.sessions.touch(cnxn.session_id, cnxn.session_timeout, now):
+            log.debug("Dropping request of missing session 0x%x", cnxn.session_id & (2**64 - 1))
+            return
+        cnxn.outstanding += 1
+        self.in_process += 1
+        req = Request(cnxn, cnxn.session_id, xid, op, body, tuple(cnxn.auth_ids), now)
+        if op not in VALID_TYPES:
+            # 3.8 answers UNIMPLEMENTED (and then drops the connection; we keep it, see DESIGN.md)
+            self.send(cnxn, reply_frame(xid, self.zxid, Code.UNIMPLEMENTED), req)
+            return
+        if self.in_process > self.settings.global_outstanding_limit and not cnxn.throttled:
+            cnxn.throttled = True
+            cnxn.pause_reading()
+        self.submit(req)
+
+    def _process_auth(self, cnxn: ServerCnxn, xid: int, body: bytes) -> None:
+        try:
+            pkt = R.AuthPacket.from_bytes(body)
+        except JuteError as e:
+            raise CloseConnection(f"bad AuthPacket: {e}") from None
+        ids = self.auth.authenticate(pkt.scheme, pkt.auth or b"", cnxn.remote_ip)
+        if ids is None:
+            self.stats.auth_failed += 1
+            cnxn.write(reply_frame(xid, 0, Code.AUTHFAILED))
+            cnxn.close_after_flush()
+            return
+        for auth_id in ids:
+            cnxn.add_auth(auth_id)
+        cnxn.write(reply_frame(xid, 0, 0))
+
+    # ------------------------------------------------------------------ the chain
+    def submit(self, req: Request) -> None:
+        """Prep the request, then log it (a txn) or answer it (a read), keeping session order."""
+        self.prep.process(req)
+        queue = self.waiting.get(req.session_id)
+        if req.hdr is not None:
+            if queue is None:
+                self.waiting[req.session_id] = deque((req,))
+            else:
+                queue.append(req)
+            self.sync.process(req)
+        elif queue:
+            queue.append(req)
+        else:
+            self.final.process(req)
+
+    def commit(self, reqs) -> None:
+        """The txns of ``reqs`` are durable (in zxid order): apply and answer them."""
+        waiting = self.waiting
+        final = self.final
+        for req in reqs:
+            queue = waiting.get(req.session_id)
+            if queue is None or queue[0] is not req:
+                # cannot happen while the sync stage keeps zxid order: fail loudly
+                raise RuntimeError(f"commit of {req!r} out of session order")
+            queue.popleft()
+            final.process(req)
+            while queue and queue[0].hdr is None:
+                final.process(queue.popleft())
+            if not queue:
+                del waiting[req.session_id]
+
+    def apply(self, req: Request):
+        """Apply a prepared txn to the database (Final's first step)."""
+        hdr = req.hdr
+        rc = self.db.process_txn(hdr, req.txn, req.digest)
+        self.prep.applied(hdr.zxid)
+        if req.type == OpCode.closeSession:
+            sid = req.session_id
+            self.sessions.remove(sid)
+            if req.cnxn is None:  # expired: drop the client's connection
+                cnxn = self.session_cnxn.pop(sid, None)
+                if cnxn is not None:
+                    cnxn.close_after_flush()
+        return rc
+
+    def send(self, cnxn: ServerCnxn, frame: bytes, req: Request) -> None:
+        """Write a reply and account for it (latency, outstanding, throttling)."""
+        now = self.now_ms()
+        latency = now - int(req.start)
+        self.stats.packets_sent += 1
+        self.stats.record(latency)
+        cnxn.packets_sent += 1
+        cnxn.record_latency(latency)
+        cnxn.last_cxid = req.cxid
+        cnxn.last_zxid = req.zxid
+        cnxn.last_op = _OP_NAMES.get(req.type, "NA")
+        cnxn.last_response_time = now
+        if req.cnxn is cnxn and req.type != OpCode.createSession:
+            cnxn.outstanding -= 1
+            self.in_process -= 1
+        cnxn.write(frame)
+        if cnxn.throttled and (cnxn.outstanding == 0 or self.in_process <= self.settings.global_outstanding_limit):
+            cnxn.throttled = False
+            cnxn.resume_reading()
+
+    # ------------------------------------------------------------------ watches
+    def deliver_event(self, watchers, event_type: int, path: str, acl: AclList) -> None:
+        """Send a WatcherEvent to each watcher allowed to READ the node (CVE-2024-23944)."""
+        p = path.encode("utf-8")
+        frame = _EVENT_HDR.pack(
+            28 + len(p), NOTIFICATION_XID, -1, 0, event_type, KeeperState.SyncConnected, len(p)
+        ) + p
+        auth = self.auth
+        for w in watchers:
+            if acl and not auth.allowed(acl, 1, w.auth_ids):
+                continue
+            w.write(frame)
+
+    # ------------------------------------------------------------------ timers
+    def expire_sessions(self) -> float:
+        """Close every session whose time ran out; returns seconds until the next check."""
+        now = self.now_ms()
+        for s in self.sessions.expire_due(now):
+            log.info("Expiring session 0x%x, timeout of %dms exceeded", s.session_id & (2**64 - 1), s.timeout)
+            self.submit(Request(None, s.session_id, 0, OpCode.closeSession, b"", None, now))
+        return self.sessions.next_expiry(self.now_ms()) / 1000.0
+
+    def check_containers(self) -> int:
+        """ContainerManager: delete empty used containers and expired TTL nodes."""
+        tree = self.db.tree
+        now = self.now_ms()
+        s = self.settings
+        candidates = []
+        for path in list(tree.containers):
+            node = tree.nodes.get(path)
+            if node is not None and not node.children:
+                if node.cversion > 0:
+                    candidates.append(path)
+                elif s.container_max_never_used_ms > 0 and now - node.mtime > s.container_max_never_used_ms:
+                    candidates.append(path)
+        for path in list(tree.ttls):
+            node = tree.nodes.get(path)
+            if node is not None and not node.children:
+                if ephemeral_type(node.ephemeral_owner, tree.extended_types) == TTL:
+                    ttl = node.ephemeral_owner & 0x000000FFFFFFFFFF
+                    if ttl != 0 and now - node.mtime > ttl:
+                        candidates.append(path)
+        candidates = candidates[: s.container_max_per_minute]
+        for path in candidates:
+            self.submit(Request(None, 0, 0, OpCode.deleteContainer, path.encode("utf-8"), None, now))
+        return len(candidates)
+
+    def close_session(self, session_id: int) -> None:
+        """Server-side close (e.g. kill): the same txn an expiry produces."""
+        self.sessions.set_closing(session_id)
+        self.submit(Request(None, session_id, 0, OpCode.closeSession, b"", None, self.now_ms()))
+
+    @property
+    def outstanding_requests(self) -> int:
+        return self.in_process
+
+
+_OP_NAMES = {
+    OpCode.notification: "NOTI", OpCode.create: "CREA", OpCode.create2: "CREA", OpCode.createTTL: "CREA",
+    OpCode.createContainer: "CREA", OpCode.delete: "DELE", OpCode.deleteContainer: "DELE",
+    OpCode.exists: "EXIS", OpCode.getData: "GETD", OpCode.setData: "SETD", OpCode.getACL: "GACL",
+    OpCode.setACL: "SACL", OpCode.getChildren: "GETC", OpCode.getChildren2: "GETC",
+    OpCode.getAllChildrenNumber: "GETACN", OpCode.sync: "SYNC", OpCode.ping: "PING",
+    OpCode.check: "CHEC", OpCode.multi: "MULT", OpCode.multiRead: "MLTR", OpCode.reconfig: "RECO",
+    OpCode.setWatches: "SETW", OpCode.setWatches2: "STW2", OpCode.addWatch: "ADDW",
+    OpCode.checkWatches: "CHKW", OpCode.removeWatches: "REMW", OpCode.getEphemerals: "GETE",
+    OpCode.whoAmI: "HOMI", OpCode.createSession: "SESS", OpCode.closeSession: "CLOS",
+}  # fmt: skip
+

@@ -1,0 +1,108 @@
+"""twisted.application services: the standalone server (and, later, the quorum peer).
+
+Start-up follows ZooKeeperServerMain: load config -> start the purge task -> restore the
+database from snapshot + txn log -> open the client port.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from twisted.application import service
+from twisted.internet import defer, task
+
+from .network.client_port import ClientFactory
+from .network.fourletter import FourLetterWords
+from .persistence.storage import open_storage
+from .server.zkserver import ServerSettings, ZooKeeperServer
+
+log = logging.getLogger(__name__)
+
+
+def settings_from_config(cfg) -> ServerSettings:
+    return ServerSettings(
+        tick_time=cfg.tick_time,
+        min_session_timeout=cfg.min_session_timeout,
+        max_session_timeout=cfg.max_session_timeout,
+        session_server_id=1 if cfg.is_standalone else cfg.server_id,
+        max_buffer=cfg.jute_maxbuffer,
+        global_outstanding_limit=cfg.global_outstanding_limit,
+        reconfig_enabled=cfg.reconfig_enabled,
+        super_digest=cfg.super_digest,
+        container_check_interval_ms=cfg.container_check_interval_ms,
+        container_max_per_minute=cfg.container_max_per_minute,
+    )
+
+
+class StandaloneServer(service.Service):
+    """ZooKeeperServerMain: one server, no quorum."""
+
+    name = "zkserver"
+
+    def __init__(self, config, reactor=None) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.config = config
+        self.reactor = reactor
+        self.zks: ZooKeeperServer | None = None
+        self.port = None
+        self.storage = None
+        self._timers: list = []
+        self.started_at = 0.0
+
+    def startService(self) -> None:
+        super().startService()
+        t0 = time.monotonic()
+        cfg = self.config
+        for line in cfg.summary_lines():
+            log.info("config: %s", line)
+        if cfg.not_acted_on:
+            log.info("zoo.cfg keys accepted but not acted on: %s", ", ".join(sorted(cfg.not_acted_on)))
+        self.storage, db, sync_factory = open_storage(cfg, self.reactor)
+        self.zks = ZooKeeperServer(settings_from_config(cfg), db, self.reactor, sync_factory)
+        four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)
+        factory = ClientFactory(self.zks, self.reactor, cfg.max_client_cnxns, four)
+        self.port = self.reactor.listenTCP(cfg.client_port, factory, interface=cfg.client_port_address or "")
+        self._schedule_expiry()
+        containers = task.LoopingCall(self.zks.check_containers)
+        containers.clock = self.reactor
+        containers.start(cfg.container_check_interval_ms / 1000.0, now=False)
+        self._timers.append(containers)
+        if self.storage is not None:
+            self.storage.start_purge(self.reactor)
+        self.started_at = time.time()
+        log.info(
+            "zk_twisted standalone serving on %s:%d, zxid 0x%x, started in %.3fs",
+            cfg.client_port_address or "0.0.0.0",
+            self.port.getHost().port,
+            db.last_processed_zxid,
+            time.monotonic() - t0,
+        )
+
+    def _schedule_expiry(self) -> None:
+        def tick() -> None:
+            delay = self.zks.expire_sessions()
+            self._expiry_call = self.reactor.callLater(max(delay, 0.001), tick)
+
+        self._expiry_call = self.reactor.callLater(self.config.tick_time / 1000.0, tick)
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        super().stopService()
+        for t in self._timers:
+            if t.running:
+                t.stop()
+        if getattr(self, "_expiry_call", None) is not None and self._expiry_call.active():
+            self._expiry_call.cancel()
+        if self.port is not None:
+            yield self.port.stopListening()
+        if self.zks is not None:
+            for cnxn in list(self.zks.cnxns):
+                cnxn.close_after_flush()
+            yield defer.maybeDeferred(self.zks.sync.shutdown)
+        if self.storage is not None:
+            yield defer.maybeDeferred(self.storage.close)
+        log.info("zk_twisted stopped")

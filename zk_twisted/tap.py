@@ -1,0 +1,46 @@
+"""``twistd zkserver``: command-line options and makeService (the plugin is one line)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from twisted.python import usage
+
+from .config import ConfigError, load_config
+
+
+class Options(usage.Options):
+    synopsis = "[-c zoo.cfg]"
+    longdesc = "Run a ZooKeeper 3.8 compatible server (standalone when zoo.cfg has no server.N lines)."
+    optParameters = [
+        ["config", "c", "conf/zoo.cfg", "Path of the zoo.cfg file"],
+        ["loglevel", "l", "INFO", "Python log level (DEBUG, INFO, WARNING, ...)"],
+    ]
+
+
+def setup_logging(level: str) -> None:
+    """ZooKeeper-style log lines on stderr; twistd keeps its own log for its messages."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_zk_twisted", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler._zk_twisted = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(name)s - %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def makeService(options: Options):
+    setup_logging(options["loglevel"])
+    try:
+        cfg = load_config(options["config"])
+    except ConfigError as e:
+        # twistd itself would exit 0 on a usage error; a bad zoo.cfg must exit 2, as 3.8 does
+        print(f"Invalid config, exiting abnormally: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if not cfg.is_standalone:
+        print("quorum mode (server.N lines) is not implemented yet in zk_twisted", file=sys.stderr)
+        raise SystemExit(2)
+    from .service import StandaloneServer
+
+    return StandaloneServer(cfg)
