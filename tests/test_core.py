@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import struct
 
+from corefakes import OPEN_ACL, CoreClient, FakeCnxn, make_core
+
 from zk_twisted.constants import Code, CreateMode, EventType, OpCode, Perms
 from zk_twisted.jute import records as R
 from zk_twisted.jute.multi import decode_multi_response, encode_multi_request
 from zk_twisted.server.acl import generate_digest
 from zk_twisted.server.sessions import generate_passwd
-
-from corefakes import OPEN_ACL, CoreClient, FakeCnxn, make_core
 
 
 def test_stat_fields_and_cversion_counts_creates_and_deletes():
@@ -293,3 +293,32 @@ def test_incremental_digest_matches_recomputation():
         expected = (expected + tree.node_digest(path, node)) & (2**64 - 1)
     assert expected == tree.tree_digest
     assert zks.db.digest_mismatches == 0
+
+
+def test_quota_stats_follow_the_subtree_and_hard_limits_refuse():
+    zks, _ = make_core(enforce_quota=True)
+    c = CoreClient(zks)
+    c.create("/q", b"12")
+    c.create("/q/a", b"345")
+    # what zkCli's setquota writes
+    c.create("/zookeeper/quota/q")
+    c.create("/zookeeper/quota/q/zookeeper_limits", b"count=-1,bytes=-1=;countHardLimit=3")
+    c.create("/zookeeper/quota/q/zookeeper_stats", b"count=0,bytes=0")
+    assert c.get("/zookeeper/quota/q/zookeeper_stats")[1].data == b"count=2,bytes=5"
+    c.create("/q/b", b"6")
+    assert c.get("/zookeeper/quota/q/zookeeper_stats")[1].data == b"count=3,bytes=6"
+    assert c.create("/q/c")[0] == Code.QUOTAEXCEEDED
+    c.set("/q/a", b"")
+    c.delete("/q/b")
+    assert c.get("/zookeeper/quota/q/zookeeper_stats")[1].data == b"count=2,bytes=2"
+
+
+def test_approximate_data_size_is_kept_incrementally():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.create("/s", b"abc")
+    c.create("/s/t", b"de", flags=CreateMode.EPHEMERAL)
+    c.set("/s", b"x")
+    c.delete("/s/t")
+    tree = zks.db.tree
+    assert tree.approximate_data_size() == sum(len(p) + len(n.data or b"") for p, n in tree.nodes.items())

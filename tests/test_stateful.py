@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from corefakes import CoreClient, make_core
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from zk_twisted.constants import Code, CreateMode, EventType, OpCode
 from zk_twisted.jute import records as R
-
-from corefakes import CoreClient, make_core
 
 NAMES = st.sampled_from(["a", "b", "c"])
 DATA = st.binary(max_size=8)

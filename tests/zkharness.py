@@ -20,6 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = Path(os.environ.get("ZK_SHARED_TOOLS", REPO.parent / "shared" / "tools")).resolve()
 ZK_JAVA_SH = SHARED_TOOLS / "zk_java.sh"
+#: ``twistd`` of this interpreter (``python -m twisted`` is the other runner, ``twist``)
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
 def free_port() -> int:
@@ -91,7 +93,7 @@ class ZKProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "twisted", "--pidfile=", "-n", "zkserver", "-c", str(self.cfg_path)],
+            [*TWISTD, "--pidfile=", "-n", "zkserver", "-c", str(self.cfg_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=str(self.base),

@@ -30,6 +30,8 @@ def settings_from_config(cfg) -> ServerSettings:
         global_outstanding_limit=cfg.global_outstanding_limit,
         reconfig_enabled=cfg.reconfig_enabled,
         super_digest=cfg.super_digest,
+        digest_auth_enabled=cfg.digest_auth_enabled,
+        enforce_quota=cfg.enforce_quota,
         container_check_interval_ms=cfg.container_check_interval_ms,
         container_max_per_minute=cfg.container_max_per_minute,
     )
@@ -40,7 +42,8 @@ class StandaloneServer(service.Service):
 
     name = "zkserver"
 
-    def __init__(self, config, reactor=None) -> None:
+    def __init__(self, config, reactor=None, opened=None) -> None:
+        """``opened``: what ``open_storage`` returned, when the database was restored already."""
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
@@ -50,6 +53,7 @@ class StandaloneServer(service.Service):
         self.zks: ZooKeeperServer | None = None
         self.port = None
         self.storage = None
+        self._opened = opened
         self._timers: list = []
         self.started_at = 0.0
 
@@ -61,7 +65,7 @@ class StandaloneServer(service.Service):
             log.info("config: %s", line)
         if cfg.not_acted_on:
             log.info("zoo.cfg keys accepted but not acted on: %s", ", ".join(sorted(cfg.not_acted_on)))
-        self.storage, db, sync_factory = open_storage(cfg, self.reactor)
+        self.storage, db, sync_factory = self._opened or open_storage(cfg, self.reactor)
         self.zks = ZooKeeperServer(settings_from_config(cfg), db, self.reactor, sync_factory)
         four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)
         factory = ClientFactory(self.zks, self.reactor, cfg.max_client_cnxns, four)

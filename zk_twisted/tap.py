@@ -41,6 +41,15 @@ def makeService(options: Options):
     if not cfg.is_standalone:
         print("quorum mode (server.N lines) is not implemented yet in zk_twisted", file=sys.stderr)
         raise SystemExit(2)
+    from twisted.internet import reactor
+
+    from .persistence.storage import StorageError, open_storage
     from .service import StandaloneServer
 
-    return StandaloneServer(cfg)
+    try:
+        # 3.8 loads its database before it serves: a damaged data dir stops start-up here
+        opened = open_storage(cfg, reactor)
+    except StorageError as e:
+        print(f"Unable to load database on disk, exiting abnormally: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return StandaloneServer(cfg, reactor, opened=opened)

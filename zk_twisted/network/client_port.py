@@ -21,6 +21,8 @@ from .fourletter import FourLetterWords
 log = logging.getLogger(__name__)
 
 _LEN = struct.Struct(">i")
+#: NIOServerCnxnFactory's sessionlessCnxnTimeout: a connection must send ConnectRequest in time
+SESSIONLESS_CNXN_TIMEOUT = 10.0
 
 
 class ClientProtocol(Protocol, ServerCnxn):
@@ -33,6 +35,7 @@ class ClientProtocol(Protocol, ServerCnxn):
         self._paused = False
         self._initialized = False
         self._done = False
+        self._sessionless = None
 
     # ---- Twisted side
     def connectionMade(self) -> None:
@@ -46,9 +49,20 @@ class ClientProtocol(Protocol, ServerCnxn):
             self.transport.abortConnection()
             return
         self.zks.connection_made(self)
+        self._sessionless = self.factory.reactor.callLater(SESSIONLESS_CNXN_TIMEOUT, self._sessionless_expired)
+
+    def _sessionless_expired(self) -> None:
+        self._sessionless = None
+        if not self._initialized and not self._done:
+            log.info("Closing connection from %s:%s: no session established in time", self.remote_ip, self.remote_port)
+            self._done = True
+            self.transport.loseConnection()
 
     def connectionLost(self, reason=None) -> None:
         self._done = True
+        if self._sessionless is not None and self._sessionless.active():
+            self._sessionless.cancel()
+        self._sessionless = None
         self.factory.release(self)
         self.zks.connection_lost(self)
 

@@ -1,16 +1,147 @@
-"""Wiring of the storage layer into a server: restore the database, build the Sync stage."""
+"""Wiring of the storage layer into a server: restore the database, build the Sync stage.
+
+``open_storage`` runs before the reactor (from ``makeService``), as 3.8 loads its database
+before it opens the client port: a damaged data dir stops start-up there with
+:class:`~zk_twisted.persistence.errors.StorageError` naming the file and offset.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+
+from twisted.internet import defer, task
+from twisted.python.failure import Failure
+
 from ..server.datatree import DataTree
 from ..server.zkdatabase import ZKDatabase
+from .errors import StorageError
+from .filetxnsnaplog import FileTxnSnapLog, RestoreResult
+from .purge import MIN_RETAIN, purge
+from .sync import SnapshotTaker, SyncRequestProcessor, WorkerThread
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Storage", "StorageError", "open_storage"]
+
+#: ZooKeeperServer.maxBatchSize: the most txns one fsync covers
+DEFAULT_MAX_BATCH = 1000
 
 
-def open_storage(cfg, reactor):
-    """Return ``(storage, db, sync_factory)`` for ``cfg``.
+class Storage:
+    """The data dir of one server: its FileTxnSnapLog, worker threads and purge task."""
 
-    Until the txn log lands this keeps txns in memory only (ImmediateSync): ``storage`` is
-    None and ``sync_factory`` None.
+    def __init__(self, cfg, reactor, snaplog: FileTxnSnapLog, restored: RestoreResult) -> None:
+        self.cfg = cfg
+        self.reactor = reactor
+        self.snaplog = snaplog
+        self.restored = restored
+        self.log_worker = WorkerThread(reactor, "zk-txnlog")
+        self.snap_worker = WorkerThread(reactor, "zk-snapshot")
+        self.sync: SyncRequestProcessor | None = None
+        self._purge_loop: task.LoopingCall | None = None
+        self.max_batch = int(cfg.system_property("zookeeper.maxBatchSize") or DEFAULT_MAX_BATCH)
+        self.retain = max(cfg.autopurge_snap_retain_count, MIN_RETAIN)
+        self.purge_interval_h = cfg.autopurge_purge_interval
+
+    def sync_factory(self, zks) -> SyncRequestProcessor:
+        """ZooKeeperServer's Sync stage, writing to this data dir."""
+        snapshots = SnapshotTaker(self.snaplog, zks.db, self.snap_worker)
+        self.sync = SyncRequestProcessor(
+            zks,
+            self.snaplog.txn_log(),
+            self.log_worker,
+            snapshots,
+            snap_count=self.cfg.snap_count,
+            snap_size_bytes=self.cfg.snap_size_limit_bytes,
+            max_batch=self.max_batch,
+            fsync_warning_ms=self.snaplog.fsync_warning_ms,
+            on_fatal=fail_stop,
+        )
+        if self.restored.txns_replayed and not self.restored.wrote_snapshot:
+            # 3.8 takes a snapshot at every start; ours is fuzzy, after serving has begun
+            self.reactor.callLater(0, self.sync.take_snapshot)
+        return self.sync
+
+    # ------------------------------------------------------------------ purge
+    def start_purge(self, reactor) -> None:
+        """DatadirCleanupManager.start: purge now and every purgeInterval hours (0 = never)."""
+        log.info("autopurge.snapRetainCount set to %d", self.retain)
+        log.info("autopurge.purgeInterval set to %d", self.purge_interval_h)
+        if self.purge_interval_h <= 0:
+            log.info("Purge task is not scheduled.")
+            return
+        loop = self._purge_loop = task.LoopingCall(self.purge_now)
+        loop.clock = reactor
+        loop.start(self.purge_interval_h * 3600.0, now=True).addErrback(
+            lambda f: log.error("Purge task stopped: %s", f.getTraceback())
+        )
+
+    def purge_now(self) -> defer.Deferred:
+        """One PurgeTask run, in the snapshot worker thread (it only deletes old files)."""
+        log.info("Purge task started.")
+        d = self.snap_worker.run(purge, self.cfg_data_dir, self.cfg_data_log_dir, self.retain)
+
+        def done(result):
+            log.info("Purge task completed.")
+            return result
+
+        def failed(f: Failure):
+            log.error("Error occurred while purging: %s", f.getErrorMessage())
+
+        return d.addCallbacks(done, failed)
+
+    @property
+    def cfg_data_dir(self) -> Path:
+        return self.snaplog.data_dir.parent
+
+    @property
+    def cfg_data_log_dir(self) -> Path:
+        return self.snaplog.log_dir.parent
+
+    # ------------------------------------------------------------------ stop
+    def close(self) -> defer.Deferred:
+        """After the Sync stage has shut down: stop the purge task and the worker threads."""
+        if self._purge_loop is not None and self._purge_loop.running:
+            self._purge_loop.stop()
+        self.log_worker.stop()
+        self.snap_worker.stop()
+        return defer.succeed(None)
+
+
+def fail_stop(failure: Failure) -> None:
+    """The txn log cannot be written: stop at once, answering nothing more (crash-only).
+
+    3.8's SyncRequestProcessor thread dies and the server shuts down; a graceful stop
+    would try to flush the same log again, so we exit without one.
     """
-    db = ZKDatabase(DataTree(extended_types=cfg.extended_types_enabled))
-    return None, db, None
+    log.critical("Exiting: the txn log is not writable (%s)", failure.getErrorMessage())
+    logging.shutdown()
+    os._exit(1)
+
+
+def open_storage(cfg, reactor) -> tuple[Storage, ZKDatabase, object]:
+    """Restore the database from ``cfg``'s data dirs; return ``(storage, db, sync_factory)``."""
+    snaplog = FileTxnSnapLog(
+        Path(cfg.data_dir),
+        Path(cfg.data_log_dir),
+        prealloc=cfg.pre_alloc_size,
+        force_sync=cfg.force_sync,
+        max_entry=cfg.jute_maxbuffer + max(cfg.jute_maxbuffer, 1024),
+        fsync_warning_ms=cfg.fsync_warning_threshold_ms,
+        trust_empty_snapshot=(cfg.system_property("zookeeper.snapshot.trust.empty") or "").lower() == "true",
+        log_size_limit=cfg.txn_log_size_limit_kb * 1024,
+    )
+    db = ZKDatabase(DataTree(extended_types=cfg.extended_types_enabled, digest_enabled=cfg.digest_enabled))
+    restored = snaplog.restore(db)
+    log.info(
+        "Restored zxid 0x%x from %s + %d logged txns (snapshot %.0f ms, log %.0f ms)",
+        restored.zxid,
+        restored.snapshot.name if restored.snapshot else "an empty database",
+        restored.txns_replayed,
+        restored.snapshot_ms,
+        restored.replay_ms,
+    )
+    storage = Storage(cfg, reactor, snaplog, restored)
+    return storage, db, storage.sync_factory

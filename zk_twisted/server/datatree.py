@@ -26,6 +26,7 @@ from ..constants import (
 )
 from ..jute import records as R
 from .acl import OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, ACLCache, AclList
+from .quotas import QUOTA_ROOT, Quotas
 from .watches import PERSISTENT, PERSISTENT_RECURSIVE, STANDARD, WatchManager
 
 ZOOKEEPER_PATH = "/zookeeper"
@@ -146,8 +147,10 @@ class DataTree:
     child_watches: WatchManager = field(default_factory=WatchManager)
     last_processed_zxid: int = 0
     tree_digest: int = 0
+    data_size: int = 0
 
     def __post_init__(self) -> None:
+        self.quotas = Quotas(self)
         if not self.nodes:
             self._init_special_nodes()
 
@@ -163,6 +166,7 @@ class DataTree:
         quota = DataNode(b"", self.acl_cache.intern(OPEN_ACL_UNSAFE))
         self._attach(ZOOKEEPER_PATH, "quota", quota)
         self.add_config_node()
+        self._recount_data_size()
 
     def add_config_node(self, data: bytes = b"") -> None:
         """/zookeeper/config, readable by anyone, as DataTree.addConfigNode."""
@@ -226,6 +230,8 @@ class DataTree:
         if QUOTA_PATH not in self.nodes:
             self._attach(ZOOKEEPER_PATH, "quota", DataNode(b"", self.acl_cache.intern(OPEN_ACL_UNSAFE)))
         self.add_config_node()
+        self.quotas.setup()
+        self._recount_data_size()
 
     # ------------------------------------------------------------------ digest
     def node_digest(self, path: str, node: DataNode) -> int:
@@ -292,10 +298,11 @@ class DataTree:
         return sum(1 for p in self.nodes if p.startswith(prefix))
 
     def approximate_data_size(self) -> int:
-        total = 0
-        for path, node in self.nodes.items():
-            total += len(path) + (len(node.data) if node.data else 0)
-        return total
+        """Sum of path and data lengths (3.8's nodeDataSize), kept as the tree changes."""
+        return self.data_size
+
+    def _recount_data_size(self) -> None:
+        self.data_size = sum(len(p) + (len(n.data) if n.data else 0) for p, n in self.nodes.items())
 
     def ephemerals_of(self, session_id: int) -> set[str]:
         return set(self.ephemerals.get(session_id, ()))
@@ -396,6 +403,7 @@ class DataTree:
         self._digest_add(parent_path, parent)
         nodes[path] = node
         self._digest_add(path, node)
+        self.data_size += len(path) + (len(data) if data else 0)
         if owner != 0:
             kind = ephemeral_type(owner, self.extended_types)
             if kind == CONTAINER:
@@ -408,6 +416,8 @@ class DataTree:
                     self.ephemerals[owner] = {path}
                 else:
                     eph.add(path)
+        if self.quotas.paths or parent_path.startswith(QUOTA_ROOT):
+            self.quotas.created(parent_path, name, path, data)
         if self.data_watches.table or self.data_watches.recursive_count:
             self._fire(self.data_watches, path, EventType.NodeCreated, node.acl)
         if self.child_watches.table:
@@ -433,6 +443,7 @@ class DataTree:
         self._digest_add(parent_path, parent)
         self._digest_remove(path, node)
         del nodes[path]
+        self.data_size -= len(path) + (len(node.data) if node.data else 0)
         self.acl_cache.release(node.acl)
         owner = node.ephemeral_owner
         if owner != 0:
@@ -447,6 +458,8 @@ class DataTree:
                     eph.discard(path)
                     if not eph:
                         del self.ephemerals[owner]
+        if self.quotas.paths:
+            self.quotas.deleted(parent_path, name, path, node.data)
         processed = None
         if self.data_watches.table or self.data_watches.recursive_count:
             processed = self._fire(self.data_watches, path, EventType.NodeDeleted, node.acl)
@@ -459,6 +472,9 @@ class DataTree:
         if node is None:
             raise KeeperError(Code.NONODE, path)
         self._changing(path, node)
+        if self.quotas.paths:
+            self.quotas.data_changed(path, node.data, data)
+        self.data_size += (len(data) if data else 0) - (len(node.data) if node.data else 0)
         node.data = data
         node.mtime = time
         node.mzxid = zxid

@@ -220,6 +220,8 @@ class PrepRequestProcessor:
             _validate(path)
             node_cr = self._record_for(path)
             zks.check_acl(node_cr.node.acl, Perms.WRITE, req.auth_ids)
+            old = node_cr.node.data
+            self._check_quota(path, (len(record.data or b"")) - (len(old) if old else 0), 0)
             new_version = _check_version(node_cr.node.version, record.version, path)
             req.txn = R.SetDataTxn(path, record.data, new_version)
             cr = node_cr.duplicate(zxid)
@@ -257,6 +259,10 @@ class PrepRequestProcessor:
             req.txn = R.CheckVersionTxn(path, _check_version(node_cr.node.version, record.version, path))
         else:
             raise JuteError(f"op {t} cannot be part of a write")
+
+    def _check_quota(self, path: str, bytes_diff: int, count_diff: int) -> None:
+        if self.zks.settings.enforce_quota and self.zks.db.tree.quotas.exceeds(path, bytes_diff, count_diff):
+            raise KeeperError(Code.QUOTAEXCEEDED, path)
 
     def _parent_for_delete(self, path: str) -> str:
         i = path.rfind("/")
@@ -311,6 +317,7 @@ class PrepRequestProcessor:
             raise KeeperError(Code.NODEEXISTS, path)
         if ephemeral_type(parent_cr.node.ephemeral_owner, tree.extended_types) == NORMAL:
             raise KeeperError(Code.NOCHILDRENFOREPHEMERALS, path)
+        self._check_quota(path, len(record.data or b""), 1)
         new_cversion = inc32(parent_cversion)
         acl_recs = _acl_records(acl)
         if t == OpCode.createContainer:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 
 from ..constants import OpCode
 from .datatree import DIGEST_VERSION, DataTree, ProcessTxnResult
 
 log = logging.getLogger(__name__)
+
+#: DataTree.DIGEST_LOG_INTERVAL / DIGEST_LOG_LIMIT: every 128th zxid's digest, the last 1024
+DIGEST_LOG_INTERVAL = 128
+DIGEST_LOG_LIMIT = 1024
 
 
 @dataclass
@@ -17,6 +22,8 @@ class ZKDatabase:
     #: session id -> timeout (ms), as restored from snapshot + log and kept by createSession/closeSession
     sessions_with_timeouts: dict[int, int] = field(default_factory=dict)
     digest_mismatches: int = 0
+    #: (zxid, tree digest) after each txn whose zxid is a multiple of 128: what 'hash' prints
+    digest_log: deque = field(default_factory=lambda: deque(maxlen=DIGEST_LOG_LIMIT))
 
     @property
     def last_processed_zxid(self) -> int:
@@ -30,6 +37,8 @@ class ZKDatabase:
         elif t == OpCode.closeSession:
             self.sessions_with_timeouts.pop(hdr.clientId, None)
         rc = self.tree.process_txn(hdr, txn)
+        if self.tree.digest_enabled and hdr.zxid % DIGEST_LOG_INTERVAL == 0:
+            self.digest_log.append((hdr.zxid, self.tree.digest()))
         if digest is not None and self.tree.digest_enabled and digest.version == DIGEST_VERSION:
             if digest.treeDigest != self.tree.digest():
                 self.digest_mismatches += 1

@@ -16,7 +16,7 @@ import logging
 import struct
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..constants import (
     NOTIFICATION_XID,
@@ -30,6 +30,7 @@ from .acl import AclList, AuthProviders
 from .cnxn import ServerCnxn
 from .datatree import TTL, ephemeral_type
 from .final import FinalRequestProcessor, reply_frame
+from .metrics import BufferStats, Summary
 from .prep import PrepRequestProcessor
 from .request import VALID_TYPES, Request
 from .sessions import SessionTracker, generate_passwd
@@ -61,6 +62,7 @@ class ServerSettings:
     container_check_interval_ms: int = 60000
     container_max_per_minute: int = 10000
     container_max_never_used_ms: int = 0
+    enforce_quota: bool = False
 
 
 @dataclass
@@ -73,6 +75,12 @@ class ServerStats:
     count: int = 0
     fsync_threshold_exceeded: int = 0
     auth_failed: int = 0
+    # for 'mntr' (3.8's readlatency / updatelatency, client_response_size, counters)
+    read_latency: Summary = field(default_factory=lambda: Summary("readlatency", percentiles=True))
+    update_latency: Summary = field(default_factory=lambda: Summary("updatelatency", percentiles=True))
+    response_sizes: BufferStats = field(default_factory=BufferStats)
+    connection_requests: int = 0
+    sessions_expired: int = 0
 
     def record(self, latency: int) -> None:
         self.count += 1
@@ -87,8 +95,13 @@ class ServerStats:
         self.max_latency = self.total_latency = self.count = 0
 
     def reset(self) -> None:
+        """'srst': ServerStats.reset also resets 3.8's metrics (not its gauges)."""
         self.reset_latency()
         self.packets_received = self.packets_sent = 0
+        self.read_latency.reset()
+        self.update_latency.reset()
+        self.response_sizes.reset()
+        self.connection_requests = self.sessions_expired = 0
 
 
 class ImmediateSync:
@@ -155,6 +168,7 @@ class ZooKeeperServer:
     def process_connect(self, cnxn: ServerCnxn, payload: bytes) -> None:
         """ZooKeeperServer.processConnectRequest; raises CloseConnection to refuse."""
         req, off = R.ConnectRequest._read(payload, 0)
+        self.stats.connection_requests += 1
         if off < len(payload):
             cnxn.old_client = False  # it sent the readOnly flag
         if req.lastZxidSeen > self.db.last_processed_zxid:
@@ -295,11 +309,15 @@ class ZooKeeperServer:
         """Write a reply and account for it (latency, outstanding, throttling)."""
         now = self.now_ms()
         latency = now - int(req.start)
-        self.stats.packets_sent += 1
-        self.stats.record(latency)
+        stats = self.stats
+        stats.packets_sent += 1
+        stats.record(latency)
+        (stats.update_latency if req.hdr is not None else stats.read_latency).add(latency)
+        stats.response_sizes.add(len(frame) - 4)
         cnxn.packets_sent += 1
         cnxn.record_latency(latency)
-        cnxn.last_cxid = req.cxid
+        if req.cxid >= 0:  # pings (-2) keep the client's last real cxid, as 3.8
+            cnxn.last_cxid = req.cxid
         cnxn.last_zxid = req.zxid
         cnxn.last_op = _OP_NAMES.get(req.type, "NA")
         cnxn.last_response_time = now
@@ -322,6 +340,7 @@ class ZooKeeperServer:
         for w in watchers:
             if acl and not auth.allowed(acl, 1, w.auth_ids):
                 continue
+            self.stats.response_sizes.add(len(frame) - 4)
             w.write(frame)
 
     # ------------------------------------------------------------------ timers
@@ -329,6 +348,7 @@ class ZooKeeperServer:
         """Close every session whose time ran out; returns seconds until the next check."""
         now = self.now_ms()
         for s in self.sessions.expire_due(now):
+            self.stats.sessions_expired += 1
             log.info("Expiring session 0x%x, timeout of %dms exceeded", s.session_id & (2**64 - 1), s.timeout)
             self.submit(Request(None, s.session_id, 0, OpCode.closeSession, b"", None, now))
         return self.sessions.next_expiry(self.now_ms()) / 1000.0
@@ -371,8 +391,8 @@ class ZooKeeperServer:
 _OP_NAMES = {
     OpCode.notification: "NOTI", OpCode.create: "CREA", OpCode.create2: "CREA", OpCode.createTTL: "CREA",
     OpCode.createContainer: "CREA", OpCode.delete: "DELE", OpCode.deleteContainer: "DELE",
-    OpCode.exists: "EXIS", OpCode.getData: "GETD", OpCode.setData: "SETD", OpCode.getACL: "GACL",
-    OpCode.setACL: "SACL", OpCode.getChildren: "GETC", OpCode.getChildren2: "GETC",
+    OpCode.exists: "EXIS", OpCode.getData: "GETD", OpCode.setData: "SETD", OpCode.getACL: "GETA",
+    OpCode.setACL: "SETA", OpCode.getChildren: "GETC", OpCode.getChildren2: "GETC",
     OpCode.getAllChildrenNumber: "GETACN", OpCode.sync: "SYNC", OpCode.ping: "PING",
     OpCode.check: "CHEC", OpCode.multi: "MULT", OpCode.multiRead: "MLTR", OpCode.reconfig: "RECO",
     OpCode.setWatches: "SETW", OpCode.setWatches2: "STW2", OpCode.addWatch: "ADDW",
