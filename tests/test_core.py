@@ -322,3 +322,14 @@ def test_approximate_data_size_is_kept_incrementally():
     c.delete("/s/t")
     tree = zks.db.tree
     assert tree.approximate_data_size() == sum(len(p) + len(n.data or b"") for p, n in tree.nodes.items())
+
+
+def test_reply_beyond_jute_maxbuffer_becomes_an_error_reply():
+    zks, _ = make_core(max_buffer=4096)
+    c = CoreClient(zks)
+    c.create("/big")
+    for i in range(200):
+        c.create(f"/big/child-with-a-long-name-{i:04d}")
+    err, _ = c.children("/big")
+    assert err == Code.MARSHALLINGERROR  # instead of a frame the client would refuse
+    assert c.exists("/big")[0] == 0

@@ -172,3 +172,17 @@ class JavaZK:
 
     def stop(self) -> None:
         subprocess.run(["bash", str(ZK_JAVA_SH), "stop", str(self.base)], capture_output=True, timeout=60)
+
+
+def java_classpath() -> str:
+    """The classpath zk_java.sh runs Debian's ZooKeeper with (conf dir, zookeeper.jar, log4j binding)."""
+    parts = ["/etc/zookeeper/conf", "/usr/share/java/zookeeper.jar"]
+    parts += [j for j in ("/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar") if os.path.exists(j)]
+    return ":".join(parts)
+
+
+def run_java(main_class: str, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    """Run one of ZooKeeper's command-line classes (SnapshotFormatter, TxnLogToolkit, ...)."""
+    return subprocess.run(
+        ["java", "-cp", java_classpath(), main_class, *args], capture_output=True, text=True, timeout=timeout
+    )

@@ -6,14 +6,23 @@ The reference is 3.8's ``QuorumPeerConfig.parse``: a ``java.util.Properties`` fi
 ``server.N``, ``group.N`` and ``weight.N`` reach the quorum verifier untrimmed, so trailing blanks
 there are errors in 3.8 and here.  Every key 3.8 does not consume itself becomes the Java system
 property ``zookeeper.<key>``; the ones the server reads that way (snapCount, forceSync,
-4lw.commands.whitelist, ...) are typed attributes here, everything is kept in
-``ZKConfig.system_properties``.
+4lw.commands.whitelist, ...) are typed attributes here, and all are kept in
+``ZKConfig.system_properties``.  Relative paths are relative to the working directory, as the
+JVM's are.
 
-Where 3.8 is silent or crashes on a bad value (``Integer.getInteger`` falls back to the default, a
-group naming an unknown server throws a NullPointerException, ``dataDir=d`` throws
-StringIndexOutOfBounds) we raise :class:`ConfigError` naming the key and the value instead.
-Deliberate differences from 3.8 are marked "3.8:" in comments and listed in ``ZKConfig.warnings``
-when they apply, so the server log says so.
+Deliberate differences from 3.8 (each also noted in ``ZKConfig.warnings`` when it applies):
+
+* ``jute.maxbuffer``, ``readonlymode.enabled`` and ``znode.container.*`` in zoo.cfg are honoured;
+  3.8 only reads them as ``-D`` JVM properties (a ``-D`` value, see ``jvm_properties``, still wins).
+* ``multiAddress.enabled=true`` in zoo.cfg allows ``a|b`` server lines; 3.8 also needs
+  ``-Dzookeeper.multiAddress.enabled=true`` for that.
+* Where 3.8 silently falls back or crashes we raise :class:`ConfigError` naming key and value: a
+  bad number in a system-property key (``Integer.getInteger`` returns the default), a server id
+  defined twice (hash order wins), a group member without weight (NullPointerException), an
+  empty dataDir (StringIndexOutOfBounds).  A one-letter relative dataDir works (3.8 crashes).
+* A standalone config without clientPort is an error; 3.8.0 would start with no client port.
+* "My id N not in the peer list" and "extendedTypesEnabled but server id > 254", which 3.8 only
+  finds when it starts (exit status 1), are found here: ``ConfigError.exit_code`` is 1 for them.
 
 Nothing is logged on import; :func:`parse_config` logs what 3.8 logs at WARN while parsing.
 """
@@ -117,16 +126,16 @@ _SYSPROP_ACTED = frozenset(
         "snapCount", "preAllocSize", "forceSync", "globalOutstandingLimit", "snapSizeLimitInKb",
         "digest.enabled", "extendedTypesEnabled", "4lw.commands.whitelist",
         "DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.enabled",
-        "enforceQuota", "fsync.warningthresholdms",
-        "jute.maxbuffer", "readonlymode.enabled", "znode.container.checkIntervalMs",
+        "enforceQuota", "fsync.warningthresholdms", "txnLogSizeLimitInKb", "maxBatchSize",
+        "snapshot.trust.empty", "jute.maxbuffer", "readonlymode.enabled", "znode.container.checkIntervalMs",
         "znode.container.maxPerMinute", "znode.container.maxNeverUsedIntervalMs",
     }
 )  # fmt: skip
 #: ... and only the Java server uses (exact names)
 _SYSPROP_NOT_ACTED = frozenset(
     {
-        "txnLogSizeLimitInKb", "skipACL", "closeSessionTxn.enabled", "emulate353TTLNodes",
-        "serverCnxnFactory", "maxCnxns", "flushDelay", "maxBatchSize", "maxWriteQueuePollTime",
+        "skipACL", "closeSessionTxn.enabled", "emulate353TTLNodes",
+        "serverCnxnFactory", "maxCnxns", "flushDelay", "maxWriteQueuePollTime",
         "intBufferStartingSizeBytes", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
         "enableEagerACLCheck", "superUser", "allowSaslFailedClients", "jute.maxbuffer.extrasize",
         "largeRequestMaxBytes", "largeRequestThreshold", "cnxTimeout", "commitLogCount",
@@ -206,56 +215,57 @@ def _java_trim(s: str) -> str:
     return s[i:j]
 
 
-def _eol_end(text: str, j: int) -> int:
-    """Index after the line terminator at ``j`` (``\\n``, ``\\r`` or ``\\r\\n``)."""
-    if text[j] == "\r" and j + 1 < len(text) and text[j + 1] == "\n":
-        return j + 2
-    return j + 1
-
-
 def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
-    """Properties.LineReader: yield (line number, logical line with escapes still in it)."""
-    i, n, lineno = 0, len(text), 1
-    while i < n:
-        while i < n and text[i] in _JAVA_WS:
-            i += 1
-        if i >= n:
-            return
-        if text[i] in "\r\n":  # blank line
-            i = _eol_end(text, i)
-            lineno += 1
-            continue
-        if text[i] in "#!":  # comment line; a trailing backslash does not continue it
-            while i < n and text[i] not in "\r\n":
-                i += 1
-            if i < n:
-                i = _eol_end(text, i)
-                lineno += 1
-            continue
-        start, parts = lineno, []
+    """Properties.LineReader.readLine (JDK 17): yield (offset, logical line, escapes still in).
+
+    A natural line ending in an odd number of backslashes continues on the next one (whose
+    leading blanks are dropped); ``#`` or ``!`` first on a still-empty logical line starts a
+    comment, which never continues.
+    """
+    off, limit = 0, len(text)
+    while True:
+        buf: list[str] = []
+        skip_ws, appended, preceding_bs, start = True, False, False, off
         while True:
-            j = i
-            while j < n and text[j] not in "\r\n":
-                j += 1
-            seg = text[i:j]
-            backslashes = len(seg) - len(seg.rstrip("\\"))
-            if backslashes % 2 == 0:
-                parts.append(seg)
-                i = _eol_end(text, j) if j < n else j
-                lineno += j < n
+            if off >= limit:
+                if buf:
+                    yield start, "".join(buf[:-1] if preceding_bs else buf)
+                return
+            c = text[off]
+            off += 1
+            if skip_ws:
+                if c in _JAVA_WS or (not appended and c in "\r\n"):
+                    continue
+                skip_ws = appended = False
+            if not buf and c in "#!":
+                while off < limit and text[off] not in "\r\n":
+                    off += 1
+                off += 1
+                skip_ws = True
+                continue
+            if c not in "\r\n":
+                if not buf:
+                    start = off - 1
+                buf.append(c)
+                preceding_bs = not preceding_bs if c == "\\" else False
+                continue
+            if not buf:
+                skip_ws = True
+                continue
+            if off >= limit or not preceding_bs:
+                yield start, "".join(buf[:-1] if preceding_bs else buf)
                 break
-            parts.append(seg[:-1])  # continuation: drop the backslash, join the next line
-            if j >= n:
-                i = j
-                break
-            i = _eol_end(text, j)
-            lineno += 1
-            while i < n and text[i] in _JAVA_WS:
-                i += 1
-        yield start, "".join(parts)
+            buf.pop()  # continuation: drop the backslash, join the next natural line
+            skip_ws, appended, preceding_bs = True, True, False
+            if c == "\r" and text[off] == "\n":
+                off += 1
 
 
-def _unescape(s: str, where: str) -> str:
+def _line_number(text: str, offset: int) -> int:
+    return len(re.findall(r"\r\n|\r|\n", text[:offset])) + 1
+
+
+def _unescape(s: str) -> str:
     """Properties.loadConvert: \\t \\n \\r \\f, \\uXXXX, and backslash-anything = anything."""
     if "\\" not in s:
         return s
@@ -272,7 +282,7 @@ def _unescape(s: str, where: str) -> str:
         if c == "u":
             hexdigits = s[i : i + 4]
             if len(hexdigits) < 4 or not all(h in "0123456789abcdefABCDEF" for h in hexdigits):
-                raise ConfigError(f"{where}: malformed \\uxxxx encoding")
+                raise ValueError("Malformed \\uxxxx encoding.")
             out.append(chr(int(hexdigits, 16)))
             i += 4
         else:
@@ -286,7 +296,7 @@ def parse_properties(text: str, source: str = "<zoo.cfg>") -> dict[str, str]:
     ``text`` should be the file decoded as ISO-8859-1, as ``Properties.load(InputStream)`` does.
     """
     props: dict[str, str] = {}
-    for lineno, line in _logical_lines(text):
+    for offset, line in _logical_lines(text):
         n, i, has_sep, preceding_bs = len(line), 0, False, False
         value_start = n
         while i < n:
@@ -306,9 +316,14 @@ def parse_properties(text: str, source: str = "<zoo.cfg>") -> dict[str, str]:
                     break
                 has_sep = True
             value_start += 1
-        where = f"{source} line {lineno}"
-        key = _java_trim(_unescape(line[:i], where))
-        props[key] = _unescape(line[value_start:], where)
+        try:
+            key = _java_trim(_unescape(line[:i]))
+            props[key] = _unescape(line[value_start:])
+        except ValueError:
+            raise ConfigError(
+                f"{source} line {_line_number(text, offset)}: malformed \\uxxxx encoding in {line!r}",
+                path=source,
+            ) from None
     return props
 
 
@@ -318,14 +333,22 @@ _INT32 = (-(1 << 31), (1 << 31) - 1)
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
-def _java_int(key: str, value: str, bits: int = 32, *, origin: str = "") -> int:
-    """Integer.parseInt / Long.parseLong: optional sign, decimal digits, in range."""
+def _decimal(text: str, bits: int) -> int | None:
+    """Integer.parseInt / Long.parseLong, None where Java throws NumberFormatException."""
     lo, hi = _INT32 if bits == 32 else _INT64
-    if not _DECIMAL.fullmatch(value):
+    if not _DECIMAL.fullmatch(text) or len(text) > 40:  # (also keeps int() off huge strings)
+        return None
+    n = int(text)
+    return n if lo <= n <= hi else None
+
+
+def _java_int(key: str, value: str, bits: int = 32, *, origin: str = "") -> int:
+    """Integer.parseInt / Long.parseLong of a config value, or a ConfigError naming the key."""
+    n = _decimal(value, bits)
+    if n is None:
+        if _DECIMAL.fullmatch(value):
+            raise _kv_error(origin + key, value, f"is out of range for a {bits}-bit integer")
         raise _kv_error(origin + key, value, "is not a number")
-    n = int(value)
-    if not lo <= n <= hi:
-        raise _kv_error(origin + key, value, f"is out of range for a {bits}-bit integer")
     return n
 
 
@@ -347,6 +370,8 @@ def _java_decode(key: str, value: str, bits: int = 32, *, origin: str = "") -> i
     pattern = {16: r"[0-9a-fA-F]+", 8: r"[0-7]+", 10: r"\d+"}[radix]
     if not re.fullmatch(pattern, s):
         raise _kv_error(origin + key, value, "is not a number")
+    if len(s) > 70:
+        raise _kv_error(origin + key, value, f"is out of range for a {bits}-bit integer")
     n = sign * int(s, radix)
     if not lo <= n <= hi:
         raise _kv_error(origin + key, value, f"is out of range for a {bits}-bit integer")
@@ -422,6 +447,22 @@ def default_resolver(host: str) -> str | None:
     addrs = [info[4][0] for info in infos]
     v4 = [a for a in addrs if ":" not in a]
     return (v4 or addrs or [None])[0]
+
+
+def _java_host_string(host: str) -> str:
+    """InetSocketAddress(host, port).getHostString(): names as given, IP literals the way Java
+    prints them (IPv6 uncompressed: ``::1`` -> ``0:0:0:0:0:0:0:1``; v4-mapped -> IPv4)."""
+    h = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ip = ipaddress.ip_address(h)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    text = ":".join(format(int(g, 16), "x") for g in ip.exploded.split("%")[0].split(":"))
+    return f"{text}%{ip.scope_id}" if ip.scope_id else text
 
 
 def _is_wildcard(ip: str | None) -> bool:
@@ -514,12 +555,13 @@ def _parse_server(key: str, value: str, multi_address: bool) -> QuorumServer:
         client_parts = _host_and_port(server_client[1], key, value)
         if len(client_parts) > 2 or not client_parts:
             raise _kv_error(key, value, _WRONG_FORMAT)
-        client_host = client_parts[0] if len(client_parts) == 2 else "0.0.0.0"
+        client_host = _java_host_string(client_parts[0]) if len(client_parts) == 2 else "0.0.0.0"
         raw_port = client_parts[-1]
-        if not _DECIMAL.fullmatch(raw_port) or not _INT32[0] <= int(raw_port) <= _INT32[1]:
+        client_port = _decimal(raw_port, 32)
+        if client_port is None:
             raise _kv_error(key, value, f": client port {raw_port!r} is not a number")
-        _check_port(key, value, int(raw_port))
-        client = (client_host, int(raw_port))
+        _check_port(key, value, client_port)
+        client = (client_host, client_port)
     if not multi_address and len(server_addresses) > 1:
         raise _kv_error(
             key,
@@ -533,13 +575,14 @@ def _parse_server(key: str, value: str, multi_address: bool) -> QuorumServer:
         parts = _host_and_port(address, key, value)
         if len(server_client) > 2 or not 3 <= len(parts) <= 4:
             raise _kv_error(key, value, _WRONG_FORMAT)
-        host = parts[0]
+        host = _java_host_string(parts[0])
         ports = []
         for raw in parts[1:3]:
-            if not _DECIMAL.fullmatch(raw) or not _INT32[0] <= int(raw) <= _INT32[1]:
+            port = _decimal(raw, 32)
+            if port is None:
                 raise _kv_error(key, value, f": port {raw!r} of {host} is not a number")
-            _check_port(key, value, int(raw))
-            ports.append(int(raw))
+            _check_port(key, value, port)
+            ports.append(port)
         if ports[0] == ports[1]:
             raise _kv_error(key, value, ": quorum and election port must be different")
         if len(parts) == 4:
@@ -567,9 +610,10 @@ def _parse_server(key: str, value: str, multi_address: bool) -> QuorumServer:
 
 def _sid_of(key: str, value: str, text: str, what: str) -> int:
     """Long.parseLong of an id in a key or a group list."""
-    if not _DECIMAL.fullmatch(text) or not _INT64[0] <= int(text) <= _INT64[1]:
+    n = _decimal(text, 64)
+    if n is None:
         raise _kv_error(key, value, f": {what} {text!r} is not a number")
-    return int(text)
+    return n
 
 
 # ------------------------------------------------------------------------------- ZKConfig
@@ -646,6 +690,10 @@ class ZKConfig:
     jute_maxbuffer: int = DEFAULT_JUTE_MAXBUFFER
     snap_size_limit_kb: int = DEFAULT_SNAP_SIZE_LIMIT_KB
     txn_log_size_limit_kb: int = -1
+    #: SyncRequestProcessor: most requests in one group commit
+    max_batch_size: int = 1000
+    #: restore may trust a snapshot when there is no txn log (FileTxnSnapLog)
+    snapshot_trust_empty: bool = False
     fsync_warning_threshold_ms: int = 1000
     digest_enabled: bool = True
     #: TTL nodes and other extended ephemeral types; 3.8's default is off
@@ -850,7 +898,7 @@ class _Parser:
     def path(self, p: str) -> str:
         return _java_path(p, self.base)
 
-    def relative_warning(self, key: str, value: str) -> None:
+    def relative_warning(self, value: str) -> None:
         """VerifyingFileFactory.warnForRelativePath."""
         if not value.startswith("/") and not value.startswith("./"):
             self.warn(f"{value} is relative. Prepend ./ to indicate that you're sure!")
@@ -989,12 +1037,12 @@ class _Parser:
         if data_dir == "":
             # 3.8: crashes (StringIndexOutOfBoundsException); an empty path means nothing
             raise ConfigError("dataDir is not set (dataDir= is empty)", key="dataDir", value="")
-        self.relative_warning("dataDir", data_dir)
+        self.relative_warning(data_dir)
         o["data_dir"] = self.path(data_dir)
         if data_log_dir is not None:
             if data_log_dir == "":
                 raise ConfigError("dataLogDir= is empty", key="dataLogDir", value="")
-            self.relative_warning("dataLogDir", data_log_dir)
+            self.relative_warning(data_log_dir)
         o["data_log_dir"] = self.path(data_log_dir) if data_log_dir is not None else o["data_dir"]
 
         static_client = self.client_address(
@@ -1059,7 +1107,7 @@ class _Parser:
         ip = self.resolve(addr)
         if ip is None:
             raise _kv_error(addr_key, addr, ": unknown host")
-        return _SockAddr(addr, port, ip)
+        return _SockAddr(_java_host_string(addr), port, ip)
 
     def check_ssl_auth(self) -> None:
         """QuorumPeerConfig.configureSSLAuth, for a secure client port."""
@@ -1143,6 +1191,8 @@ class _Parser:
         o["jute_maxbuffer"] = self._int_prop("jute.maxbuffer", DEFAULT_JUTE_MAXBUFFER)
         o["snap_size_limit_kb"] = self._int_prop("snapSizeLimitInKb", DEFAULT_SNAP_SIZE_LIMIT_KB, bits=64)
         o["txn_log_size_limit_kb"] = self._int_prop("txnLogSizeLimitInKb", -1, bits=64)
+        o["max_batch_size"] = self._int_prop("maxBatchSize", 1000)
+        o["snapshot_trust_empty"] = _java_bool(self._str_prop("snapshot.trust.empty"), False)
         if self._prop("fsync.warningthresholdms") is not None:
             o["fsync_warning_threshold_ms"] = self._int_prop("fsync.warningthresholdms", 1000, bits=64)
         else:  # FileTxnLog falls back to the unprefixed -Dfsync.warningthresholdms
@@ -1274,14 +1324,16 @@ class _Parser:
             if observing:
                 raise ConfigError(
                     "Observers w/o participants is an invalid configuration "
-                    f"({', '.join(defined_by[s.sid] for s in observing)} but no participant)"
+                    f"({', '.join(defined_by[s.sid] for s in observing)} but no participant)",
+                    key=defined_by[observing[0].sid],
                 )
         elif len(voting) == 1 and standalone_enabled:
             self.warn("Invalid configuration, only one server specified (ignoring)")
             if observing:
                 raise ConfigError(
                     "Observers w/o quorum is an invalid configuration "
-                    f"(one participant, {defined_by[voting[0].sid]}, and standaloneEnabled=true)"
+                    f"(one participant, {defined_by[voting[0].sid]}, and standaloneEnabled=true)",
+                    key=defined_by[observing[0].sid],
                 )
         elif len(voting) <= 2:
             self.warn("No server failure will be tolerated. You need at least 3 servers.")
@@ -1299,6 +1351,10 @@ class _Parser:
             if me.client_addr is not None:
                 host, port = me.client_addr
                 line_client = _SockAddr(host, port, self.resolve(host))
+                if line_client.ip is None:
+                    # 3.8 fails later, binding an unresolved address
+                    key = defined_by[server_id]
+                    raise _kv_error(key, props[key], f": client address host {host} is unknown")
             if static_client is not None and line_client is not None:
                 wildcard = _is_wildcard(static_client.ip)
                 if (not wildcard and not static_client.same(line_client)) or (
@@ -1329,7 +1385,7 @@ class _Parser:
                 o["client_port_address"] = o["client_port_ip"] = None
             else:
                 o["client_port_address"] = client.host
-                o["client_port_ip"] = client.ip if client.ip is not None else self.resolve(client.host)
+                o["client_port_ip"] = client.ip
 
         # setupPeerType
         by_list = OBSERVER if server_id in {s.sid for s in observing} else PARTICIPANT
@@ -1358,12 +1414,13 @@ class _Parser:
         text = data.decode("utf-8", errors="replace")
         first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0] if text else None
         self.out["myid_path"] = path
-        if first is None or not _DECIMAL.fullmatch(first) or not _INT64[0] <= int(first) <= _INT64[1]:
+        sid = None if first is None else _decimal(first, 64)
+        if sid is None:
             shown = "null" if first is None else first
             raise ConfigError(
                 f"serverid {shown} is not a number (in {path})", key="myid", value=shown, path=path
             )
-        return int(first)
+        return sid
 
     def checks(self) -> None:
         """checkValidity, plus what 3.8 only finds when it starts the server."""

@@ -69,7 +69,10 @@ class StandaloneServer(service.Service):
         self.zks = ZooKeeperServer(settings_from_config(cfg), db, self.reactor, sync_factory)
         four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)
         factory = ClientFactory(self.zks, self.reactor, cfg.max_client_cnxns, four)
-        self.port = self.reactor.listenTCP(cfg.client_port, factory, interface=cfg.client_port_address or "")
+        backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 50
+        self.port = self.reactor.listenTCP(
+            cfg.client_port, factory, backlog=backlog, interface=cfg.client_port_ip or ""
+        )
         self._schedule_expiry()
         containers = task.LoopingCall(self.zks.check_containers)
         containers.clock = self.reactor

@@ -36,8 +36,8 @@ def makeService(options: Options):
         cfg = load_config(options["config"])
     except ConfigError as e:
         # twistd itself would exit 0 on a usage error; a bad zoo.cfg must exit 2, as 3.8 does
-        print(f"Invalid config, exiting abnormally: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+        print(f"{e}, exiting abnormally", file=sys.stderr)
+        raise SystemExit(e.exit_code) from None
     if not cfg.is_standalone:
         print("quorum mode (server.N lines) is not implemented yet in zk_twisted", file=sys.stderr)
         raise SystemExit(2)

@@ -28,6 +28,7 @@ from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from ..interfaces import ISyncProcessor
+from ..server.metrics import Summary
 from .filetxnsnaplog import FileTxnSnapLog
 from .snapshot import SnapshotFileWriter, SnapshotSerializer
 from .txnlog import FileTxnLog, marshal_entry
@@ -81,6 +82,8 @@ class SnapshotTaker:
         self.nodes_per_step = nodes_per_step
         self.in_progress: defer.Deferred | None = None
         self.taken = 0
+        #: how long each snapshot took (ms), mntr's snapshottime
+        self.timings = Summary("snapshottime")
         self.last_path: Path | None = None
         self.last_ms = 0.0
         self.last_nodes = 0
@@ -132,6 +135,7 @@ class SnapshotTaker:
         self.last_path = path
         self.last_nodes = ser.nodes_written
         self.last_ms = (time.monotonic() - t0) * 1000.0
+        self.timings.add(round(self.last_ms))
         log.info("Snapshot taken in %d ms: %s (%d znodes)", self.last_ms, path.name, ser.nodes_written)
         return path
 
@@ -184,7 +188,9 @@ class SyncRequestProcessor:
     ``fsync_count`` batches made durable, ``txns_logged`` txns in them,
     ``fsync_time_ms_total`` / ``last_fsync_ms`` time spent in fdatasync, ``last_batch`` /
     ``max_batch_seen`` batch sizes, ``queued`` txns waiting for the next batch,
-    ``snapshots`` the :class:`SnapshotTaker` (``taken``, ``in_progress``, ``last_ms``).
+    ``snapshots`` the :class:`SnapshotTaker` (``taken``, ``in_progress``, ``last_ms``),
+    and ``metrics``: 3.8's summaries ``fsynctime``, ``sync_processor_batch_size``,
+    ``snapshottime``.
     """
 
     def __init__(
@@ -226,6 +232,12 @@ class SyncRequestProcessor:
         self.last_fsync_ms = 0.0
         self.last_batch = 0
         self.max_batch_seen = 0
+        #: 3.8's summaries of the same events, for mntr
+        self.metrics = {
+            "fsynctime": Summary("fsynctime"),
+            "sync_processor_batch_size": Summary("sync_processor_batch_size"),
+            "snapshottime": snapshots.timings,
+        }
 
     # ------------------------------------------------------------------ reactor side
     def process(self, req) -> None:
@@ -299,6 +311,8 @@ class SyncRequestProcessor:
             self.last_fsync_ms = fsync_ms
             self.last_batch = n
             self.max_batch_seen = max(self.max_batch_seen, n)
+            self.metrics["fsynctime"].add(round(fsync_ms))
+            self.metrics["sync_processor_batch_size"].add(n)
             if fsync_ms > self.fsync_warning_ms:
                 self.zks.stats.fsync_threshold_exceeded += 1
         try:

@@ -306,7 +306,18 @@ class ZooKeeperServer:
         return rc
 
     def send(self, cnxn: ServerCnxn, frame: bytes, req: Request) -> None:
-        """Write a reply and account for it (latency, outstanding, throttling)."""
+        """Write a reply and account for it (latency, outstanding, throttling).
+
+        A reply the client could not read (ZooKeeper clients refuse frames of jute.maxbuffer
+        bytes or more, then reconnect and ask again forever) becomes a MARSHALLINGERROR reply.
+        """
+        if len(frame) - 4 >= self.settings.max_buffer:
+            xid, zxid = struct.unpack_from(">iq", frame, 4)
+            log.warning(
+                "Reply of %d bytes to 0x%x exceeds jute.maxbuffer=%d: answering MARSHALLINGERROR",
+                len(frame) - 4, cnxn.session_id & (2**64 - 1), self.settings.max_buffer,
+            )  # fmt: skip
+            frame = reply_frame(xid, zxid, Code.MARSHALLINGERROR)
         now = self.now_ms()
         latency = now - int(req.start)
         stats = self.stats
