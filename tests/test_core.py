@@ -333,3 +333,14 @@ def test_reply_beyond_jute_maxbuffer_becomes_an_error_reply():
     err, _ = c.children("/big")
     assert err == Code.MARSHALLINGERROR  # instead of a frame the client would refuse
     assert c.exists("/big")[0] == 0
+
+
+def test_create_flags_that_disagree_with_the_opcode():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    # create2 with the CONTAINER flag makes a plain node (the txn is a CreateTxn), digest intact
+    err, rsp = c.create("/c", b"x", flags=CreateMode.CONTAINER)
+    assert err == 0 and "/c" not in zks.db.tree.containers
+    req = R.CreateTTLRequest("/t", b"", OPEN_ACL, CreateMode.PERSISTENT, -1)
+    assert c.call(OpCode.createTTL, req)[0] == Code.BADARGUMENTS
+    assert zks.db.digest_mismatches == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import IntEnum, IntFlag
+from enum import IntEnum
 
 VERSION = "3.8.0"
 #: what ``envi`` / ``srvr`` report; kazoo parses the leading x.y.z to pick features
@@ -116,7 +116,9 @@ class KeeperState(IntEnum):
     Closed = 7
 
 
-class Perms(IntFlag):
+class Perms:
+    """ZooDefs.Perms as plain ints: ACL checks run on every request."""
+
     READ = 1
     WRITE = 2
     CREATE = 4

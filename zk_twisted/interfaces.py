@@ -21,13 +21,16 @@ class ISyncProcessor(Interface):
 
 
 class ITxnLog(Interface):
-    """A txn log in ZooKeeper's format (FileTxnLog).  Blocking: called from a worker thread."""
+    """A txn log in ZooKeeper's format (FileTxnLog).  Blocking: used from one writer thread."""
 
     def append(hdr, txn, digest):
         """Serialize and buffer one txn entry; False if ``hdr`` is None (nothing logged)."""
 
+    def append_entry(zxid, entry):
+        """Buffer an entry already marshalled (the Sync stage marshals on the reactor)."""
+
     def commit():
-        """Flush buffered entries and (with forceSync) fsync them."""
+        """Write buffered entries and (with forceSync) fsync them; returns the fsync's ms."""
 
     def roll_log():
         """Start a new log file at the next append (after a snapshot is started)."""
@@ -43,10 +46,14 @@ class ITxnSnapLog(Interface):
     log_dir = Attribute("the txn log directory (dataLogDir/version-2)")
 
     def restore(db):
-        """Load the newest valid snapshot into ``db`` and replay the log; return the last zxid."""
+        """Load the newest valid snapshot into ``db``, replay the log after it; return what
+        was done (a RestoreResult: last zxid, snapshot used, txns replayed, timings)."""
 
     def txn_log():
-        """The :class:`ITxnLog` to append to."""
+        """A new :class:`ITxnLog` appending to ``log_dir``."""
+
+    def save(db):
+        """Write a snapshot of ``db`` now (nothing may change meanwhile); returns its path."""
 
 
 class IQuorumVerifier(Interface):

@@ -97,7 +97,9 @@ class FileTxnSnapLog:
 
     # ------------------------------------------------------------------ files
     def txn_log(self) -> FileTxnLog:
-        return FileTxnLog(self.log_dir, self.prealloc, self.force_sync, self.fsync_warning_ms, self.log_size_limit)
+        return FileTxnLog(
+            self.log_dir, self.prealloc, self.force_sync, self.fsync_warning_ms, self.log_size_limit
+        )
 
     def find_n_valid_snapshots(self, n: int) -> list[Path]:
         """FileSnap.findNValidSnapshots: the ``n`` newest snapshots that look complete."""

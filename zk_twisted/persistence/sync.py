@@ -1,11 +1,12 @@
 """The Sync stage: group commit of txns to the log, and when to take a snapshot.
 
 SyncRequestProcessor of 3.8 on Twisted.  The reactor marshals each txn as it arrives
-(:meth:`SyncRequestProcessor.process`); one worker thread writes and fdatasyncs them.
-While a write + fsync is running, new txns queue up; when it finishes, everything that
-piled up meanwhile (at most ``max_batch``, ZooKeeper's 1000) goes out as the next batch,
-with one write and one fsync.  ``zks.commit(batch)`` is called on the reactor after the
-fsync that covers the batch, so a client hears about its write only once it is on disk.
+(:meth:`SyncRequestProcessor.process`) and queues it for the log's own thread
+(:class:`SyncThread`), which writes and fdatasyncs.  While a write + fsync is running, new
+txns queue up; when it finishes, everything that piled up meanwhile (at most
+``maxBatchSize``, ZooKeeper's 1000) goes out as the next batch, with one write and one
+fsync.  ``zks.commit(batch)`` is called on the reactor after the fsync that covers the
+batch, so a client hears about its write only once it is on disk.
 
 Every ``snapCount / 2 + random(snapCount / 2)`` txns (or the same rule on bytes for
 ``snapSizeLimitInKb``) the log is rolled after the current txn and a fuzzy snapshot starts
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,8 +37,8 @@ from .txnlog import FileTxnLog, marshal_entry
 
 log = logging.getLogger(__name__)
 
-#: queue marker: the log rolls after the txn before it
-_ROLL = object()
+#: queue mark: the log rolls after the txns before it
+ROLL = object()
 
 
 class WorkerThread:
@@ -51,6 +53,8 @@ class WorkerThread:
         if not self.started:
             self.pool.start()
             self.started = True
+            # its thread would otherwise keep the process alive if the reactor stops first
+            self.reactor.addSystemEventTrigger("during", "shutdown", self.stop)
         return deferToThreadPool(self.reactor, self.pool, f, *args)
 
     def stop(self) -> None:
@@ -87,13 +91,14 @@ class SnapshotTaker:
         self.last_path: Path | None = None
         self.last_ms = 0.0
         self.last_nodes = 0
-        self._task = None
+        self._aborted = False
         self._waiters: list[defer.Deferred] = []
 
     def take(self) -> defer.Deferred | None:
         """Start a snapshot; None (nothing started) while the previous one still runs."""
         if self.in_progress is not None:
             return None
+        self._aborted = False
         d = self.in_progress = self._take()
         d.addBoth(self._finished)
         return d
@@ -122,15 +127,12 @@ class SnapshotTaker:
             SnapshotFileWriter, self.snaplog.data_dir, ser.zxid, self.snaplog.force_sync
         )
         try:
-            self._task = self.cooperate(self._stream(ser, writer))
-            yield self._task.whenDone()
+            yield self.cooperate(self._stream(ser, writer)).whenDone()
             # the prefix and the digest are read now, on the reactor, when the walk is complete
             path = yield self.worker.run(writer.finish, ser.prefix(), ser.digest_trailer())
         except BaseException:
             yield self.worker.run(writer.abort)
             raise
-        finally:
-            self._task = None
         self.taken += 1
         self.last_path = path
         self.last_nodes = ser.nodes_written
@@ -159,6 +161,8 @@ class SnapshotTaker:
         size = 0
         last = None
         for chunk in ser.node_chunks(self.nodes_per_step):
+            if self._aborted:
+                raise defer.CancelledError("snapshot aborted")
             parts.append(chunk)
             size += len(chunk)
             if size >= self.CHUNK:
@@ -177,17 +181,109 @@ class SnapshotTaker:
 
     def abort(self) -> None:
         """Stop a running snapshot (server shutdown); its temporary files are removed."""
-        if self._task is not None:
-            self._task.stop()
+        self._aborted = True
+
+
+class LogQueue:
+    """What the reactor hands the log writer: marshalled txns in zxid order, and roll marks.
+
+    :meth:`put` runs on the reactor, :meth:`take` and :meth:`write` in the writer thread
+    (deque appends and pops are atomic, so the two sides need no lock).
+    """
+
+    def __init__(self, txnlog: FileTxnLog, max_batch: int = 1000) -> None:
+        self.txnlog = txnlog
+        self.max_batch = max_batch
+        self.items: deque = deque()
+
+    def put(self, item) -> None:
+        """``(zxid, entry)``, or :data:`ROLL`: the log rolls after the txns before it."""
+        self.items.append(item)
+
+    def take(self) -> tuple[list[tuple[int, bytes]], bool]:
+        """The next batch: everything queued, up to ``max_batch`` txns or a roll mark."""
+        entries: list[tuple[int, bytes]] = []
+        roll = False
+        items = self.items
+        while items and len(entries) < self.max_batch:
+            item = items.popleft()
+            if item is ROLL:
+                roll = True
+                break
+            entries.append(item)
+        return entries, roll
+
+    def write(self, entries: list[tuple[int, bytes]], roll: bool) -> float:
+        """Write one batch, fsync it once, roll if asked; returns the fsync's ms (blocking)."""
+        txnlog = self.txnlog
+        for zxid, entry in entries:
+            txnlog.append_entry(zxid, entry)
+        fsync_ms = txnlog.commit() if entries else 0.0
+        if roll:
+            txnlog.roll_log()
+        return fsync_ms
+
+
+class SyncThread:
+    """SyncRequestProcessor's own thread: take everything queued, write it, fsync once,
+    report it durable, and go again.
+
+    The next batch starts as soon as an fsync returns; answering the clients of the last
+    batch happens on the reactor meanwhile, so the disk never waits for the reactor.
+    """
+
+    def __init__(self, reactor, queue: LogQueue, name: str = "zk-sync") -> None:
+        self.reactor = reactor
+        self.queue = queue
+        self.name = name
+        self._wake = threading.Event()
+        self._stop = False
+        self._done: defer.Deferred = defer.Deferred()
+
+    def start(self, on_durable: Callable[[int, float], None], on_failure: Callable[[Failure], None]) -> None:
+        self.on_durable = on_durable
+        self.on_failure = on_failure
+        threading.Thread(target=self._run, name=self.name, daemon=True).start()
+
+    def wake(self) -> None:
+        """After :meth:`LogQueue.put` (reactor): make sure the thread is not asleep."""
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def stop(self) -> defer.Deferred:
+        """Write what is queued, close the log; fires (on the reactor) once the thread is gone."""
+        self._stop = True
+        self._wake.set()
+        return self._done
+
+    def _run(self) -> None:
+        queue = self.queue
+        call = self.reactor.callFromThread
+        try:
+            while True:
+                if not queue.items:
+                    if self._stop:
+                        break
+                    self._wake.clear()
+                    if not queue.items and not self._stop:
+                        self._wake.wait()
+                    continue
+                entries, roll = queue.take()
+                fsync_ms = queue.write(entries, roll)
+                call(self.on_durable, len(entries), fsync_ms)
+            queue.txnlog.close()
+        except BaseException:
+            call(self.on_failure, Failure())
+        call(self._done.callback, None)
 
 
 @implementer(ISyncProcessor)
 class SyncRequestProcessor:
-    """Group commit to the txn log; counters for ``mntr``:
+    """Group commit to the txn log, and snapshot scheduling.  Counters for ``mntr``:
 
     ``fsync_count`` batches made durable, ``txns_logged`` txns in them,
     ``fsync_time_ms_total`` / ``last_fsync_ms`` time spent in fdatasync, ``last_batch`` /
-    ``max_batch_seen`` batch sizes, ``queued`` txns waiting for the next batch,
+    ``max_batch_seen`` batch sizes, ``pending`` txns waiting for their fsync,
     ``snapshots`` the :class:`SnapshotTaker` (``taken``, ``in_progress``, ``last_ms``),
     and ``metrics``: 3.8's summaries ``fsynctime``, ``sync_processor_batch_size``,
     ``snapshottime``.
@@ -196,31 +292,28 @@ class SyncRequestProcessor:
     def __init__(
         self,
         zks,
-        txnlog: FileTxnLog,
-        worker: WorkerThread,
+        writer: SyncThread,
         snapshots: SnapshotTaker,
         *,
         snap_count: int = 100000,
         snap_size_bytes: int = 4194304 * 1024,
-        max_batch: int = 1000,
         fsync_warning_ms: int = 1000,
         rng: random.Random | None = None,
         on_fatal: Callable[[Failure], None] | None = None,
     ) -> None:
         self.zks = zks
-        self.txnlog = txnlog
-        self.worker = worker
+        self.writer = writer
+        self.queue = writer.queue
+        self._put = writer.queue.put
         self.snapshots = snapshots
         self.snap_count = max(snap_count, 2)
         self.snap_size_bytes = snap_size_bytes
-        self.max_batch = max_batch
         self.fsync_warning_ms = fsync_warning_ms
         self.rng = rng or random.Random()
         self.on_fatal = on_fatal
-        self._queue: deque = deque()
-        self._writing = False
+        #: requests whose txns are queued or being written, in zxid order
+        self._pending: deque = deque()
         self._stopping: defer.Deferred | None = None
-        self._closed = False
         self.failed: Failure | None = None
         self.log_count = 0
         self.log_bytes = 0
@@ -238,23 +331,25 @@ class SyncRequestProcessor:
             "sync_processor_batch_size": Summary("sync_processor_batch_size"),
             "snapshottime": snapshots.timings,
         }
+        writer.start(self._durable, self._write_failed)
 
     # ------------------------------------------------------------------ reactor side
     def process(self, req) -> None:
         """Queue one prepared txn (in zxid order); it is answered after its fsync."""
-        if self._closed:
+        if self._stopping is not None or self.failed is not None:
             log.debug("Dropping %r: the txn log is closed", req)
             return
-        entry = marshal_entry(req.hdr, req.txn, req.digest)
-        self._queue.append((req, req.hdr.zxid, entry))
+        hdr = req.hdr
+        entry = marshal_entry(hdr, req.txn, req.digest)
+        self._pending.append(req)
+        self._put((hdr.zxid, entry))
         self.log_count += 1
         self.log_bytes += len(entry)
-        if self._should_snapshot():
+        if self.log_count > self._roll_at_count or self.log_bytes > self._roll_at_bytes:
             self._reset_snapshot_stats()
-            self._queue.append(_ROLL)
+            self._put(ROLL)
             self.take_snapshot()
-        if not self._writing:
-            self._flush()
+        self.writer.wake()
 
     def take_snapshot(self) -> defer.Deferred | None:
         d = self.snapshots.take()
@@ -265,105 +360,58 @@ class SyncRequestProcessor:
         return d
 
     @property
-    def queued(self) -> int:
-        return sum(1 for item in self._queue if item is not _ROLL)
-
-    def _should_snapshot(self) -> bool:
-        return self.log_count > self.snap_count // 2 + self._rand_roll or (
-            self.snap_size_bytes > 0 and self.log_bytes > self.snap_size_bytes // 2 + self._rand_size
-        )
+    def pending(self) -> int:
+        return len(self._pending)
 
     def _reset_snapshot_stats(self) -> None:
+        """Roll after snapCount/2 + random(snapCount/2) txns, or the same rule on log bytes
+        (snapSizeLimitInKb; <= 0: no size rule), so servers do not snapshot in step."""
         self.log_count = 0
         self.log_bytes = 0
-        self._rand_roll = self.rng.randrange(self.snap_count // 2)
+        half = self.snap_count // 2
+        self._roll_at_count = half + self.rng.randrange(half)
         half = self.snap_size_bytes // 2
-        self._rand_size = self.rng.randrange(half) if half > 0 else 0
+        self._roll_at_bytes = half + self.rng.randrange(half) if half > 0 else float("inf")
 
-    def _flush(self) -> None:
-        if self._writing or self.failed is not None:
+    def _durable(self, n: int, fsync_ms: float) -> None:
+        """The next ``n`` txns are on disk: apply and answer them."""
+        if not n:
             return
-        batch: list = []
-        entries: list[tuple[int, bytes]] = []
-        roll = False
-        queue = self._queue
-        while queue and len(batch) < self.max_batch:
-            item = queue.popleft()
-            if item is _ROLL:
-                roll = True
-                break
-            batch.append(item[0])
-            entries.append((item[1], item[2]))
-        if not batch and not roll:
-            if self._stopping is not None and not self._closed:
-                self._close()
-            return
-        self._writing = True
-        d = self.worker.run(self._write, entries, roll)
-        d.addCallbacks(self._written, self._write_failed, callbackArgs=(batch,))
-
-    def _written(self, fsync_ms: float, batch: list) -> None:
-        n = len(batch)
-        if n:
-            self.fsync_count += 1
-            self.txns_logged += n
-            self.fsync_time_ms_total += fsync_ms
-            self.last_fsync_ms = fsync_ms
-            self.last_batch = n
-            self.max_batch_seen = max(self.max_batch_seen, n)
-            self.metrics["fsynctime"].add(round(fsync_ms))
-            self.metrics["sync_processor_batch_size"].add(n)
-            if fsync_ms > self.fsync_warning_ms:
-                self.zks.stats.fsync_threshold_exceeded += 1
-        try:
-            if n:
-                self.zks.commit(batch)
-        finally:
-            self._writing = False
-            self._flush()
+        pending = self._pending
+        batch = [pending.popleft() for _ in range(n)]
+        self.fsync_count += 1
+        self.txns_logged += n
+        self.fsync_time_ms_total += fsync_ms
+        self.last_fsync_ms = fsync_ms
+        self.last_batch = n
+        self.max_batch_seen = max(self.max_batch_seen, n)
+        self.metrics["fsynctime"].add(int(fsync_ms))  # whole ms, truncated, as 3.8
+        self.metrics["sync_processor_batch_size"].add(n)
+        if fsync_ms > self.fsync_warning_ms:
+            self.zks.stats.fsync_threshold_exceeded += 1
+        self.zks.commit(batch)
 
     def _write_failed(self, failure: Failure) -> None:
-        """The log could not be written: nothing in the batch (or after it) may be answered."""
-        self._writing = False
+        """The log could not be written: nothing still pending may be answered."""
         self.failed = failure
         log.critical("Severe unrecoverable error writing the txn log: %s", failure.getErrorMessage())
-        if self._stopping is not None:
-            self._stopping.errback(failure)
-        elif self.on_fatal is not None:
+        if self._stopping is None and self.on_fatal is not None:
             self.on_fatal(failure)
 
     def _snapshot_failed(self, failure: Failure) -> None:
         # the log still holds every txn: keep serving, as the next snapshot may succeed
-        if failure.check(defer.CancelledError, task.TaskStopped):
+        if failure.check(defer.CancelledError):
             return None
         log.error("Unable to take a snapshot: %s", failure.getTraceback())
         return None
-
-    # ------------------------------------------------------------------ worker side
-    def _write(self, entries: list[tuple[int, bytes]], roll: bool) -> float:
-        txnlog = self.txnlog
-        for zxid, entry in entries:
-            txnlog.append_entry(zxid, entry)
-        fsync_ms = txnlog.commit() if entries else 0.0
-        if roll:
-            txnlog.roll_log()
-        return fsync_ms
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> defer.Deferred:
         """Write (and answer) what is queued, stop any snapshot, close the log."""
         if self._stopping is None:
-            self._stopping = defer.Deferred()
             self.snapshots.abort()
-            if self.failed is not None:
-                self._stopping.errback(self.failed)
-            elif not self._writing:
-                self._flush()
+            d = self.snapshots.idle()
+            d.addCallback(lambda _: self.writer.stop())
+            d.addCallback(lambda _: self.failed)  # a Failure here fails the shutdown
+            self._stopping = d
         return self._stopping
-
-    def _close(self) -> None:
-        """After the last batch: wait for an aborted snapshot to clean up, close the log."""
-        self._closed = True
-        d = self.snapshots.idle()
-        d.addCallback(lambda _: self.worker.run(self.txnlog.close))
-        d.chainDeferred(self._stopping)

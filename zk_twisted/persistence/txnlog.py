@@ -29,6 +29,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from zope.interface import implementer
+
+from ..interfaces import ITxnLog
 from ..jute import JuteError
 from ..jute import records as R
 from ..server.txn import decode_txn, encode_txn
@@ -66,6 +69,7 @@ def padded_size(position: int, file_size: int, prealloc: int) -> int:
     return file_size
 
 
+@implementer(ITxnLog)
 class FileTxnLog:
     """Appends entries to the current log file; blocking, used from one writer thread.
 

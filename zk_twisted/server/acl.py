@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from ..constants import Code, KeeperError, Perms
+from ..jute import records as R
 
 AclEntry = tuple[int, str, str]  # (perms, scheme, id)
 AclList = tuple[AclEntry, ...]
@@ -25,6 +26,33 @@ OPEN_UNSAFE_ACL_ID = -1
 
 
 _JAVA_INT = re.compile(r"[+-]?[0-9]+\Z")
+
+
+#: the few distinct ACL lists a server sees, as shared jute record lists (both directions)
+_RECORDS_BY_ACL: dict[tuple, list] = {}
+_ACL_BY_LIST_ID: dict[int, tuple[list, tuple]] = {}
+_ACL_CACHE_LIMIT = 4096
+
+
+def acl_records(acl: AclList) -> list:
+    """The ``vector<ACL>`` records for ``acl``; the same (never mutated) list each time."""
+    recs = _RECORDS_BY_ACL.get(acl)
+    if recs is None:
+        if len(_RECORDS_BY_ACL) >= _ACL_CACHE_LIMIT:
+            _RECORDS_BY_ACL.clear()
+            _ACL_BY_LIST_ID.clear()
+        recs = [R.ACL(p, R.Id(s, i)) for p, s, i in acl]
+        _RECORDS_BY_ACL[acl] = recs
+        _ACL_BY_LIST_ID[id(recs)] = (recs, acl)
+    return recs
+
+
+def acl_from_records(recs) -> AclList:
+    """``vector<ACL>`` records -> the ACL tuple (free for lists made by :func:`acl_records`)."""
+    hit = _ACL_BY_LIST_ID.get(id(recs))
+    if hit is not None and hit[0] is recs:
+        return hit[1]
+    return tuple((a.perms, a.id.scheme, a.id.id) for a in recs or ())
 
 
 def generate_digest(id_password: str) -> str:
@@ -142,6 +170,7 @@ class AuthProviders:
         }
         if digest_enabled:
             self.providers["digest"] = DigestAuthenticationProvider(super_digest)
+        self._fixed: dict[tuple, AclList] = {}
 
     def get(self, scheme: str):
         return self.providers.get(scheme)
@@ -182,6 +211,24 @@ class AuthProviders:
 
     def fixup(self, path: str, auth_ids: Sequence[AuthId], acls: Iterable | None) -> AclList:
         """PrepRequestProcessor.fixupACL: dedupe, expand ``auth``, validate each id."""
+        if acls:
+            try:
+                key = tuple((a.perms, a.id.scheme, a.id.id) for a in acls)
+            except AttributeError:
+                key = None
+            if key is not None:
+                hit = self._fixed.get(key)
+                if hit is not None:
+                    return hit
+                out = self._fixup(path, auth_ids, acls)
+                if not any(scheme == "auth" for _, scheme, _ in key):  # depends on nothing else
+                    if len(self._fixed) >= _ACL_CACHE_LIMIT:
+                        self._fixed.clear()
+                    self._fixed[key] = out
+                return out
+        return self._fixup(path, auth_ids, acls)
+
+    def _fixup(self, path: str, auth_ids: Sequence[AuthId], acls: Iterable | None) -> AclList:
         uniq: list[AclEntry] = []
         for a in acls or ():
             if a is None or a.id is None or a.id.scheme is None:

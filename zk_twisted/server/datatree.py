@@ -25,7 +25,7 @@ from ..constants import (
     OpCode,
 )
 from ..jute import records as R
-from .acl import OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, ACLCache, AclList
+from .acl import OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, ACLCache, AclList, acl_from_records
 from .quotas import QUOTA_ROOT, Quotas
 from .watches import PERSISTENT, PERSISTENT_RECURSIVE, STANDARD, WatchManager
 
@@ -538,7 +538,7 @@ class DataTree:
                     owner = CONTAINER_EPHEMERAL_OWNER
                 else:
                     owner = hdr.clientId if txn.ephemeral else 0
-                acl = tuple((a.perms, a.id.scheme, a.id.id) for a in txn.acl or ())
+                acl = acl_from_records(txn.acl)
                 node = self.create_node(txn.path, txn.data, acl, owner, txn.parentCVersion, hdr.zxid, hdr.time)
                 if t != OpCode.create:
                     rc.stat = self.stat(node)
@@ -550,7 +550,7 @@ class DataTree:
                 rc.stat = self.stat(self.set_data(txn.path, txn.data, txn.version, hdr.zxid, hdr.time))
             elif t == OpCode.setACL:
                 rc.path = txn.path
-                acl = tuple((a.perms, a.id.scheme, a.id.id) for a in txn.acl or ())
+                acl = acl_from_records(txn.acl)
                 rc.stat = self.stat(self.set_acl(txn.path, acl, txn.version))
             elif t == OpCode.closeSession:
                 self.kill_session(hdr.clientId, hdr.zxid, txn.paths2Delete if txn is not None else None)

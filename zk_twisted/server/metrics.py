@@ -51,9 +51,10 @@ class Summary:
             if self.count <= _RESERVOIR:
                 self._samples.append(value)
             else:
-                r = self._rng.randrange(self.count)
-                if r < _RESERVOIR:
-                    self._samples[r] = value
+                # replace a uniform slot with probability RESERVOIR/count (Vitter's algorithm R)
+                rnd = self._rng.random
+                if rnd() * self.count < _RESERVOIR:
+                    self._samples[int(rnd() * _RESERVOIR)] = value
 
     def quantile(self, q: float) -> float:
         """Dropwizard's UniformSnapshot.getValue: linear interpolation between ranks."""

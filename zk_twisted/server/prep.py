@@ -16,7 +16,7 @@ from ..constants import CONTAINER_EPHEMERAL_OWNER, Code, CreateMode, KeeperError
 from ..jute import JuteError
 from ..jute import records as R
 from ..jute.multi import decode_multi_request
-from .acl import AclList
+from .acl import acl_records
 from .datatree import NORMAL, SPECIAL_PATHS, DataNode, ephemeral_type, ttl_to_owner
 from .pathutils import InvalidPath, validate_path
 from .request import Request
@@ -53,10 +53,6 @@ class ChangeRecord:
                 n.cversion, n.aversion, n.ephemeral_owner, n.pzxid,
             )  # fmt: skip
         return ChangeRecord(zxid, self.path, copy, self.child_count)
-
-
-def _acl_records(acl: AclList) -> list:
-    return [R.ACL(p, R.Id(s, i)) for p, s, i in acl]
 
 
 class PrepRequestProcessor:
@@ -245,7 +241,7 @@ class PrepRequestProcessor:
             node_cr = self._record_for(path)
             zks.check_acl(node_cr.node.acl, Perms.ADMIN, req.auth_ids)
             new_version = _check_version(node_cr.node.aversion, record.version, path)
-            req.txn = R.SetACLTxn(path, _acl_records(acl), new_version)
+            req.txn = R.SetACLTxn(path, acl_records(acl), new_version)
             cr = node_cr.duplicate(zxid)
             cr.node.aversion = new_version
             cr.node.acl = acl
@@ -283,19 +279,20 @@ class PrepRequestProcessor:
         flags = record.flags
         ttl = record.ttl if t == OpCode.createTTL else -1
         path = record.path
-        try:
-            mode = CreateMode(flags)
-        except ValueError:
-            raise KeeperError(Code.BADARGUMENTS, path) from None
+        mode = _MODES.get(flags)
+        if mode is None:
+            raise KeeperError(Code.BADARGUMENTS, path)
+        ephemeral, sequential, is_ttl = mode
         # validateCreateRequest
-        if mode.ttl and not tree.extended_types:
+        if is_ttl and not tree.extended_types:
             raise KeeperError(Code.UNIMPLEMENTED, path)
-        if mode.ttl:
+        if is_ttl:
             try:
                 ttl_to_owner(ttl)
             except ValueError:
                 raise KeeperError(Code.BADARGUMENTS, path) from None
-        elif ttl >= 0:
+        elif ttl >= 0 or t == OpCode.createTTL:
+            # createTTL without a TTL mode would leave the tree an impossible txn to apply
             raise KeeperError(Code.BADARGUMENTS, path)
         zks.sessions.check(req.session_id)
         # validatePathForCreate
@@ -309,7 +306,7 @@ class PrepRequestProcessor:
         parent_cr = self._record_for(parent_path)
         zks.check_acl(parent_cr.node.acl, Perms.CREATE, req.auth_ids)
         parent_cversion = parent_cr.node.cversion
-        if mode.sequential:
+        if sequential:
             path = f"{path}{parent_cversion:010d}"
         _validate(path)
         existing = self.outstanding_for_path.get(path)
@@ -319,19 +316,20 @@ class PrepRequestProcessor:
             raise KeeperError(Code.NOCHILDRENFOREPHEMERALS, path)
         self._check_quota(path, len(record.data or b""), 1)
         new_cversion = inc32(parent_cversion)
-        acl_recs = _acl_records(acl)
+        acl_recs = acl_records(acl)
         if t == OpCode.createContainer:
             req.txn = R.CreateContainerTxn(path, record.data, acl_recs, new_cversion)
         elif t == OpCode.createTTL:
             req.txn = R.CreateTTLTxn(path, record.data, acl_recs, new_cversion, ttl)
         else:
-            req.txn = R.CreateTxn(path, record.data, acl_recs, mode.ephemeral, new_cversion)
+            req.txn = R.CreateTxn(path, record.data, acl_recs, ephemeral, new_cversion)
+        # the owner the tree will record follows the txn type, whatever the flags said
         owner = 0
-        if mode.container:
+        if t == OpCode.createContainer:
             owner = CONTAINER_EPHEMERAL_OWNER
-        elif mode.ttl:
+        elif t == OpCode.createTTL:
             owner = ttl_to_owner(ttl)
-        elif mode.ephemeral:
+        elif ephemeral:
             owner = req.session_id
         time = req.hdr.time
         parent = parent_cr.duplicate(zxid)
@@ -412,6 +410,8 @@ def _check_version(current: int, expected: int, path: str) -> int:
     return inc32(current)
 
 
+#: CreateMode flag -> (ephemeral, sequential, ttl)
+_MODES = {int(m): (m.ephemeral, m.sequential, m.ttl) for m in CreateMode}
 _CREATES = frozenset((OpCode.create, OpCode.create2, OpCode.createTTL, OpCode.createContainer))
 _WRITE_DECODERS = {
     OpCode.create: R.CreateRequest,
