@@ -4,7 +4,8 @@
 
 Prints one JSON object: JVM start and spec load times, generation time,
 steps/s, how the walks ended, and the coverage table (per action: steps
-taken, parameter combinations seen).  The default model is the one named by
+taken, parameter combinations seen).  The default model is ``spec/ZkSystemTraces.cfg``
+(the composed system where every action is reachable in short walks), else the one named by
 ``$CONFORMANCE_SMALL_MODEL``, else the first ``spec/*Small*.cfg``.
 """
 
@@ -26,6 +27,9 @@ def default_model() -> str | None:
     env = os.environ.get("CONFORMANCE_SMALL_MODEL")
     if env:
         return env
+    traces = os.path.join(REPO, "spec", "ZkSystemTraces.cfg")
+    if os.path.exists(traces):
+        return traces
     cfgs = sorted(glob.glob(os.path.join(REPO, "spec", "*.cfg")))
     small = [c for c in cfgs if "small" in os.path.basename(c).lower()]
     return (small or cfgs or [None])[0]

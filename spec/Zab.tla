@@ -1,0 +1,557 @@
+--------------------------------- MODULE Zab ---------------------------------
+(***************************************************************************)
+(* ZooKeeper 3.8's Zab: discovery (FOLLOWERINFO, LEADERINFO, ACKEPOCH),    *)
+(* synchronization (DIFF / TRUNC / SNAP from the leader's committedLog     *)
+(* window, then NEWLEADER, ACK, UPTODATE) and broadcast (PROPOSAL, ACK,    *)
+(* COMMIT), one action per packet handler (Leader / LearnerHandler on the  *)
+(* leader's side, Learner / Follower on the follower's side), plus the     *)
+(* leader's and the follower's timeouts and the client write.              *)
+(*                                                                         *)
+(* Where this spec is intentionally not 3.8 (see README):                  *)
+(*  - NEWLEADER: the follower makes every txn it was sent durable, then    *)
+(*    writes currentEpoch, then ACKs (3.8 ACKs first and logs later:       *)
+(*    ZOOKEEPER-4394 / 4643 / 4646 / 4685 / 4712);                         *)
+(*  - a follower ACKs the proposals it got during synchronization only     *)
+(*    after its NEWLEADER ACK, and logs proposals that arrive between      *)
+(*    NEWLEADER and UPTODATE at once;                                      *)
+(*  - a follower records a COMMIT's zxid only once the txn is applied      *)
+(*    (ZOOKEEPER-2355): here both happen in the same step.                 *)
+(*                                                                         *)
+(* Standalone, ZabSpec replaces FastLeaderElection by an oracle that makes *)
+(* any LOOKING server a leader, or a follower of a current leader: Zab's   *)
+(* safety must not depend on which leader the election picks.              *)
+(***************************************************************************)
+EXTENDS ZkCommon
+
+FollowerOf(i, j) == state[i] = "FOLLOWING" /\ vote[i].leader = j
+HeadIs(j, i, t) == qmsgs[j][i] # <<>> /\ Head(qmsgs[j][i]).mtype = t
+
+\* the leader has fixed its new epoch (a quorum sent FOLLOWERINFO)
+EpochDecided(i) == acceptedEpoch[i] = newEpoch[i]
+ConnectedLearners(i) == {j \in Server : learners[i][j] # "NONE"}
+\* learners that get every PROPOSAL and COMMIT (forwardingFollowers)
+Forwarding(i) ==
+    {j \in Server : learners[i][j] \in {"WAIT_NEWLEADER_ACK", "WAIT_QUORUM", "SYNCED"}}
+
+\* the txns the leader treats as committed: before broadcast its whole log
+\* (NEWLEADER will commit it), then the prefix it committed
+LeaderCommitted(i) ==
+    IF zabState[i] = "BROADCAST" THEN PrefixTo(history[i], lastCommitted[i])
+    ELSE history[i]
+\* proposals waiting for a quorum of ACKs (outstandingProposals)
+Outstanding(i) ==
+    IF zabState[i] = "BROADCAST" THEN AfterZxid(history[i], lastCommitted[i])
+    ELSE <<>>
+\* the committedLog window: the last CommittedLogSize committed txns
+CommittedLog(i) ==
+    LET ch == LeaderCommitted(i)
+    IN SubSeq(ch, Max(1, Len(ch) - CommittedLogSize + 1), Len(ch))
+
+ProposalMsgs(s) == [k \in 1..Len(s) |-> ProposalMsg(s[k])]
+ProposalCommitMsgs(s) ==
+    [k \in 1..(2 * Len(s)) |->
+        IF k % 2 = 1 THEN ProposalMsg(s[(k + 1) \div 2])
+        ELSE CommitMsg(s[k \div 2].zxid)]
+
+(***************************************************************************)
+(* LearnerHandler.syncFollower + startForwarding + NEWLEADER: the packets  *)
+(* leader i queues for a follower whose last logged zxid is pz.  The       *)
+(* on-disk txn log is not used (txnLogSync off): a follower behind the     *)
+(* committedLog window gets a SNAP.                                        *)
+(***************************************************************************)
+SyncPackets(i, pz) ==
+    LET ch   == LeaderCommitted(i)
+        lp   == LastZxid(ch)
+        win  == CommittedLog(i)
+        minC == IF win = <<>> THEN lp ELSE win[1].zxid
+        maxC == IF win = <<>> THEN lp ELSE win[Len(win)].zxid
+        newEpochZxid == pz[2] = 0
+        later  == AfterZxid(win, pz)
+        before == SelectSeq(win, LAMBDA t : ZxidLT(t.zxid, pz))
+        snap   == <<SnapMsg(lp, ch)>>
+        sync ==
+            IF pz = lp THEN <<DiffMsg(pz)>>                       \* in sync: empty DIFF
+            ELSE IF ZxidLT(maxC, pz) /\ ~newEpochZxid
+                 THEN <<TruncMsg(maxC)>>                           \* follower ahead
+            ELSE IF ZxidLE(minC, pz) /\ ZxidLE(pz, maxC)
+                 THEN IF pz \in Zxids(win) \/ newEpochZxid
+                      THEN <<DiffMsg(maxC)>> \o ProposalCommitMsgs(later)
+                      ELSE IF later[1].zxid[1] # pz[1]
+                           THEN snap                               \* no TRUNC across epochs
+                           ELSE <<TruncMsg(LastZxid(before))>> \o ProposalCommitMsgs(later)
+            ELSE snap                                              \* behind the window
+    IN sync \o ProposalMsgs(Outstanding(i)) \o <<NewLeaderMsg(newEpoch[i])>>
+
+-----------------------------------------------------------------------------
+(* Discovery *)
+
+(***************************************************************************)
+(* Leader i handles a FOLLOWERINFO from j (LearnerHandler.run +            *)
+(* Leader.getEpochToPropose).  Until a quorum (with i) has connected, the  *)
+(* new epoch is max(acceptedEpoch of i and of every follower) + 1; then i  *)
+(* writes acceptedEpoch and every waiting handler sends LEADERINFO.        *)
+(***************************************************************************)
+HandleFOLLOWERINFO(i, j) ==
+    /\ state[i] = "LEADING"
+    /\ HeadIs(j, i, "FOLLOWERINFO")
+    /\ LET fe == Head(qmsgs[j][i]).mzxid[1]
+           q0 == Deq(qmsgs, j, i)
+       IN IF EpochDecided(i)
+          THEN /\ learners' = [learners EXCEPT ![i][j] = "WAIT_ACKEPOCH"]
+               /\ qmsgs' = Enq(q0, i, j, LeaderInfoMsg(newEpoch[i]))
+               /\ UNCHANGED <<acceptedEpoch, newEpoch, connectingFollowers>>
+          ELSE LET ne == Max(newEpoch[i], fe + 1)
+                   cf == connectingFollowers[i] \cup {j}
+                   waiting == {k \in Server : learners[i][k] = "WAIT_EPOCH"} \cup {j}
+               IN /\ ne <= MaxEpoch
+                  /\ newEpoch' = [newEpoch EXCEPT ![i] = ne]
+                  /\ IF IsQuorum(cf \cup {i})
+                     THEN /\ acceptedEpoch' = [acceptedEpoch EXCEPT ![i] = ne]
+                          /\ connectingFollowers' = [connectingFollowers EXCEPT ![i] = {}]
+                          /\ learners' = [learners EXCEPT ![i] =
+                                [k \in Server |-> IF k \in waiting THEN "WAIT_ACKEPOCH"
+                                                  ELSE learners[i][k]]]
+                          /\ qmsgs' = EnqTo(q0, i, waiting, LeaderInfoMsg(ne))
+                     ELSE /\ connectingFollowers' = [connectingFollowers EXCEPT ![i] = cf]
+                          /\ learners' = [learners EXCEPT ![i][j] = "WAIT_EPOCH"]
+                          /\ qmsgs' = q0
+                          /\ UNCHANGED acceptedEpoch
+    /\ UNCHANGED <<currentEpoch, history, roleVars, electionVars, learnerZxid,
+                   electingFollowers, newLeaderAckers, proposalAcks, followerVars,
+                   emsgs, brokenLinks, boundVars, ghostVars>>
+
+(***************************************************************************)
+(* Follower i handles LEADERINFO from its leader j (registerWithLeader).   *)
+(* A new epoch is accepted (acceptedEpoch written) and ACKed with i's      *)
+(* currentEpoch and last zxid; the epoch it already accepted is ACKed with *)
+(* -1; an older one is an error: i goes back to LOOKING.                   *)
+(***************************************************************************)
+HandleLEADERINFO(i, j) ==
+    /\ FollowerOf(i, j)
+    /\ zabState[i] = "DISCOVERY"
+    /\ HeadIs(j, i, "LEADERINFO")
+    /\ LET e  == Head(qmsgs[j][i]).mzxid[1]
+           q0 == Deq(qmsgs, j, i)
+       IN IF e < acceptedEpoch[i]
+          THEN /\ BecomeLooking(i)
+               /\ UNCHANGED <<durableVars, lastCommitted, brokenLinks, boundVars, ghostVars>>
+          ELSE /\ acceptedEpoch' = [acceptedEpoch EXCEPT ![i] = e]
+               /\ qmsgs' = Enq(q0, i, j,
+                     AckEpochMsg(LastZxid(history[i]),
+                                 IF e > acceptedEpoch[i] THEN currentEpoch[i] ELSE -1))
+               /\ zabState' = [zabState EXCEPT ![i] = "SYNCHRONIZATION"]
+               /\ syncStage' = [syncStage EXCEPT ![i] = "WAIT_SYNC"]
+               /\ UNCHANGED <<currentEpoch, history, state, lastCommitted, electionVars,
+                              leaderVars, syncHistory, syncCommit, emsgs, brokenLinks,
+                              boundVars, ghostVars>>
+
+\* StateSummary.isMoreRecentThan
+MoreRecent(ce1, z1, ce2, z2) == ce1 > ce2 \/ (ce1 = ce2 /\ ZxidLT(z2, z1))
+
+(***************************************************************************)
+(* Leader i handles ACKEPOCH from j (Leader.waitForEpochAck).  Before the  *)
+(* epoch-ack quorum, a follower more recent than i is refused (its         *)
+(* connection closes); others are counted (unless they sent -1) and wait.  *)
+(* With the quorum, i writes currentEpoch, enters SYNCHRONIZATION and      *)
+(* synchronizes every waiting follower; later followers are synchronized   *)
+(* at once.                                                                *)
+(***************************************************************************)
+HandleACKEPOCH(i, j) ==
+    /\ state[i] = "LEADING"
+    /\ learners[i][j] = "WAIT_ACKEPOCH"
+    /\ HeadIs(j, i, "ACKEPOCH")
+    /\ LET m  == Head(qmsgs[j][i])
+           q0 == Deq(qmsgs, j, i)
+       IN
+       IF zabState[i] # "DISCOVERY"
+       THEN /\ learners' = [learners EXCEPT ![i][j] = "WAIT_NEWLEADER_ACK"]
+            /\ qmsgs' = EnqSeqTo(q0, i, {j}, SyncPackets(i, m.mzxid))
+            /\ UNCHANGED <<currentEpoch, zabState, learnerZxid, electingFollowers>>
+       ELSE IF m.mepoch # -1
+               /\ MoreRecent(m.mepoch, m.mzxid, currentEpoch[i], LastZxid(history[i]))
+       THEN /\ learners' = [learners EXCEPT ![i][j] = "NONE"]
+            /\ qmsgs' = ClearLink(q0, i, j)
+            /\ UNCHANGED <<currentEpoch, zabState, learnerZxid, electingFollowers>>
+       ELSE LET ef == IF m.mepoch # -1 THEN electingFollowers[i] \cup {j}
+                      ELSE electingFollowers[i]
+                lz == [learnerZxid[i] EXCEPT ![j] = m.mzxid]
+                waiting == {k \in Server : learners[i][k] = "WAIT_SYNC"} \cup {j}
+            IN IF IsQuorum(ef \cup {i})
+               THEN /\ zabState' = [zabState EXCEPT ![i] = "SYNCHRONIZATION"]
+                    /\ currentEpoch' = [currentEpoch EXCEPT ![i] = newEpoch[i]]
+                    /\ electingFollowers' = [electingFollowers EXCEPT ![i] = {}]
+                    /\ learnerZxid' = [learnerZxid EXCEPT ![i] = [k \in Server |-> NoZxid]]
+                    /\ learners' = [learners EXCEPT ![i] =
+                          [k \in Server |-> IF k \in waiting THEN "WAIT_NEWLEADER_ACK"
+                                            ELSE learners[i][k]]]
+                    /\ qmsgs' = [a \in Server |-> [b \in Server |->
+                          IF a = i /\ b \in waiting /\ Reachable(i, b)
+                          THEN q0[a][b] \o SyncPackets(i, lz[b]) ELSE q0[a][b]]]
+               ELSE /\ electingFollowers' = [electingFollowers EXCEPT ![i] = ef]
+                    /\ learnerZxid' = [learnerZxid EXCEPT ![i] = lz]
+                    /\ learners' = [learners EXCEPT ![i][j] = "WAIT_SYNC"]
+                    /\ qmsgs' = q0
+                    /\ UNCHANGED <<currentEpoch, zabState>>
+    /\ UNCHANGED <<acceptedEpoch, history, state, lastCommitted, electionVars, newEpoch,
+                   connectingFollowers, newLeaderAckers, proposalAcks, followerVars,
+                   emsgs, brokenLinks, boundVars, ghostVars>>
+
+-----------------------------------------------------------------------------
+(* Synchronization, follower side (Learner.syncWithLeader) *)
+
+FollowerGets(i, j, t) == FollowerOf(i, j) /\ HeadIs(j, i, t)
+
+FollowerSyncStep ==
+    UNCHANGED <<acceptedEpoch, roleVars, electionVars, leaderVars, emsgs,
+                brokenLinks, boundVars, ghostVars>>
+
+\* DIFF: i's log is a prefix of the leader's committed txns; what it lacks
+\* follows as PROPOSAL + COMMIT pairs
+HandleDIFF(i, j) ==
+    /\ FollowerGets(i, j, "DIFF")
+    /\ syncStage[i] = "WAIT_SYNC"
+    /\ syncStage' = [syncStage EXCEPT ![i] = "SYNCING"]
+    /\ syncHistory' = [syncHistory EXCEPT ![i] = history[i]]
+    /\ syncCommit' = [syncCommit EXCEPT ![i] = LastZxid(history[i])]
+    /\ qmsgs' = Deq(qmsgs, j, i)
+    /\ UNCHANGED <<currentEpoch, history>>
+    /\ FollowerSyncStep
+
+\* TRUNC: i drops the txns after the given zxid from its log (at once, as
+\* ZKDatabase.truncateLog does)
+HandleTRUNC(i, j) ==
+    /\ FollowerGets(i, j, "TRUNC")
+    /\ syncStage[i] = "WAIT_SYNC"
+    /\ LET h == PrefixTo(history[i], Head(qmsgs[j][i]).mzxid)
+       IN /\ history' = [history EXCEPT ![i] = h]
+          /\ syncHistory' = [syncHistory EXCEPT ![i] = h]
+          /\ syncCommit' = [syncCommit EXCEPT ![i] = LastZxid(h)]
+    /\ syncStage' = [syncStage EXCEPT ![i] = "SYNCING"]
+    /\ qmsgs' = Deq(qmsgs, j, i)
+    /\ UNCHANGED currentEpoch
+    /\ FollowerSyncStep
+
+\* SNAP: i takes the leader's snapshot (durable at NEWLEADER)
+HandleSNAP(i, j) ==
+    /\ FollowerGets(i, j, "SNAP")
+    /\ syncStage[i] = "WAIT_SYNC"
+    /\ LET m == Head(qmsgs[j][i])
+       IN /\ syncHistory' = [syncHistory EXCEPT ![i] = m.msnapshot]
+          /\ syncCommit' = [syncCommit EXCEPT ![i] = m.mzxid]
+    /\ syncStage' = [syncStage EXCEPT ![i] = "SYNCING"]
+    /\ qmsgs' = Deq(qmsgs, j, i)
+    /\ UNCHANGED <<currentEpoch, history>>
+    /\ FollowerSyncStep
+
+(***************************************************************************)
+(* Follower i handles NEWLEADER.  Corrected order (not 3.8's): the synced  *)
+(* txns become durable in i's log, then currentEpoch is written, then i    *)
+(* ACKs NEWLEADER, then it ACKs the uncommitted proposals it was sent.     *)
+(***************************************************************************)
+HandleNEWLEADER(i, j) ==
+    /\ FollowerGets(i, j, "NEWLEADER")
+    /\ syncStage[i] = "SYNCING"
+    /\ LET e  == Head(qmsgs[j][i]).mzxid[1]
+           sh == syncHistory[i]
+           uncommitted == AfterZxid(sh, syncCommit[i])
+           acks == [k \in 1..Len(uncommitted) |-> AckMsg(uncommitted[k].zxid)]
+       IN /\ history' = [history EXCEPT ![i] = sh]
+          /\ currentEpoch' = [currentEpoch EXCEPT ![i] = e]
+          /\ qmsgs' = EnqSeqTo(Deq(qmsgs, j, i), i, {j}, <<AckMsg(<<e, 0>>)>> \o acks)
+    /\ syncStage' = [syncStage EXCEPT ![i] = "NEWLEADER_ACKED"]
+    /\ syncHistory' = [syncHistory EXCEPT ![i] = <<>>]
+    /\ UNCHANGED syncCommit
+    /\ FollowerSyncStep
+
+\* UPTODATE: i starts serving; the txns the leader committed are applied
+HandleUPTODATE(i, j) ==
+    /\ FollowerGets(i, j, "UPTODATE")
+    /\ syncStage[i] = "NEWLEADER_ACKED"
+    /\ zabState' = [zabState EXCEPT ![i] = "BROADCAST"]
+    /\ lastCommitted' = [lastCommitted EXCEPT ![i] = syncCommit[i]]
+    /\ committed' = committed \cup Range(PrefixTo(history[i], syncCommit[i]))
+    /\ commitLog' = ExtendLog(commitLog, PrefixTo(history[i], syncCommit[i]))
+    /\ vote' = [vote EXCEPT ![i].peerEpoch = currentEpoch[i]]   \* updateElectionVote
+    /\ syncStage' = [syncStage EXCEPT ![i] = "NONE"]
+    /\ syncCommit' = [syncCommit EXCEPT ![i] = NoZxid]
+    /\ qmsgs' = Enq(Deq(qmsgs, j, i), i, j, AckMsg(<<currentEpoch[i], 0>>))
+    /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection,
+                   leaderVars, syncHistory, emsgs, brokenLinks, boundVars,
+                   proposals, establishedLeaders>>
+
+-----------------------------------------------------------------------------
+(* Broadcast, follower side (and the sync packets that share its types) *)
+
+\* PROPOSAL: during sync, added to the log being built; after NEWLEADER,
+\* logged and ACKed
+HandlePROPOSAL(i, j) ==
+    /\ FollowerGets(i, j, "PROPOSAL")
+    /\ syncStage[i] \in {"SYNCING", "NEWLEADER_ACKED"} \/ zabState[i] = "BROADCAST"
+    /\ LET m  == Head(qmsgs[j][i])
+           t  == [zxid |-> m.mzxid, value |-> m.mdata]
+           q0 == Deq(qmsgs, j, i)
+       IN IF syncStage[i] = "SYNCING"
+          THEN /\ syncHistory' = [syncHistory EXCEPT ![i] = Append(@, t)]
+               /\ qmsgs' = q0
+               /\ UNCHANGED history
+          ELSE /\ history' = [history EXCEPT ![i] = Append(@, t)]
+               /\ qmsgs' = Enq(q0, i, j, AckMsg(t.zxid))
+               /\ UNCHANGED syncHistory
+    /\ UNCHANGED <<currentEpoch, syncStage, syncCommit>>
+    /\ FollowerSyncStep
+
+\* COMMIT: during sync, remembered; in broadcast, the txn is applied and
+\* then recorded as the last committed one (ZOOKEEPER-2355)
+HandleCOMMIT(i, j) ==
+    /\ FollowerGets(i, j, "COMMIT")
+    /\ syncStage[i] \in {"SYNCING", "NEWLEADER_ACKED"} \/ zabState[i] = "BROADCAST"
+    /\ LET z == Head(qmsgs[j][i]).mzxid
+           h == IF syncStage[i] = "SYNCING" THEN syncHistory[i] ELSE history[i]
+       IN IF syncStage[i] # "NONE"
+          THEN /\ syncCommit' = [syncCommit EXCEPT ![i] = IF z \in Zxids(h) THEN z ELSE @]
+               /\ UNCHANGED <<lastCommitted, committed, commitLog>>
+          ELSE /\ lastCommitted' = [lastCommitted EXCEPT ![i] =
+                                      IF z \in Zxids(h) THEN z ELSE @]
+               /\ committed' = committed \cup
+                     (IF z \in Zxids(h)
+                      THEN Range(AfterZxid(PrefixTo(h, z), lastCommitted[i])) ELSE {})
+               /\ commitLog' = IF z \in Zxids(h) THEN ExtendLog(commitLog, PrefixTo(h, z))
+                               ELSE commitLog
+               /\ UNCHANGED syncCommit
+    /\ qmsgs' = Deq(qmsgs, j, i)
+    /\ UNCHANGED <<durableVars, state, zabState, electionVars, leaderVars, syncStage,
+                   syncHistory, emsgs, brokenLinks, boundVars, proposals,
+                   establishedLeaders>>
+
+-----------------------------------------------------------------------------
+(* Synchronization end and broadcast, leader side *)
+
+(***************************************************************************)
+(* Leader i handles an ACK from j (LearnerHandler.run / Leader.processAck).*)
+(* First ACK of a handler: NEWLEADER's (waitForNewLeaderAck); with a       *)
+(* quorum, i is established: it commits its log, enters BROADCAST and      *)
+(* sends UPTODATE to every waiting handler.  Later ACKs are for proposals: *)
+(* the first outstanding one is committed with a quorum (COMMIT to every   *)
+(* forwarding follower); ACKs with counter 0 (UPTODATE's) are ignored.     *)
+(***************************************************************************)
+HandleACK(i, j) ==
+    /\ state[i] = "LEADING"
+    /\ learners[i][j] \in {"WAIT_NEWLEADER_ACK", "WAIT_QUORUM", "SYNCED"}
+    /\ HeadIs(j, i, "ACK")
+    /\ LET z  == Head(qmsgs[j][i]).mzxid
+           q0 == Deq(qmsgs, j, i)
+       IN
+       IF learners[i][j] = "WAIT_NEWLEADER_ACK"
+       THEN
+          /\ z = <<newEpoch[i], 0>>
+          /\ UNCHANGED <<proposalAcks, proposals>>
+          /\ IF zabState[i] = "BROADCAST"
+             THEN /\ learners' = [learners EXCEPT ![i][j] = "SYNCED"]
+                  /\ qmsgs' = Enq(q0, i, j, UpToDateMsg)
+                  /\ UNCHANGED <<zabState, lastCommitted, vote, newLeaderAckers,
+                                 committed, commitLog, establishedLeaders>>
+             ELSE LET nla == newLeaderAckers[i] \cup {j}
+                  IN IF IsQuorum(nla \cup {i})
+                     THEN LET ready == {k \in Server : learners[i][k] = "WAIT_QUORUM"} \cup {j}
+                          IN /\ zabState' = [zabState EXCEPT ![i] = "BROADCAST"]
+                             /\ lastCommitted' = [lastCommitted EXCEPT ![i] = LastZxid(history[i])]
+                             /\ vote' = [vote EXCEPT ![i].peerEpoch = newEpoch[i]]
+                             /\ newLeaderAckers' = [newLeaderAckers EXCEPT ![i] = {}]
+                             /\ learners' = [learners EXCEPT ![i] =
+                                   [k \in Server |-> IF k \in ready THEN "SYNCED"
+                                                     ELSE learners[i][k]]]
+                             /\ qmsgs' = EnqTo(q0, i, ready, UpToDateMsg)
+                             /\ committed' = committed \cup Range(history[i])
+                             /\ commitLog' = ExtendLog(commitLog, history[i])
+                             /\ establishedLeaders' = establishedLeaders \cup {<<i, newEpoch[i]>>}
+                     ELSE /\ newLeaderAckers' = [newLeaderAckers EXCEPT ![i] = nla]
+                          /\ learners' = [learners EXCEPT ![i][j] = "WAIT_QUORUM"]
+                          /\ qmsgs' = q0
+                          /\ UNCHANGED <<zabState, lastCommitted, vote, committed,
+                                         commitLog, establishedLeaders>>
+       ELSE
+          LET out  == Outstanding(i)
+              acks == proposalAcks[i] \cup {<<j, z>>}
+          IN
+          /\ UNCHANGED <<zabState, vote, learners, newLeaderAckers, proposals,
+                         establishedLeaders>>
+          /\ IF z[2] = 0 \/ z \notin Zxids(out)
+             THEN /\ qmsgs' = q0
+                  /\ UNCHANGED <<lastCommitted, proposalAcks, committed, commitLog>>
+             ELSE IF z = out[1].zxid /\ IsQuorum({k \in Server : <<k, z>> \in acks})
+             THEN /\ lastCommitted' = [lastCommitted EXCEPT ![i] = z]
+                  /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {a \in acks : a[2] # z}]
+                  /\ qmsgs' = EnqTo(q0, i, Forwarding(i), CommitMsg(z))
+                  /\ committed' = committed \cup {out[1]}
+                  /\ commitLog' = ExtendLog(commitLog, PrefixTo(history[i], z))
+             ELSE /\ proposalAcks' = [proposalAcks EXCEPT ![i] = acks]
+                  /\ qmsgs' = q0
+                  /\ UNCHANGED <<lastCommitted, committed, commitLog>>
+    /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection, newEpoch,
+                   learnerZxid, connectingFollowers, electingFollowers, followerVars,
+                   emsgs, brokenLinks, boundVars>>
+
+(***************************************************************************)
+(* A client write reaches leader i: it logs the txn (its own ACK) and      *)
+(* sends PROPOSAL to every forwarding follower.                            *)
+(***************************************************************************)
+ClientWrite(i) ==
+    /\ state[i] = "LEADING"
+    /\ zabState[i] = "BROADCAST"
+    /\ clientWrites < MaxTxns
+    /\ LET last == LastZxid(history[i])
+           z == <<newEpoch[i], IF last[1] = newEpoch[i] THEN last[2] + 1 ELSE 1>>
+           t == [zxid |-> z, value |-> clientWrites + 1]
+       IN /\ history' = [history EXCEPT ![i] = Append(@, t)]
+          /\ proposalAcks' = [proposalAcks EXCEPT ![i] = @ \cup {<<i, z>>}]
+          /\ qmsgs' = EnqTo(qmsgs, i, Forwarding(i), ProposalMsg(t))
+          /\ proposals' = proposals \cup {t}
+    /\ clientWrites' = clientWrites + 1
+    /\ UNCHANGED <<currentEpoch, acceptedEpoch, roleVars, electionVars, newEpoch,
+                   learners, learnerZxid, connectingFollowers, electingFollowers,
+                   newLeaderAckers, followerVars, emsgs, brokenLinks, crashes,
+                   linkBreaks, committed, commitLog, establishedLeaders>>
+
+-----------------------------------------------------------------------------
+(* Timeouts *)
+
+\* leader i has no quorum of connected learners (initLimit / syncLimit
+\* expire): it stops leading and looks for a leader
+LeaderTimeout(i) ==
+    /\ state[i] = "LEADING"
+    /\ ~IsQuorum(ConnectedLearners(i) \cup {i})
+    /\ BecomeLooking(i)
+    /\ UNCHANGED <<durableVars, lastCommitted, brokenLinks, boundVars, ghostVars>>
+
+\* follower i has no connection to its leader (it was closed, or i's
+\* connection attempts fail): it looks for a leader
+FollowerTimeout(i) ==
+    /\ state[i] = "FOLLOWING"
+    /\ LET l == vote[i].leader
+       IN /\ learners[l][i] = "NONE"
+          /\ ~(qmsgs[i][l] # <<>> /\ state[l] = "LEADING")
+    /\ BecomeLooking(i)
+    /\ UNCHANGED <<durableVars, lastCommitted, brokenLinks, boundVars, ghostVars>>
+
+-----------------------------------------------------------------------------
+(* Standalone Zab: an oracle in place of leader election *)
+
+OracleLead(i) ==
+    /\ state[i] = "LOOKING"
+    /\ LeaderEntering(i)
+    /\ vote' = [vote EXCEPT ![i] = InitVote(i)]
+    /\ StartRole(i, i)
+    /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection,
+                   learners, learnerZxid, connectingFollowers, electingFollowers,
+                   newLeaderAckers, proposalAcks, followerVars, emsgs, brokenLinks,
+                   boundVars, ghostVars>>
+
+OracleFollow(i, j) ==
+    /\ state[i] = "LOOKING"
+    /\ state[j] = "LEADING"
+    /\ vote' = [vote EXCEPT ![i] = [InitVote(i) EXCEPT !.leader = j]]
+    /\ StartRole(i, j)
+    /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection,
+                   learners, learnerZxid, connectingFollowers, electingFollowers,
+                   newLeaderAckers, proposalAcks, followerVars, emsgs, brokenLinks,
+                   boundVars, ghostVars>>
+
+ZabHandlers ==
+    \/ \E i, j \in Server : HandleFOLLOWERINFO(i, j)
+    \/ \E i, j \in Server : HandleLEADERINFO(i, j)
+    \/ \E i, j \in Server : HandleACKEPOCH(i, j)
+    \/ \E i, j \in Server : HandleDIFF(i, j)
+    \/ \E i, j \in Server : HandleTRUNC(i, j)
+    \/ \E i, j \in Server : HandleSNAP(i, j)
+    \/ \E i, j \in Server : HandlePROPOSAL(i, j)
+    \/ \E i, j \in Server : HandleCOMMIT(i, j)
+    \/ \E i, j \in Server : HandleNEWLEADER(i, j)
+    \/ \E i, j \in Server : HandleUPTODATE(i, j)
+    \/ \E i, j \in Server : HandleACK(i, j)
+    \/ \E i \in Server : ClientWrite(i)
+    \/ \E i \in Server : LeaderTimeout(i)
+    \/ \E i \in Server : FollowerTimeout(i)
+
+ZabNext ==
+    \/ \E i \in Server : OracleLead(i)
+    \/ \E i, j \in Server : OracleFollow(i, j)
+    \/ ZabHandlers
+    \/ \E i \in Server : Crash(i)
+    \/ \E i \in Server : Restart(i)
+    \/ \E i, j \in Server : LinkBreak(i, j)
+    \/ \E i, j \in Server : LinkHeal(i, j)
+
+ZabSpec == Init /\ [][ZabNext]_vars
+
+(***************************************************************************)
+(* Recovery: epoch 1 (led by some server r) committed x on every server;   *)
+(* r also logged a, which no one else got; then every server restarted.    *)
+(* The next epoch must keep x, drop a (TRUNC or SNAP) and go on: a short   *)
+(* way into the synchronization cases.  Needs MaxTxns >= 3 for one write.  *)
+(***************************************************************************)
+RecTxnX == [zxid |-> <<1, 1>>, value |-> 1]
+RecTxnA == [zxid |-> <<1, 2>>, value |-> 2]
+RecoveryInit ==
+    \E r \in Server :
+        InitWith([i \in Server |-> IF i = r THEN <<RecTxnX, RecTxnA>> ELSE <<RecTxnX>>],
+                 [i \in Server |-> 1], <<RecTxnX>>, {<<r, 1>>})
+ZabRecoverySpec == RecoveryInit /\ [][ZabNext]_vars
+
+\* model values are interchangeable in Zab (it never compares ids)
+Symmetry == Permutations(Server)
+
+-----------------------------------------------------------------------------
+(* Invariants *)
+
+\* the txns i has delivered: its log up to its last committed zxid
+Delivered(i) == PrefixTo(history[i], lastCommitted[i])
+
+\* at most one established leader per epoch
+OneLeaderPerEpoch ==
+    \A a, b \in establishedLeaders : a[2] = b[2] => a[1] = b[1]
+
+\* agreement: of any two servers' delivered sequences, one is a prefix of
+\* the other
+Agreement ==
+    \A i, j \in Server :
+        IsPrefix(Delivered(i), Delivered(j)) \/ IsPrefix(Delivered(j), Delivered(i))
+
+\* total order: every server delivers a prefix of one sequence, the longest
+\* one delivered so far by anyone, even by a server that has crashed since
+\* (if a delivers a before b, whoever delivers b delivers a before it); and
+\* a server's commit point is the last txn it delivered: it skipped none
+\* (ZOOKEEPER-2355)
+TotalOrder ==
+    \A i \in Server :
+        /\ IsPrefix(Delivered(i), commitLog)
+        /\ lastCommitted[i] = LastZxid(Delivered(i))
+
+\* primary order: a zxid names one proposal (no two primaries share an
+\* epoch, none reuses a counter); every log is in zxid order and holds a
+\* primary's proposals of an epoch without gaps, in the order proposed
+PrimaryOrder ==
+    /\ \A a, b \in proposals : a.zxid = b.zxid => a = b
+    /\ \A i \in Server :
+        LET h == history[i]
+        IN /\ \A k \in 1..(Len(h) - 1) : ZxidLT(h[k].zxid, h[k + 1].zxid)
+           /\ \A k \in DOMAIN h :
+                 h[k].zxid[2] > 1 => <<h[k].zxid[1], h[k].zxid[2] - 1>> \in Zxids(h)
+
+\* integrity: servers log and deliver only txns some primary proposed
+Integrity ==
+    /\ committed \subseteq proposals
+    /\ \A i \in Server : Range(history[i]) \subseteq proposals
+
+\* no committed txn is lost: it stays in the logs of a quorum, and every
+\* established leader of its epoch or later has it
+NoCommittedTxnLost ==
+    \A t \in committed :
+        /\ IsQuorum({i \in Server : t \in Range(history[i])})
+        /\ \A i \in Server :
+              (state[i] = "LEADING" /\ zabState[i] = "BROADCAST" /\ newEpoch[i] >= t.zxid[1])
+                  => t \in Range(history[i])
+
+ZabInvariants ==
+    /\ OneLeaderPerEpoch /\ Agreement /\ TotalOrder /\ PrimaryOrder /\ Integrity
+    /\ NoCommittedTxnLost
+=============================================================================

@@ -1,0 +1,46 @@
+"""Trace generation on the trace model: 1,000 walks of depth 50 take every action of the spec,
+and the traces replay through the spec step by step (what the conformance runner relies on).
+
+The time it takes is measured by bench/trace_generation.py, not asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODEL = os.path.join(REPO, "spec", "ZkSystemTraces.cfg")
+
+
+def _conformance(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_thousand_walks_cover_every_action_and_replay(tmp_path):
+    out = tmp_path / "traces.jsonl"
+    r = _conformance(
+        "traces", MODEL, "-n", "1000", "--depth", "50", "--jobs", "2", "--seed", "7",
+        "--progress", "0", "--require-coverage", "--json", "-o", str(out),
+        timeout=900,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["traces"] == 1000
+    coverage = summary["coverage"]
+    assert coverage["uncovered"] == [] and coverage["covered"] == coverage["actions_total"] == 21
+    assert all(coverage["actions"][a]["steps"] > 0 for a in ("HandleTRUNC", "HandleDIFF", "HandleSNAP", "Crash"))
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1000
+    sample = tmp_path / "sample.jsonl"
+    sample.write_text("\n".join(lines[::25]) + "\n")  # 40 traces spread over the run
+    r = _conformance("replay", MODEL, str(sample), timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
