@@ -111,6 +111,7 @@ def _check(args) -> int:
         continue_=args.continue_,
         extra_args=extra,
         validate=args.validate,
+        isolate=False,  # this process checks one model and ends
     )
     if args.output:
         print(res.output, file=sys.stderr)

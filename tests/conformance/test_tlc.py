@@ -98,7 +98,7 @@ def test_deadlock_reported_only_when_asked():
 
 
 def test_temporal_property_violation_and_no_stray_threads():
-    res = check_model(toy("ToyLiveness"), progress=False)
+    res = check_model(toy("ToyLiveness"), progress=False, isolate=False)
     assert not res.ok and res.exit_code == 13
     [v] = res.violations
     assert (v.kind, v.name) == ("property", "AllDone")
@@ -145,18 +145,18 @@ def test_parse_error(tmp_path):
 
 def test_second_spec_in_one_jvm_resolves_its_own_names(tmp_path):
     """TLC_NOTES pitfall 2: a spec loaded after another must not see the first one's definitions."""
-    check_model(toy("Toy"), progress=False)
+    check_model(toy("Toy"), progress=False, isolate=False)
     (tmp_path / "Other.tla").write_text(
         "---- MODULE Other ----\nEXTENDS Naturals\nVARIABLE count\n"
         "Init == count = 0\nIncr == count < 3 /\\ count' = count + 1\nNext == Incr\n"
         "CountBound == count <= 2\n====\n"
     )
     (tmp_path / "Other.cfg").write_text("INIT Init\nNEXT Next\nINVARIANT CountBound\n")
-    res = check_model(str(tmp_path / "Other.cfg"), progress=False)
+    res = check_model(str(tmp_path / "Other.cfg"), progress=False, isolate=False)
     assert (res.distinct, res.violations[0].name, len(res.violations[0].trace)) == (4, "CountBound", 4)
     m = Model.load(str(tmp_path / "Other.cfg"))
     assert [a.label for a in m.actions] == ["Incr"] and m.variables == ["count"]
-    assert check_model(toy("Toy"), progress=False).distinct == 444
+    assert check_model(toy("Toy"), progress=False, isolate=False).distinct == 444
 
 
 def test_one_live_spec_per_process():
