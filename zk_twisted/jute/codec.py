@@ -49,12 +49,20 @@ BUFFER = _Prim("buffer", None, b"")
 
 
 class Vector:
-    """``vector<T>``: an int count (-1 = null) followed by the elements."""
+    """``vector<T>``: an int count (-1 = null) followed by the elements.
 
-    __slots__ = ("elem",)
+    ``interned=True`` is for the few distinct values a server sees over and over (ACL
+    lists): decoding returns a shared *tuple* (found by comparing the input with recently
+    seen encodings: jute is self-delimiting, so equal bytes decode equally), and a tuple
+    being encoded again reuses its bytes.  Both caches are small and bounded.
+    """
 
-    def __init__(self, elem: Any) -> None:
+    __slots__ = ("elem", "interned", "codec")
+
+    def __init__(self, elem: Any, interned: bool = False) -> None:
         self.elem = elem
+        self.interned = interned
+        self.codec = None  # (write, read), shared by every record using this vector type
 
     def __repr__(self) -> str:
         return f"vector<{self.elem!r}>"
@@ -135,7 +143,11 @@ def _min_size(t: Any) -> int:
     return max(1, sum(_min_size(ft) for _, ft in t._jute_fields))
 
 
-def _vector_codec(elem: Any, what: str):
+_INTERN_RECENT = 16
+_INTERN_ENCODED = 1024
+
+
+def _vector_codec(elem: Any, what: str, interned: bool = False):
     """Return (write, read) functions for a vector of ``elem``."""
     fmt = _fixed_fmt(elem)
     if elem is USTRING:
@@ -192,7 +204,45 @@ def _vector_codec(elem: Any, what: str):
             append(v)
         return out, off
 
-    return write, read
+    if not interned:
+        return write, read
+
+    recent: list[tuple[bytes, tuple]] = []  # most recent first
+    encoded: dict[int, tuple[tuple, bytes]] = {}  # id(tuple) -> (tuple, its bytes)
+
+    def write_interned(parts, vec):
+        if type(vec) is tuple:
+            hit = encoded.get(id(vec))
+            if hit is not None and hit[0] is vec:
+                parts.append(hit[1])
+                return
+            mine: list[bytes] = []
+            write(mine, vec)
+            data = b"".join(mine)
+            if len(encoded) >= _INTERN_ENCODED:
+                encoded.clear()
+            encoded[id(vec)] = (vec, data)
+            parts.append(data)
+            return
+        write(parts, vec)
+
+    def read_interned(buf, off, what=what):
+        for data, value in recent:
+            if buf.startswith(data, off):
+                return value, off + len(data)
+        out, end = read(buf, off, what)
+        if out is None:
+            return None, end
+        value = tuple(out)
+        data = bytes(buf[off:end])
+        recent.insert(0, (data, value))
+        del recent[_INTERN_RECENT:]
+        if len(encoded) >= _INTERN_ENCODED:
+            encoded.clear()
+        encoded[id(value)] = (value, data)
+        return value, end
+
+    return write_interned, read_interned
 
 
 def _compile(cls: type, fields: list[tuple[str, Any]]) -> None:
@@ -266,7 +316,9 @@ def _compile(cls: type, fields: list[tuple[str, Any]]) -> None:
             wlines.append(f"    put_buffer(parts, self.{fname})")
             rlines.append(f"    v_{fname}, off = get_buffer(buf, off, {what!r})")
         elif isinstance(ftype, Vector):
-            w, r = _vector_codec(ftype.elem, what)
+            if ftype.codec is None:
+                ftype.codec = _vector_codec(ftype.elem, what, ftype.interned)
+            w, r = ftype.codec
             env[f"_VW_{fname}"], env[f"_VR_{fname}"] = w, r
             wlines.append(f"    _VW_{fname}(parts, self.{fname})")
             rlines.append(f"    v_{fname}, off = _VR_{fname}(buf, off)")

@@ -21,6 +21,9 @@ StatPersisted = record(
 )  # fmt: skip
 ClientInfo = record("ClientInfo", authScheme=USTRING, user=USTRING)
 
+#: vector<ACL> of requests and txns: a handful of distinct lists, decoded/encoded once each
+ACLS = Vector(ACL, interned=True)
+
 # ---- org.apache.zookeeper.proto
 ConnectRequest = record(
     "ConnectRequest", protocolVersion=INT, lastZxidSeen=LONG, timeOut=INT, sessionId=LONG, passwd=BUFFER
@@ -55,8 +58,8 @@ SetDataResponse = record("SetDataResponse", stat=Stat)
 GetSASLRequest = record("GetSASLRequest", token=BUFFER)
 SetSASLRequest = record("SetSASLRequest", token=BUFFER)
 SetSASLResponse = record("SetSASLResponse", token=BUFFER)
-CreateRequest = record("CreateRequest", path=USTRING, data=BUFFER, acl=Vector(ACL), flags=INT)
-CreateTTLRequest = record("CreateTTLRequest", path=USTRING, data=BUFFER, acl=Vector(ACL), flags=INT, ttl=LONG)
+CreateRequest = record("CreateRequest", path=USTRING, data=BUFFER, acl=ACLS, flags=INT)
+CreateTTLRequest = record("CreateTTLRequest", path=USTRING, data=BUFFER, acl=ACLS, flags=INT, ttl=LONG)
 DeleteRequest = record("DeleteRequest", path=USTRING, version=INT)
 GetChildrenRequest = record("GetChildrenRequest", path=USTRING, watch=BOOL)
 GetAllChildrenNumberRequest = record("GetAllChildrenNumberRequest", path=USTRING)
@@ -68,7 +71,7 @@ SetMaxChildrenRequest = record("SetMaxChildrenRequest", path=USTRING, max=INT)
 SyncRequest = record("SyncRequest", path=USTRING)
 SyncResponse = record("SyncResponse", path=USTRING)
 GetACLRequest = record("GetACLRequest", path=USTRING)
-SetACLRequest = record("SetACLRequest", path=USTRING, acl=Vector(ACL), version=INT)
+SetACLRequest = record("SetACLRequest", path=USTRING, acl=ACLS, version=INT)
 SetACLResponse = record("SetACLResponse", stat=Stat)
 AddWatchRequest = record("AddWatchRequest", path=USTRING, mode=INT)
 WatcherEvent = record("WatcherEvent", type=INT, state=INT, path=USTRING)
@@ -81,7 +84,7 @@ GetDataResponse = record("GetDataResponse", data=BUFFER, stat=Stat)
 GetChildrenResponse = record("GetChildrenResponse", children=Vector(USTRING))
 GetAllChildrenNumberResponse = record("GetAllChildrenNumberResponse", totalNumber=INT)
 GetChildren2Response = record("GetChildren2Response", children=Vector(USTRING), stat=Stat)
-GetACLResponse = record("GetACLResponse", acl=Vector(ACL), stat=Stat)
+GetACLResponse = record("GetACLResponse", acl=ACLS, stat=Stat)
 CheckWatchesRequest = record("CheckWatchesRequest", path=USTRING, type=INT)
 RemoveWatchesRequest = record("RemoveWatchesRequest", path=USTRING, type=INT)
 GetEphemeralsRequest = record("GetEphemeralsRequest", prefixPath=USTRING)
@@ -99,20 +102,20 @@ FileHeader = record("FileHeader", magic=INT, version=INT, dbid=LONG)
 # ---- org.apache.zookeeper.txn
 TxnDigest = record("TxnDigest", version=INT, treeDigest=LONG)
 TxnHeader = record("TxnHeader", clientId=LONG, cxid=INT, zxid=LONG, time=LONG, type=INT)
-CreateTxnV0 = record("CreateTxnV0", path=USTRING, data=BUFFER, acl=Vector(ACL), ephemeral=BOOL)
+CreateTxnV0 = record("CreateTxnV0", path=USTRING, data=BUFFER, acl=ACLS, ephemeral=BOOL)
 CreateTxn = record(
-    "CreateTxn", path=USTRING, data=BUFFER, acl=Vector(ACL), ephemeral=BOOL, parentCVersion=INT
+    "CreateTxn", path=USTRING, data=BUFFER, acl=ACLS, ephemeral=BOOL, parentCVersion=INT
 )
 CreateTTLTxn = record(
-    "CreateTTLTxn", path=USTRING, data=BUFFER, acl=Vector(ACL), parentCVersion=INT, ttl=LONG
+    "CreateTTLTxn", path=USTRING, data=BUFFER, acl=ACLS, parentCVersion=INT, ttl=LONG
 )
 CreateContainerTxn = record(
-    "CreateContainerTxn", path=USTRING, data=BUFFER, acl=Vector(ACL), parentCVersion=INT
+    "CreateContainerTxn", path=USTRING, data=BUFFER, acl=ACLS, parentCVersion=INT
 )
 DeleteTxn = record("DeleteTxn", path=USTRING)
 SetDataTxn = record("SetDataTxn", path=USTRING, data=BUFFER, version=INT)
 CheckVersionTxn = record("CheckVersionTxn", path=USTRING, version=INT)
-SetACLTxn = record("SetACLTxn", path=USTRING, acl=Vector(ACL), version=INT)
+SetACLTxn = record("SetACLTxn", path=USTRING, acl=ACLS, version=INT)
 SetMaxChildrenTxn = record("SetMaxChildrenTxn", path=USTRING, max=INT)
 CreateSessionTxn = record("CreateSessionTxn", timeOut=INT)
 CloseSessionTxn = record("CloseSessionTxn", paths2Delete=Vector(USTRING))

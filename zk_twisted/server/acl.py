@@ -29,19 +29,19 @@ _JAVA_INT = re.compile(r"[+-]?[0-9]+\Z")
 
 
 #: the few distinct ACL lists a server sees, as shared jute record lists (both directions)
-_RECORDS_BY_ACL: dict[tuple, list] = {}
-_ACL_BY_LIST_ID: dict[int, tuple[list, tuple]] = {}
+_RECORDS_BY_ACL: dict[tuple, tuple] = {}
+_ACL_BY_LIST_ID: dict[int, tuple[tuple, tuple]] = {}
 _ACL_CACHE_LIMIT = 4096
 
 
-def acl_records(acl: AclList) -> list:
-    """The ``vector<ACL>`` records for ``acl``; the same (never mutated) list each time."""
+def acl_records(acl: AclList) -> tuple:
+    """The ``vector<ACL>`` records for ``acl``: the same tuple each time (jute encodes it once)."""
     recs = _RECORDS_BY_ACL.get(acl)
     if recs is None:
         if len(_RECORDS_BY_ACL) >= _ACL_CACHE_LIMIT:
             _RECORDS_BY_ACL.clear()
             _ACL_BY_LIST_ID.clear()
-        recs = [R.ACL(p, R.Id(s, i)) for p, s, i in acl]
+        recs = tuple(R.ACL(p, R.Id(s, i)) for p, s, i in acl)
         _RECORDS_BY_ACL[acl] = recs
         _ACL_BY_LIST_ID[id(recs)] = (recs, acl)
     return recs
@@ -171,6 +171,7 @@ class AuthProviders:
         if digest_enabled:
             self.providers["digest"] = DigestAuthenticationProvider(super_digest)
         self._fixed: dict[tuple, AclList] = {}
+        self._fixed_by_id: dict[int, tuple[tuple, AclList]] = {}
 
     def get(self, scheme: str):
         return self.providers.get(scheme)
@@ -211,6 +212,16 @@ class AuthProviders:
 
     def fixup(self, path: str, auth_ids: Sequence[AuthId], acls: Iterable | None) -> AclList:
         """PrepRequestProcessor.fixupACL: dedupe, expand ``auth``, validate each id."""
+        if type(acls) is tuple:  # an interned vector<ACL> (see jute's Vector(interned=True))
+            hit = self._fixed_by_id.get(id(acls))
+            if hit is not None and hit[0] is acls:
+                return hit[1]
+            out = self.fixup(path, auth_ids, list(acls))
+            if not any(a.id is not None and a.id.scheme == "auth" for a in acls if a is not None):
+                if len(self._fixed_by_id) >= _ACL_CACHE_LIMIT:
+                    self._fixed_by_id.clear()
+                self._fixed_by_id[id(acls)] = (acls, out)
+            return out
         if acls:
             try:
                 key = tuple((a.perms, a.id.scheme, a.id.id) for a in acls)
