@@ -145,21 +145,35 @@ class ZKProcess:
 class JavaZK:
     """Apache ZooKeeper 3.8 (Debian package) standalone, through ../shared/tools/zk_java.sh."""
 
-    def __init__(self, base: Path, port: int | None = None, extra: dict | None = None):
+    def __init__(self, base: Path, port: int | None = None, extra: dict | None = None, jvmflags: str = ""):
+        """``jvmflags``: JVM system properties (ZK_JVMFLAGS), for the settings 3.8 reads only
+        from there, e.g. ``-Dznode.container.checkIntervalMs=200 -Djute.maxbuffer=4096``."""
         self.base = Path(base)
         self.port = port or free_port()
         self.extra = dict(extra or {})
+        self.jvmflags = jvmflags
 
     def start(self) -> JavaZK:
         lines = [f"{k}={v}" for k, v in self.extra.items()]
+        env = dict(os.environ)
+        if self.jvmflags:
+            env["ZK_JVMFLAGS"] = self.jvmflags
         r = subprocess.run(
             ["bash", str(ZK_JAVA_SH), "standalone", str(self.base), str(self.port), *lines],
             capture_output=True,
             text=True,
             timeout=180,
+            env=env,
         )
         if r.returncode != 0:
             raise RuntimeError(f"zk_java.sh failed ({r.returncode}): {r.stdout}\n{r.stderr}")
+        # 3.8 answers ruok as soon as it listens, before its ZooKeeperServer runs (a session
+        # attempt then is closed with "ZooKeeperServer not running"): wait until srvr serves
+        wait_for(
+            lambda: four_letter(self.port, "srvr", timeout=2.0).startswith("Zookeeper version"),
+            60,
+            what=f"Java ZooKeeper serving on port {self.port}",
+        )
         return self
 
     @property

@@ -5,6 +5,23 @@ from __future__ import annotations
 from ..constants import Code
 
 
+def _java_string_hash(s: str) -> int:
+    """String.hashCode (over UTF-16 code units), as an unsigned 32-bit value."""
+    h = 0
+    b = s.encode("utf-16-be", "surrogatepass")
+    for i in range(0, len(b), 2):
+        h = (31 * h + (b[i] << 8 | b[i + 1])) & 0xFFFFFFFF
+    return h
+
+
+def _auth_id_spread(auth_id: tuple[str, str]) -> int:
+    """ConcurrentHashMap.spread(Id.hashCode()) of a jute ``Id(scheme, id)``."""
+    h = 17
+    for part in auth_id:
+        h = (37 * h + _java_string_hash(part or "")) & 0xFFFFFFFF
+    return (h ^ (h >> 16)) & 0x7FFFFFFF
+
+
 class ServerCnxn:
     """Session binding, auth ids and per-connection statistics (``cons``, ``stat``).
 
@@ -21,6 +38,7 @@ class ServerCnxn:
         self.remote_ip = remote_ip
         self.remote_port = remote_port
         self.auth_ids: list[tuple[str, str]] = [("ip", remote_ip)]
+        self._auth_seq: dict[tuple[str, str], int] = {("ip", remote_ip): 0}
         self.old_client = True
         self.established = now_ms
         self.outstanding = 0
@@ -40,8 +58,21 @@ class ServerCnxn:
         self.last_response_time = 0
 
     def add_auth(self, auth_id: tuple[str, str]) -> None:
-        if auth_id not in self.auth_ids:
-            self.auth_ids.append(auth_id)
+        """Add an id; ``auth_ids`` keeps the order 3.8 iterates them in.
+
+        3.8 keeps a connection's ids in a set backed by a ConcurrentHashMap, and that
+        iteration order shows: in whoAmI's answer and in the ACL an ``auth`` id expands to.
+        The order is by hash bucket (table of 16, doubling at 3/4 full), then insertion.
+        """
+        seq = self._auth_seq
+        if auth_id in seq:
+            return
+        seq[auth_id] = len(seq)
+        n = 16
+        while len(seq) >= n - (n >> 2):
+            n <<= 1
+        mask = n - 1
+        self.auth_ids = sorted(seq, key=lambda a: (_auth_id_spread(a) & mask, seq[a]))
 
     def reset_stats(self) -> None:
         self.packets_received = self.packets_sent = 0

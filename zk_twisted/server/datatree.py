@@ -32,7 +32,8 @@ from .watches import PERSISTENT, PERSISTENT_RECURSIVE, STANDARD, WatchManager
 ZOOKEEPER_PATH = "/zookeeper"
 QUOTA_PATH = "/zookeeper/quota"
 CONFIG_PATH = "/zookeeper/config"
-SPECIAL_PATHS = frozenset(("/zookeeper", QUOTA_PATH, CONFIG_PATH))
+#: DataTree.isSpecialPath: a delete of any of these is BADARGUMENTS (the root included)
+SPECIAL_PATHS = frozenset(("/", "/zookeeper", QUOTA_PATH, CONFIG_PATH))
 _ZK_SUBTREE = "/zookeeper/"
 
 VOID, NORMAL, CONTAINER, TTL = "VOID", "NORMAL", "CONTAINER", "TTL"
@@ -169,10 +170,14 @@ class DataTree:
         self._recount_data_size()
 
     def add_config_node(self, data: bytes = b"") -> None:
-        """/zookeeper/config, readable by anyone, as DataTree.addConfigNode."""
+        """/zookeeper/config, readable by anyone, as DataTree.addConfigNode.
+
+        3.8 sets its ACL with ``setACL(path, READ_ACL_UNSAFE, -1)``, which stores the version
+        argument as the aversion: clients see ``aversion == -1`` on this node.
+        """
         if CONFIG_PATH in self.nodes:
             return
-        config = DataNode(data, self.acl_cache.intern(READ_ACL_UNSAFE))
+        config = DataNode(data, self.acl_cache.intern(READ_ACL_UNSAFE), aversion=-1)
         self._attach(ZOOKEEPER_PATH, "config", config)
 
     def _attach(self, parent_path: str, name: str, node: DataNode) -> None:

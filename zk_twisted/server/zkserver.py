@@ -224,9 +224,14 @@ class ZooKeeperServer:
             self._process_auth(cnxn, xid, body)
             return
         if op == OpCode.sasl:
-            # no SASL server is configured: refuse as 3.8 does when SASL authentication fails
-            cnxn.write(reply_frame(xid, 0, Code.AUTHFAILED, b"\xff\xff\xff\xff"))
-            cnxn.close_after_flush()
+            # No SASL server is configured.  3.8 then has no saslServer on the connection: its
+            # processSasl catches the NullPointerException and answers OK with a null token
+            # (SetSASLResponse(null)), keeping the connection; an undecodable body closes it.
+            try:
+                R.GetSASLRequest.from_bytes(body)
+            except JuteError as e:
+                raise CloseConnection(f"bad GetSASLRequest: {e}") from None
+            cnxn.write(reply_frame(xid, 0, Code.OK, b"\xff\xff\xff\xff"))
             return
         now = self.now_ms()
         if not self.sessions.touch(cnxn.session_id, cnxn.session_timeout, now):
