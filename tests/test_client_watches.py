@@ -30,7 +30,7 @@ from rawclient import (
     ustring,
 )
 from tcpproxy import TCPProxy
-from zkharness import JavaZK, ZKProcess, wait_for
+from zkharness import server_pair, wait_for
 
 EXTRA = {"maxClientCnxns": "0"}
 CREATED, DELETED, CHANGED, CHILD = 1, 2, 3, 4
@@ -39,15 +39,8 @@ DATA_REMOVED, CHILD_REMOVED, PERSISTENT_REMOVED = 5, 6, 7
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    ours = ZKProcess(tmp_path_factory.mktemp("ours"), extra=EXTRA)
-    java = JavaZK(tmp_path_factory.mktemp("java"), extra=EXTRA)
-    try:
-        ours.start()
-        java.start()
-        yield {"ours": ours, "java": java}
-    finally:
-        ours.stop()
-        java.stop()
+    with server_pair(tmp_path_factory, EXTRA) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from tcpproxy import TCPProxy
-from zkharness import REPO, JavaZK, ZKProcess
+from zkharness import REPO, server_pair
 
 ZK_JAR = "/usr/share/java/zookeeper.jar"
 SOURCE = REPO / "tests" / "interop" / "ZkScript.java"
@@ -41,15 +41,8 @@ def zkscript(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    ours = ZKProcess(tmp_path_factory.mktemp("ours"), extra=EXTRA)
-    java = JavaZK(tmp_path_factory.mktemp("java"), extra=EXTRA)
-    try:
-        ours.start()
-        java.start()
-        yield {"ours": ours, "java": java}
-    finally:
-        ours.stop()
-        java.stop()
+    with server_pair(tmp_path_factory, EXTRA) as pair:
+        yield pair
 
 
 def run_script(classes: Path, scenario: str, hosts: str, root: str, proxy: str | None = None, on_wait=None) -> list:

@@ -31,37 +31,22 @@ from kazoo_ext import (
     call,
     record_events,
 )
-from zkharness import JavaZK, ZKProcess
+from zkharness import server_pair
 
 EXTRA = {"extendedTypesEnabled": "true", "maxClientCnxns": "0"}
 #: ContainerManager's period: zoo.cfg for us, a JVM property for Java (3.8 reads it only there)
 CHECK_MS = 200
 
 
-def _start_pair(tmp_path_factory, extra: dict, jvmflags: str = "", ours_extra: dict | None = None):
-    ours = ZKProcess(tmp_path_factory.mktemp("ours"), extra={**extra, **(ours_extra or {})})
-    java = JavaZK(tmp_path_factory.mktemp("java"), extra=extra, jvmflags=jvmflags)
-    try:
-        ours.start()
-        java.start()
-    except Exception:
-        ours.stop()
-        java.stop()
-        raise
-    return ours, java
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    ours, java = _start_pair(
+    with server_pair(
         tmp_path_factory,
         EXTRA,
         jvmflags=f"-Dznode.container.checkIntervalMs={CHECK_MS}",
         ours_extra={"znode.container.checkIntervalMs": str(CHECK_MS)},
-    )
-    yield {"ours": ours, "java": java}
-    ours.stop()
-    java.stop()
+    ) as pair:
+        yield pair
 
 
 def run_both(servers: dict, script, root: str) -> tuple[Script, Script]:
@@ -475,10 +460,8 @@ def test_one_shot_watch_events(servers):
 
 @pytest.fixture(scope="module")
 def plain_servers(tmp_path_factory):
-    ours, java = _start_pair(tmp_path_factory, {"maxClientCnxns": "0"})
-    yield {"ours": ours, "java": java}
-    ours.stop()
-    java.stop()
+    with server_pair(tmp_path_factory, {"maxClientCnxns": "0"}) as pair:
+        yield pair
 
 
 def test_ttl_is_unimplemented_without_extended_types(plain_servers):

@@ -15,7 +15,7 @@ from kazoo.client import KazooClient
 from kazoo.protocol.states import KazooState
 from rawclient import Closed, RawClient, connected, create_body, path_watch, strings
 from tcpproxy import TCPProxy
-from zkharness import JavaZK, ZKProcess, wait_for
+from zkharness import server_pair, wait_for
 
 #: tickTime 100 ms: minSessionTimeout 200 ms; maxSessionTimeout set explicitly
 EXTRA = {"tickTime": "100", "maxSessionTimeout": "30000", "maxClientCnxns": "0"}
@@ -25,15 +25,8 @@ EPHEMERAL = 1
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    ours = ZKProcess(tmp_path_factory.mktemp("ours"), extra=EXTRA)
-    java = JavaZK(tmp_path_factory.mktemp("java"), extra=EXTRA)
-    try:
-        ours.start()
-        java.start()
-        yield {"ours": ours, "java": java}
-    finally:
-        ours.stop()
-        java.stop()
+    with server_pair(tmp_path_factory, EXTRA) as pair:
+        yield pair
 
 
 def _refused(port: int, sid: int, passwd: bytes) -> tuple:

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -186,6 +186,22 @@ class JavaZK:
 
     def stop(self) -> None:
         subprocess.run(["bash", str(ZK_JAVA_SH), "stop", str(self.base)], capture_output=True, timeout=60)
+
+
+@contextmanager
+def server_pair(tmp_path_factory, extra: dict, jvmflags: str = "", ours_extra: dict | None = None):
+    """zk_twisted and Java ZooKeeper 3.8 started with the same zoo.cfg lines, stopped after:
+    ``{"ours": ZKProcess, "java": JavaZK}``.  ``ours_extra`` is for what 3.8 takes only as a
+    JVM property (``jvmflags``) and we read from zoo.cfg."""
+    ours = ZKProcess(tmp_path_factory.mktemp("ours"), extra={**extra, **(ours_extra or {})})
+    java = JavaZK(tmp_path_factory.mktemp("java"), extra=extra, jvmflags=jvmflags)
+    try:
+        ours.start()
+        java.start()
+        yield {"ours": ours, "java": java}
+    finally:
+        ours.stop()
+        java.stop()
 
 
 def java_classpath() -> str:
