@@ -209,8 +209,19 @@ class TreeMachine(RuleBasedStateMachine):
     def tree_matches(self):
         if not hasattr(self, "zks"):
             return
-        nodes = {p for p in self.zks.db.tree.nodes if p and not p.startswith("/zookeeper")}
+        tree = self.zks.db.tree
+        nodes = {p for p in tree.nodes if p and not p.startswith("/zookeeper")}
         assert nodes == set(self.model)
+        # the incremental tree digest equals one recomputed from every node's fields
+        expected = 0
+        for path, node in tree.nodes.items():
+            if path == "/":
+                continue
+            cached, node.digest = node.digest, None
+            expected = (expected + tree.node_digest(path, node)) & (2**64 - 1)
+            node.digest = cached
+        assert expected == tree.tree_digest
+        assert self.zks.db.digest_mismatches == 0
 
 
 TreeMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=50, deadline=None)
