@@ -573,6 +573,16 @@ class DataTree:
                 self.set_cversion_pzxid(rc.path[: rc.path.rfind("/")], txn.parentCVersion, hdr.zxid)
             except KeeperError as e:
                 rc.err = e.code
+        elif (t == OpCode.delete or t == OpCode.deleteContainer) and rc.err == Code.NONODE:
+            # replay only (live, such a delete is an error txn): a fuzzy snapshot wrote the parent
+            # before the child was created and reached the child after this delete, so the child
+            # is missing; the live delete still moved the parent's pzxid
+            parent_path = rc.path[: rc.path.rfind("/")]
+            parent = self.nodes.get(parent_path)
+            if parent is not None and hdr.zxid > parent.pzxid:
+                self._changing(parent_path, parent)
+                parent.pzxid = hdr.zxid
+                self._digest_add(parent_path, parent)
         if not is_sub_txn and rc.zxid > self.last_processed_zxid:
             self.last_processed_zxid = rc.zxid
         return rc
