@@ -114,3 +114,16 @@ def make_core(extended: bool = True, **settings) -> tuple[ZooKeeperServer, Clock
     clock.advance(1_700_000_000)
     db = ZKDatabase(DataTree(extended_types=extended))
     return ZooKeeperServer(ServerSettings(**settings), db, clock), clock
+
+
+def recomputed_digest(tree: DataTree) -> int:
+    """The tree digest summed afresh from every node's fields (the cached node digests are
+    kept): what the incrementally maintained ``tree.tree_digest`` must equal."""
+    total = 0
+    for path, node in tree.nodes.items():
+        if path == "/":  # the root is in the table twice ("" and "/"); "" is the one counted
+            continue
+        cached, node.digest = node.digest, None
+        total = (total + tree.node_digest(path, node)) & (2**64 - 1)
+        node.digest = cached
+    return total
