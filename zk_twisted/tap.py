@@ -43,6 +43,7 @@ def makeService(options: Options):
         raise SystemExit(2)
     from twisted.internet import reactor
 
+    from .gcpolicy import apply_server_gc_policy
     from .persistence.storage import StorageError, open_storage
     from .service import StandaloneServer
 
@@ -52,4 +53,5 @@ def makeService(options: Options):
     except StorageError as e:
         print(f"Unable to load database on disk, exiting abnormally: {e}", file=sys.stderr)
         raise SystemExit(1) from None
+    apply_server_gc_policy()
     return StandaloneServer(cfg, reactor, opened=opened)

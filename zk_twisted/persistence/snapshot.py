@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from ..jute import JuteError
 from ..jute import records as R
-from ..jute.codec import BUFFER, INT, LONG, USTRING, Vector, get_ustring, put_ustring, record
+from ..jute.codec import BUFFER, INT, LONG, USTRING, Vector, get_ustring, record
 from ..server.acl import AclList
 from ..server.datatree import DIGEST_VERSION, DataNode
 from ..server.zkdatabase import ZKDatabase
@@ -67,6 +68,10 @@ _DigestText = record("ZxidDigestText", digest=USTRING)
 Seal = record("Seal", checksum=LONG, path=USTRING)
 
 _END_OF_NODES = b"\x00\x00\x00\x01/"
+#: SnapNode's fields after ``data`` (the acl id and StatPersisted), packed at once when writing
+_SNAP_NODE_TAIL = struct.Struct(">qqqqqiiiqq")
+_I32 = struct.Struct(">i")
+_NULL_LEN = b"\xff\xff\xff\xff"
 
 
 def acl_records(acl: AclList) -> list:
@@ -243,10 +248,16 @@ class SnapshotSerializer:
         tree = self.db.tree
         stack = [""]
         acls = self.acls
+        pack_len = _I32.pack
+        pack_tail = _SNAP_NODE_TAIL.pack
+        last_acl: AclList | None = None
+        acl_id = 0
         while stack:
             parts: list[bytes] = []
+            append = parts.append
             nodes = tree.nodes
             id_of = tree.acl_cache.id_of
+            written = 0
             for _ in range(nodes_per_chunk):
                 if not stack:
                     break
@@ -255,18 +266,31 @@ class SnapshotSerializer:
                 if node is None:
                     continue
                 acl = node.acl
-                acl_id = id_of(acl)
-                acls[acl_id] = acl
-                put_ustring(parts, path)
-                SnapNode(
-                    node.data, acl_id, node.czxid, node.mzxid, node.ctime, node.mtime,
-                    node.version, node.cversion, node.aversion, node.ephemeral_owner, node.pzxid,
-                )._write(parts)  # fmt: skip
-                self.nodes_written += 1
+                if acl is not last_acl:
+                    acl_id = id_of(acl)
+                    acls[acl_id] = last_acl = acl
+                # SnapNode after its path: data, acl id, then the StatPersisted fields
+                p = path.encode("utf-8")
+                append(pack_len(len(p)))
+                append(p)
+                data = node.data
+                if data is None:
+                    append(_NULL_LEN)
+                else:
+                    append(pack_len(len(data)))
+                    append(data)
+                append(
+                    pack_tail(
+                        acl_id, node.czxid, node.mzxid, node.ctime, node.mtime, node.version,
+                        node.cversion, node.aversion, node.ephemeral_owner, node.pzxid,
+                    )
+                )  # fmt: skip
+                written += 1
                 children = node.children
                 if children:
                     prefix = path + "/"
                     stack.extend([prefix + c for c in children])
+            self.nodes_written += written
             yield b"".join(parts)
         yield _END_OF_NODES
 

@@ -237,6 +237,7 @@ class SyncThread:
         self.queue = queue
         self.name = name
         self._wake = threading.Event()
+        self.sleeping = False
         self._stop = False
         self._done: defer.Deferred = defer.Deferred()
 
@@ -246,8 +247,13 @@ class SyncThread:
         threading.Thread(target=self._run, name=self.name, daemon=True).start()
 
     def wake(self) -> None:
-        """After :meth:`LogQueue.put` (reactor): make sure the thread is not asleep."""
-        if not self._wake.is_set():
+        """After :meth:`LogQueue.put` (reactor): make sure the thread is not asleep.
+
+        ``sleeping`` is set by the thread before it looks at the queue a last time and
+        waits, so a put either is seen by that look or finds ``sleeping`` and sets the event.
+        """
+        if self.sleeping:
+            self.sleeping = False
             self._wake.set()
 
     def stop(self) -> defer.Deferred:
@@ -265,8 +271,10 @@ class SyncThread:
                     if self._stop:
                         break
                     self._wake.clear()
+                    self.sleeping = True
                     if not queue.items and not self._stop:
                         self._wake.wait()
+                    self.sleeping = False
                     continue
                 entries, roll = queue.take()
                 fsync_ms = queue.write(entries, roll)

@@ -37,7 +37,8 @@ class ServerCnxn:
         self.session_timeout = 0
         self.remote_ip = remote_ip
         self.remote_port = remote_port
-        self.auth_ids: list[tuple[str, str]] = [("ip", remote_ip)]
+        #: a tuple, so each request can share it as it was when the request arrived
+        self.auth_ids: tuple[tuple[str, str], ...] = (("ip", remote_ip),)
         self._auth_seq: dict[tuple[str, str], int] = {("ip", remote_ip): 0}
         self.old_client = True
         self.established = now_ms
@@ -72,7 +73,7 @@ class ServerCnxn:
         while len(seq) >= n - (n >> 2):
             n <<= 1
         mask = n - 1
-        self.auth_ids = sorted(seq, key=lambda a: (_auth_id_spread(a) & mask, seq[a]))
+        self.auth_ids = tuple(sorted(seq, key=lambda a: (_auth_id_spread(a) & mask, seq[a])))
 
     def reset_stats(self) -> None:
         self.packets_received = self.packets_sent = 0

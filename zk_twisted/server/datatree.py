@@ -42,6 +42,16 @@ _DIGEST_STAT = struct.Struct(">qqqqqiiiq")
 _STAT = struct.Struct(">qqqqiiiqiiq")
 _U64 = (1 << 64) - 1
 DIGEST_VERSION = 2
+# plain ints for the per-txn comparisons (an IntEnum member lookup costs ~4x as much)
+_CREATE = OpCode.create.value
+_CREATE_TTL = OpCode.createTTL.value
+_CREATE_CONTAINER = OpCode.createContainer.value
+_DELETE = OpCode.delete.value
+_DELETE_CONTAINER = OpCode.deleteContainer.value
+_SET_DATA = OpCode.setData.value
+_RECONFIG = OpCode.reconfig.value
+_NODEEXISTS = Code.NODEEXISTS.value
+_NONODE = Code.NONODE.value
 
 
 def to_signed64(v: int) -> int:
@@ -124,7 +134,8 @@ class ProcessTxnResult:
     type: int = 0
     err: int = 0
     path: str | None = None
-    stat: R.Stat | None = None
+    #: the node's Stat after the change, encoded as the reply carries it
+    stat: bytes | None = None
     multi: list[ProcessTxnResult] | None = None
 
 
@@ -395,7 +406,10 @@ class DataTree:
         children = parent.children
         if children is not None and name in children:
             raise KeeperError(Code.NODEEXISTS, path)
-        self._changing(parent_path, parent)
+        digest_enabled = self.digest_enabled
+        if digest_enabled:
+            d = self.tree_digest - self.node_digest(parent_path, parent)
+            parent.digest = None
         if parent_cversion == -1:
             parent_cversion = parent.cversion + 1
         if parent_cversion > parent.cversion:
@@ -405,9 +419,9 @@ class DataTree:
         if children is None:
             children = parent.children = set()
         children.add(name)
-        self._digest_add(parent_path, parent)
         nodes[path] = node
-        self._digest_add(path, node)
+        if digest_enabled:
+            self.tree_digest = (d + self.node_digest(parent_path, parent) + self.node_digest(path, node)) & _U64
         self.data_size += len(path) + (len(data) if data else 0)
         if owner != 0:
             kind = ephemeral_type(owner, self.extended_types)
@@ -476,15 +490,20 @@ class DataTree:
         node = self.nodes.get(path)
         if node is None:
             raise KeeperError(Code.NONODE, path)
-        self._changing(path, node)
+        digest_enabled = self.digest_enabled
+        if digest_enabled:
+            d = self.tree_digest - self.node_digest(path, node)
+            node.digest = None
         if self.quotas.paths:
             self.quotas.data_changed(path, node.data, data)
-        self.data_size += (len(data) if data else 0) - (len(node.data) if node.data else 0)
+        old = node.data
+        self.data_size += (len(data) if data else 0) - (len(old) if old else 0)
         node.data = data
         node.mtime = time
         node.mzxid = zxid
         node.version = version
-        self._digest_add(path, node)
+        if digest_enabled:
+            self.tree_digest = (d + self.node_digest(path, node)) & _U64
         if self.data_watches.table or self.data_watches.recursive_count:
             self._fire(self.data_watches, path, EventType.NodeDataChanged, node.acl)
         return node
@@ -532,31 +551,31 @@ class DataTree:
     # ------------------------------------------------------------------ txns
     def process_txn(self, hdr, txn, is_sub_txn: bool = False) -> ProcessTxnResult:
         """Apply one txn (DataTree.processTxn): live from Final, or replayed on restore."""
-        rc = ProcessTxnResult(hdr.clientId, hdr.cxid, hdr.zxid, hdr.type)
         t = hdr.type
+        rc = ProcessTxnResult(hdr.clientId, hdr.cxid, hdr.zxid, t)
         try:
             if t in _CREATE_TYPES:
                 rc.path = txn.path
-                if t == OpCode.createTTL:
+                if t == _CREATE_TTL:
                     owner = ttl_to_owner(txn.ttl)
-                elif t == OpCode.createContainer:
+                elif t == _CREATE_CONTAINER:
                     owner = CONTAINER_EPHEMERAL_OWNER
                 else:
                     owner = hdr.clientId if txn.ephemeral else 0
                 acl = acl_from_records(txn.acl)
                 node = self.create_node(txn.path, txn.data, acl, owner, txn.parentCVersion, hdr.zxid, hdr.time)
-                if t != OpCode.create:
-                    rc.stat = self.stat(node)
-            elif t == OpCode.delete or t == OpCode.deleteContainer:
+                if t != _CREATE:
+                    rc.stat = self.stat_bytes(node)
+            elif t == _SET_DATA or t == _RECONFIG:
+                rc.path = txn.path
+                rc.stat = self.stat_bytes(self.set_data(txn.path, txn.data, txn.version, hdr.zxid, hdr.time))
+            elif t == _DELETE or t == _DELETE_CONTAINER:
                 rc.path = txn.path
                 self.delete_node(txn.path, hdr.zxid)
-            elif t == OpCode.setData or t == OpCode.reconfig:
-                rc.path = txn.path
-                rc.stat = self.stat(self.set_data(txn.path, txn.data, txn.version, hdr.zxid, hdr.time))
             elif t == OpCode.setACL:
                 rc.path = txn.path
                 acl = acl_from_records(txn.acl)
-                rc.stat = self.stat(self.set_acl(txn.path, acl, txn.version))
+                rc.stat = self.stat_bytes(self.set_acl(txn.path, acl, txn.version))
             elif t == OpCode.closeSession:
                 self.kill_session(hdr.clientId, hdr.zxid, txn.paths2Delete if txn is not None else None)
             elif t == OpCode.error:
@@ -567,13 +586,14 @@ class DataTree:
                 self._process_multi(hdr, txn, rc)
         except KeeperError as e:
             rc.err = e.code
-        if t == OpCode.create and rc.err == Code.NODEEXISTS:
+        err = rc.err
+        if err == _NODEEXISTS and t == _CREATE:
             # a fuzzy snapshot already holds this node: bring the parent's cversion along
             try:
                 self.set_cversion_pzxid(rc.path[: rc.path.rfind("/")], txn.parentCVersion, hdr.zxid)
             except KeeperError as e:
                 rc.err = e.code
-        elif (t == OpCode.delete or t == OpCode.deleteContainer) and rc.err == Code.NONODE:
+        elif err == _NONODE and (t == _DELETE or t == _DELETE_CONTAINER):
             # replay only (live, such a delete is an error txn): a fuzzy snapshot wrote the parent
             # before the child was created and reached the child after this delete, so the child
             # is missing; the live delete still moved the parent's pzxid

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from .zkserver import ZooKeeperServer
 
 _I32 = 1 << 32
+_U64 = (1 << 64) - 1
+# plain ints for the per-request comparisons (an IntEnum member lookup costs ~4x as much)
+_CREATE_TTL = OpCode.createTTL.value
+_CREATE_CONTAINER = OpCode.createContainer.value
+_DELETE_CONTAINER = OpCode.deleteContainer.value
+_ERROR = OpCode.error.value
 
 
 def inc32(v: int) -> int:
@@ -73,27 +79,24 @@ class PrepRequestProcessor:
             raise KeeperError(Code.NONODE, path)
         return cr
 
-    def _add(self, cr: ChangeRecord) -> None:
+    def _add(self, cr: ChangeRecord, before: DataNode | None) -> None:
+        """Make ``cr`` outstanding; ``before`` is the state of its path it replaces (None:
+        no node), so the running digest moves without looking the path up again."""
         tree = self.zks.db.tree
         if tree.digest_enabled:
-            old = self.outstanding_for_path.get(cr.path)
-            if old is not None:
-                prev = tree.node_digest(cr.path, old.node) if old.node is not None else 0
-            else:
-                n = tree.nodes.get(cr.path)
-                prev = tree.node_digest(cr.path, n) if n is not None else 0
-            new = tree.node_digest(cr.path, cr.node) if cr.node is not None else 0
-            self._digest = (self.current_digest() - prev + new) & (2**64 - 1)
+            path = cr.path
+            node_digest = tree.node_digest
+            d = self._digest if self.outstanding and self._digest is not None else tree.tree_digest
+            if before is not None:
+                d -= node_digest(path, before)
+            if cr.node is not None:
+                d += node_digest(path, cr.node)
+            self._digest = d & _U64
         self.outstanding.append(cr)
         self.outstanding_for_path[cr.path] = cr
 
-    def current_digest(self) -> int:
-        if not self.outstanding or self._digest is None:
-            return self.zks.db.tree.tree_digest
-        return self._digest
-
     def txn_digest(self) -> R.TxnDigest:
-        d = self.current_digest()
+        d = self._digest if self.outstanding and self._digest is not None else self.zks.db.tree.tree_digest
         return R.TxnDigest(2, d - (1 << 64) if d >> 63 else d)
 
     def applied(self, zxid: int) -> None:
@@ -142,15 +145,18 @@ class PrepRequestProcessor:
         zks = self.zks
         t = req.type
         try:
-            if t in _WRITE_DECODERS:
-                record = None
+            decoder = _WRITE_DECODERS.get(t)
+            if decoder is not None or t == _DELETE_CONTAINER:
                 zxid = zks.next_zxid()
                 req.hdr = R.TxnHeader(req.session_id, req.cxid, zxid, zks.wall_time(), t)
-                if t == OpCode.deleteContainer:
+                if decoder is None:
                     record = req.payload.decode("utf-8", "replace")
                 else:
-                    record, _ = _WRITE_DECODERS[t]._read(req.payload, 0)
-                self._to_txn(t, zxid, req, record)
+                    record = decoder._read(req.payload, 0)[0]
+                if t in _CREATES:
+                    self._create(t, zxid, req, record)
+                else:
+                    self._to_txn(t, zxid, req, record)
             elif t == OpCode.multi:
                 self._multi(req)
             elif t == OpCode.createSession:
@@ -166,17 +172,18 @@ class PrepRequestProcessor:
                 zks.sessions.check(req.session_id)
         except KeeperError as e:
             if req.hdr is not None:
-                req.hdr.type = OpCode.error
+                req.hdr.type = _ERROR
                 req.txn = R.ErrorTxn(e.code)
                 req.digest = None
             req.error = e
         except (JuteError, ValueError, UnicodeError, TypeError, AttributeError):
             # Java catches every other exception here: the op fails with MARSHALLINGERROR
             if req.hdr is not None:
-                req.hdr.type = OpCode.error
+                req.hdr.type = _ERROR
                 req.txn = R.ErrorTxn(Code.MARSHALLINGERROR)
                 req.digest = None
-        if req.hdr is not None and req.digest is None and req.hdr.type != OpCode.error and self.zks.db.tree.digest_enabled:
+        hdr = req.hdr
+        if hdr is not None and req.digest is None and hdr.type != _ERROR and zks.db.tree.digest_enabled:
             req.digest = self.txn_digest()
         req.zxid = zks.zxid
 
@@ -187,7 +194,7 @@ class PrepRequestProcessor:
         tree = zks.db.tree
         if t in _CREATES:
             self._create(t, zxid, req, record)
-        elif t == OpCode.deleteContainer:
+        elif t == _DELETE_CONTAINER:
             path = record
             parent_path = self._parent_for_delete(path)
             node_cr = self._record_for(path)
@@ -197,7 +204,7 @@ class PrepRequestProcessor:
                 raise KeeperError(Code.BADVERSION, path)
             parent_cr = self._record_for(parent_path)
             req.txn = R.DeleteTxn(path)
-            self._delete_changes(parent_cr, path, zxid)
+            self._delete_changes(parent_cr, node_cr, zxid)
         elif t == OpCode.delete:
             zks.sessions.check(req.session_id)
             path = record.path
@@ -209,16 +216,18 @@ class PrepRequestProcessor:
             if node_cr.child_count > 0:
                 raise KeeperError(Code.NOTEMPTY, path)
             req.txn = R.DeleteTxn(path)
-            self._delete_changes(parent_cr, path, zxid)
+            self._delete_changes(parent_cr, node_cr, zxid)
         elif t == OpCode.setData:
             zks.sessions.check(req.session_id)
             path = record.path
             _validate(path)
             node_cr = self._record_for(path)
-            zks.check_acl(node_cr.node.acl, Perms.WRITE, req.auth_ids)
-            old = node_cr.node.data
-            self._check_quota(path, (len(record.data or b"")) - (len(old) if old else 0), 0)
-            new_version = _check_version(node_cr.node.version, record.version, path)
+            before = node_cr.node
+            zks.auth.check(before.acl, Perms.WRITE, req.auth_ids)
+            if zks.settings.enforce_quota:
+                old = before.data
+                self._check_quota(path, (len(record.data or b"")) - (len(old) if old else 0), 0)
+            new_version = _check_version(before.version, record.version, path)
             req.txn = R.SetDataTxn(path, record.data, new_version)
             cr = node_cr.duplicate(zxid)
             n = cr.node
@@ -226,7 +235,7 @@ class PrepRequestProcessor:
             n.mtime = req.hdr.time
             n.mzxid = zxid
             n.data = record.data
-            self._add(cr)
+            self._add(cr, before)
         elif t == OpCode.reconfig:
             if not zks.reconfig_enabled:
                 raise KeeperError(Code.RECONFIGDISABLED)
@@ -245,7 +254,7 @@ class PrepRequestProcessor:
             cr = node_cr.duplicate(zxid)
             cr.node.aversion = new_version
             cr.node.acl = acl
-            self._add(cr)
+            self._add(cr, node_cr.node)
         elif t == OpCode.check:
             zks.sessions.check(req.session_id)
             path = record.path
@@ -266,34 +275,36 @@ class PrepRequestProcessor:
             raise KeeperError(Code.BADARGUMENTS, path)
         return path[:i]
 
-    def _delete_changes(self, parent_cr: ChangeRecord, path: str, zxid: int) -> None:
+    def _delete_changes(self, parent_cr: ChangeRecord, node_cr: ChangeRecord, zxid: int) -> None:
         parent = parent_cr.duplicate(zxid)
         parent.child_count -= 1
         parent.node.pzxid = zxid
-        self._add(parent)
-        self._add(ChangeRecord(zxid, path, None, -1))
+        self._add(parent, parent_cr.node)
+        self._add(ChangeRecord(zxid, node_cr.path, None, -1), node_cr.node)
 
     def _create(self, t: int, zxid: int, req: Request, record) -> None:
         zks = self.zks
         tree = zks.db.tree
-        flags = record.flags
-        ttl = record.ttl if t == OpCode.createTTL else -1
         path = record.path
-        mode = _MODES.get(flags)
+        mode = _MODES.get(record.flags)
         if mode is None:
             raise KeeperError(Code.BADARGUMENTS, path)
         ephemeral, sequential, is_ttl = mode
         # validateCreateRequest
-        if is_ttl and not tree.extended_types:
-            raise KeeperError(Code.UNIMPLEMENTED, path)
-        if is_ttl:
-            try:
-                ttl_to_owner(ttl)
-            except ValueError:
-                raise KeeperError(Code.BADARGUMENTS, path) from None
-        elif ttl >= 0 or t == OpCode.createTTL:
-            # createTTL without a TTL mode would leave the tree an impossible txn to apply
-            raise KeeperError(Code.BADARGUMENTS, path)
+        ttl = -1
+        if is_ttl or t == _CREATE_TTL:
+            if t == _CREATE_TTL:
+                ttl = record.ttl
+            if is_ttl and not tree.extended_types:
+                raise KeeperError(Code.UNIMPLEMENTED, path)
+            if is_ttl:
+                try:
+                    ttl_to_owner(ttl)
+                except ValueError:
+                    raise KeeperError(Code.BADARGUMENTS, path) from None
+            else:
+                # createTTL without a TTL mode would leave the tree an impossible txn to apply
+                raise KeeperError(Code.BADARGUMENTS, path)
         zks.sessions.check(req.session_id)
         # validatePathForCreate
         if path is None:
@@ -304,46 +315,47 @@ class PrepRequestProcessor:
         parent_path = path[:i]
         acl = zks.auth.fixup(path, req.auth_ids, record.acl)
         parent_cr = self._record_for(parent_path)
-        zks.check_acl(parent_cr.node.acl, Perms.CREATE, req.auth_ids)
-        parent_cversion = parent_cr.node.cversion
+        before = parent_cr.node
+        zks.auth.check(before.acl, Perms.CREATE, req.auth_ids)
+        parent_cversion = before.cversion
         if sequential:
             path = f"{path}{parent_cversion:010d}"
         _validate(path)
         existing = self.outstanding_for_path.get(path)
         if (existing is not None and existing.node is not None) or (existing is None and path in tree.nodes):
             raise KeeperError(Code.NODEEXISTS, path)
-        if ephemeral_type(parent_cr.node.ephemeral_owner, tree.extended_types) == NORMAL:
+        parent_owner = before.ephemeral_owner
+        if parent_owner != 0 and ephemeral_type(parent_owner, tree.extended_types) == NORMAL:
             raise KeeperError(Code.NOCHILDRENFOREPHEMERALS, path)
-        self._check_quota(path, len(record.data or b""), 1)
+        data = record.data
+        if zks.settings.enforce_quota:
+            self._check_quota(path, len(data or b""), 1)
         new_cversion = inc32(parent_cversion)
         acl_recs = acl_records(acl)
-        if t == OpCode.createContainer:
-            req.txn = R.CreateContainerTxn(path, record.data, acl_recs, new_cversion)
-        elif t == OpCode.createTTL:
-            req.txn = R.CreateTTLTxn(path, record.data, acl_recs, new_cversion, ttl)
-        else:
-            req.txn = R.CreateTxn(path, record.data, acl_recs, ephemeral, new_cversion)
         # the owner the tree will record follows the txn type, whatever the flags said
-        owner = 0
-        if t == OpCode.createContainer:
+        if t == _CREATE_CONTAINER:
+            req.txn = R.CreateContainerTxn(path, data, acl_recs, new_cversion)
             owner = CONTAINER_EPHEMERAL_OWNER
-        elif t == OpCode.createTTL:
+        elif t == _CREATE_TTL:
+            req.txn = R.CreateTTLTxn(path, data, acl_recs, new_cversion, ttl)
             owner = ttl_to_owner(ttl)
-        elif ephemeral:
-            owner = req.session_id
+        else:
+            req.txn = R.CreateTxn(path, data, acl_recs, ephemeral, new_cversion)
+            owner = req.session_id if ephemeral else 0
         time = req.hdr.time
         parent = parent_cr.duplicate(zxid)
         parent.child_count += 1
         parent.node.cversion = new_cversion
         parent.node.pzxid = zxid
-        self._add(parent)
-        node = DataNode(record.data, acl, zxid, zxid, time, time, 0, 0, 0, owner, zxid)
-        self._add(ChangeRecord(zxid, path, node, 0))
+        self._add(parent, before)
+        node = DataNode(data, acl, zxid, zxid, time, time, 0, 0, 0, owner, zxid)
+        self._add(ChangeRecord(zxid, path, node, 0), None)
 
     def _close_session(self, req: Request) -> None:
         zks = self.zks
+        tree = zks.db.tree
         sid = req.session_id
-        paths = zks.db.tree.ephemerals_of(sid)
+        paths = tree.ephemerals_of(sid)
         for cr in self.outstanding:
             if cr.node is None:
                 paths.discard(cr.path)
@@ -360,8 +372,9 @@ class PrepRequestProcessor:
             parent = parent_cr.duplicate(zxid)
             parent.child_count -= 1
             parent.node.pzxid = zxid
-            self._add(parent)
-            self._add(ChangeRecord(zxid, path, None, 0))
+            self._add(parent, parent_cr.node)
+            cr = self.outstanding_for_path.get(path)
+            self._add(ChangeRecord(zxid, path, None, 0), cr.node if cr is not None else tree.nodes.get(path))
         req.txn = R.CloseSessionTxn(ordered)
         zks.sessions.set_closing(sid)
 

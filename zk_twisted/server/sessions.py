@@ -71,7 +71,8 @@ class ExpiryQueue:
 
     def update(self, elem, timeout: int, now: int) -> int | None:
         prev = self.elem_expiry.get(elem)
-        new = self.round_up(now + timeout)
+        interval = self.interval
+        new = ((now + timeout) // interval + 1) * interval  # round_up, inline: once per request
         if new == prev:
             return None
         bucket = self.buckets.get(new)

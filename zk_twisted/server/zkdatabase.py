@@ -14,6 +14,9 @@ log = logging.getLogger(__name__)
 #: DataTree.DIGEST_LOG_INTERVAL / DIGEST_LOG_LIMIT: every 128th zxid's digest, the last 1024
 DIGEST_LOG_INTERVAL = 128
 DIGEST_LOG_LIMIT = 1024
+_U64 = (1 << 64) - 1
+_CREATE_SESSION = OpCode.createSession.value
+_CLOSE_SESSION = OpCode.closeSession.value
 
 
 @dataclass
@@ -32,15 +35,16 @@ class ZKDatabase:
     def process_txn(self, hdr, txn, digest=None) -> ProcessTxnResult:
         """Apply one committed txn: the same code path live, on restore and on a learner."""
         t = hdr.type
-        if t == OpCode.createSession:
+        if t == _CREATE_SESSION:
             self.sessions_with_timeouts[hdr.clientId] = txn.timeOut
-        elif t == OpCode.closeSession:
+        elif t == _CLOSE_SESSION:
             self.sessions_with_timeouts.pop(hdr.clientId, None)
-        rc = self.tree.process_txn(hdr, txn)
-        if self.tree.digest_enabled and hdr.zxid % DIGEST_LOG_INTERVAL == 0:
-            self.digest_log.append((hdr.zxid, self.tree.digest()))
-        if digest is not None and self.tree.digest_enabled and digest.version == DIGEST_VERSION:
-            if digest.treeDigest != self.tree.digest():
+        tree = self.tree
+        rc = tree.process_txn(hdr, txn)
+        if hdr.zxid % DIGEST_LOG_INTERVAL == 0 and tree.digest_enabled:
+            self.digest_log.append((hdr.zxid, tree.digest()))
+        if digest is not None and digest.version == DIGEST_VERSION and tree.digest_enabled:
+            if digest.treeDigest & _U64 != tree.tree_digest:
                 self.digest_mismatches += 1
                 log.error(
                     "Digests are not matching at zxid 0x%x: txn says %x, tree has %x",
