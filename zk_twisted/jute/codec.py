@@ -78,15 +78,20 @@ def _short(what: str, need: int, off: int, size: int) -> JuteError:
     return JuteError(f"{what}: truncated (needs {need} bytes at offset {off}, {size - off} left)")
 
 
+def _bad_len(what: str, n: int, at: int, left: int) -> JuteError:
+    """A length prefix at ``at`` that is below -1 or longer than the ``left`` bytes after it."""
+    if n < -1:
+        return JuteError(f"{what}: negative length {n} at offset {at}")
+    return JuteError(f"{what}: length {n} at offset {at} exceeds the {left} bytes left")
+
+
 def _get_len(buf: bytes, off: int, what: str) -> tuple[int, int]:
     if off + 4 > len(buf):
         raise _short(what, 4, off, len(buf))
     n = _i32_unpack(buf, off)[0]
     off += 4
-    if n < -1:
-        raise JuteError(f"{what}: negative length {n} at offset {off - 4}")
-    if n > len(buf) - off:
-        raise JuteError(f"{what}: length {n} at offset {off - 4} exceeds the {len(buf) - off} bytes left")
+    if n < -1 or n > len(buf) - off:
+        raise _bad_len(what, n, off - 4, len(buf) - off)
     return n, off
 
 
@@ -254,6 +259,10 @@ def _compile(cls: type, fields: list[tuple[str, Any]]) -> None:
         "get_ustring": get_ustring,
         "get_buffer": get_buffer,
         "_short": _short,
+        "_bad_len": _bad_len,
+        "_i32_pack": _i32_pack,
+        "_i32_unpack": _i32_unpack,
+        "_NULL": _NULL,
         "cls": cls,
     }
     wlines = ["def _write(self, parts):", "    append = parts.append"]
@@ -309,12 +318,31 @@ def _compile(cls: type, fields: list[tuple[str, Any]]) -> None:
             run_targets.append((fname, ftype))
             continue
         flush()
-        if ftype is USTRING:
-            wlines.append(f"    put_ustring(parts, self.{fname})")
-            rlines.append(f"    v_{fname}, off = get_ustring(buf, off, {what!r})")
-        elif ftype is BUFFER:
-            wlines.append(f"    put_buffer(parts, self.{fname})")
-            rlines.append(f"    v_{fname}, off = get_buffer(buf, off, {what!r})")
+        if ftype is USTRING or ftype is BUFFER:
+            # put_ustring / put_buffer and get_ustring / get_buffer, inline: no calls per field
+            wlines += [
+                f"    v = self.{fname}",
+                "    if v is None:",
+                "        append(_NULL)",
+                "    else:",
+                "        v = v.encode('utf-8')" if ftype is USTRING else "        pass",
+                "        append(_i32_pack(len(v)))",
+                "        append(v)",
+            ]
+            value = "buf[off:end].decode('utf-8', 'replace')" if ftype is USTRING else "bytes(buf[off:end])"
+            rlines += [
+                f"    if off + 4 > size: raise _short({what!r}, 4, off, size)",
+                "    n = _i32_unpack(buf, off)[0]",
+                "    off += 4",
+                "    if n < 0:",
+                f"        if n < -1: raise _bad_len({what!r}, n, off - 4, size - off)",
+                f"        v_{fname} = None",
+                "    else:",
+                "        end = off + n",
+                f"        if end > size: raise _bad_len({what!r}, n, off - 4, size - off)",
+                f"        v_{fname} = {value}",
+                "        off = end",
+            ]
         elif isinstance(ftype, Vector):
             if ftype.codec is None:
                 ftype.codec = _vector_codec(ftype.elem, what, ftype.interned)
