@@ -43,15 +43,16 @@ def makeService(options: Options):
         raise SystemExit(2)
     from twisted.internet import reactor
 
-    from .gcpolicy import apply_server_gc_policy
+    from .gcpolicy import apply_server_gc_policy, freeze_restored_heap
     from .persistence.storage import StorageError, open_storage
     from .service import StandaloneServer
 
+    apply_server_gc_policy()
     try:
         # 3.8 loads its database before it serves: a damaged data dir stops start-up here
         opened = open_storage(cfg, reactor)
     except StorageError as e:
         print(f"Unable to load database on disk, exiting abnormally: {e}", file=sys.stderr)
         raise SystemExit(1) from None
-    apply_server_gc_policy()
+    freeze_restored_heap()
     return StandaloneServer(cfg, reactor, opened=opened)
