@@ -406,10 +406,7 @@ class DataTree:
         children = parent.children
         if children is not None and name in children:
             raise KeeperError(Code.NODEEXISTS, path)
-        digest_enabled = self.digest_enabled
-        if digest_enabled:
-            d = self.tree_digest - self.node_digest(parent_path, parent)
-            parent.digest = None
+        self._changing(parent_path, parent)
         if parent_cversion == -1:
             parent_cversion = parent.cversion + 1
         if parent_cversion > parent.cversion:
@@ -419,9 +416,9 @@ class DataTree:
         if children is None:
             children = parent.children = set()
         children.add(name)
+        self._digest_add(parent_path, parent)
         nodes[path] = node
-        if digest_enabled:
-            self.tree_digest = (d + self.node_digest(parent_path, parent) + self.node_digest(path, node)) & _U64
+        self._digest_add(path, node)
         self.data_size += len(path) + (len(data) if data else 0)
         if owner != 0:
             kind = ephemeral_type(owner, self.extended_types)
@@ -490,10 +487,7 @@ class DataTree:
         node = self.nodes.get(path)
         if node is None:
             raise KeeperError(Code.NONODE, path)
-        digest_enabled = self.digest_enabled
-        if digest_enabled:
-            d = self.tree_digest - self.node_digest(path, node)
-            node.digest = None
+        self._changing(path, node)
         if self.quotas.paths:
             self.quotas.data_changed(path, node.data, data)
         old = node.data
@@ -502,8 +496,7 @@ class DataTree:
         node.mtime = time
         node.mzxid = zxid
         node.version = version
-        if digest_enabled:
-            self.tree_digest = (d + self.node_digest(path, node)) & _U64
+        self._digest_add(path, node)
         if self.data_watches.table or self.data_watches.recursive_count:
             self._fire(self.data_watches, path, EventType.NodeDataChanged, node.acl)
         return node

@@ -33,6 +33,11 @@ def reply_frame(xid: int, zxid: int, err: int, body: bytes = b"") -> bytes:
     return _REPLY.pack(16 + len(body), xid, zxid, err) + body
 
 
+def _create2_body(path: str, stat: bytes) -> bytes:
+    """Create2Response (path, Stat) with the Stat already encoded by the tree."""
+    return R.CreateResponse(path).to_bytes() + stat
+
+
 def _buffer(b: bytes | None) -> bytes:
     return b"\xff\xff\xff\xff" if b is None else _I32.pack(len(b)) + b
 
@@ -87,7 +92,7 @@ class FinalRequestProcessor:
             raise KeeperError(rc.err)
         if req.type == _CREATE:
             return R.CreateResponse(rc.path).to_bytes()
-        return R.CreateResponse(rc.path).to_bytes() + rc.stat  # Create2Response: path, Stat
+        return _create2_body(rc.path, rc.stat)
 
     def _delete(self, req: Request, rc) -> bytes:
         if rc.err:
@@ -113,7 +118,7 @@ class FinalRequestProcessor:
             elif st == OpCode.create:
                 results.append((OpCode.create, 0, R.CreateResponse(sub.path)))
             elif st in (OpCode.create2, OpCode.createTTL, OpCode.createContainer):
-                results.append((OpCode.create2, 0, _Raw(R.CreateResponse(sub.path).to_bytes() + sub.stat)))
+                results.append((OpCode.create2, 0, _Raw(_create2_body(sub.path, sub.stat))))
             elif st in (OpCode.delete, OpCode.deleteContainer):
                 results.append((OpCode.delete, 0, None))
             elif st == OpCode.setData:

@@ -86,7 +86,7 @@ class PrepRequestProcessor:
         if tree.digest_enabled:
             path = cr.path
             node_digest = tree.node_digest
-            d = self._digest if self.outstanding and self._digest is not None else tree.tree_digest
+            d = self.current_digest()
             if before is not None:
                 d -= node_digest(path, before)
             if cr.node is not None:
@@ -95,8 +95,14 @@ class PrepRequestProcessor:
         self.outstanding.append(cr)
         self.outstanding_for_path[cr.path] = cr
 
+    def current_digest(self) -> int:
+        """The tree digest once every outstanding change is applied."""
+        if not self.outstanding or self._digest is None:
+            return self.zks.db.tree.tree_digest
+        return self._digest
+
     def txn_digest(self) -> R.TxnDigest:
-        d = self._digest if self.outstanding and self._digest is not None else self.zks.db.tree.tree_digest
+        d = self.current_digest()
         return R.TxnDigest(2, d - (1 << 64) if d >> 63 else d)
 
     def applied(self, zxid: int) -> None:
@@ -153,10 +159,7 @@ class PrepRequestProcessor:
                     record = req.payload.decode("utf-8", "replace")
                 else:
                     record = decoder._read(req.payload, 0)[0]
-                if t in _CREATES:
-                    self._create(t, zxid, req, record)
-                else:
-                    self._to_txn(t, zxid, req, record)
+                self._to_txn(t, zxid, req, record)
             elif t == OpCode.multi:
                 self._multi(req)
             elif t == OpCode.createSession:

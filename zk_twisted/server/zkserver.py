@@ -238,7 +238,7 @@ class ZooKeeperServer:
                 raise CloseConnection(f"bad GetSASLRequest: {e}") from None
             cnxn.write(reply_frame(xid, 0, Code.OK, b"\xff\xff\xff\xff"))
             return
-        now = int(self.clock.seconds() * 1000)  # now_ms(), without the call
+        now = self.now_ms()
         if not self.sessions.touch(cnxn.session_id, cnxn.session_timeout, now):
             log.debug("Dropping request of missing session 0x%x", cnxn.session_id & (2**64 - 1))
             return
@@ -328,7 +328,7 @@ class ZooKeeperServer:
                 len(frame) - 4, cnxn.session_id & (2**64 - 1), self.settings.max_buffer,
             )  # fmt: skip
             frame = reply_frame(xid, zxid, Code.MARSHALLINGERROR)
-        now = int(self.clock.seconds() * 1000)  # now_ms(), without the call
+        now = self.now_ms()
         latency = now - int(req.start)
         stats = self.stats
         stats.packets_sent += 1
