@@ -290,6 +290,44 @@ def test_incremental_digest_matches_recomputation():
     assert zks.db.digest_mismatches == 0
 
 
+def test_digest_of_nodes_changed_many_times_between_reads():
+    """The tree adds a changed node's digest when the digest is next read: the root under
+    both of its paths, a node set, deleted and created again in one batch, all still sum up."""
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.set("/", b"root data")  # the root changed through "/", then through "" by a create
+    c.create("/h", b"0")
+    tree = zks.db.tree
+    tree.tree_digest  # noqa: B018 - a read settles the pending nodes
+    for i in range(5):
+        tree.set_data("/h", bytes([i]), i + 1, 1000 + i, 0)
+    tree.create_node("/h/x", b"", (), 0, -1, 1010, 0)
+    tree.delete_node("/h/x", 1011)
+    tree.create_node("/h/x", b"again", (), 0, -1, 1012, 0)
+    tree.set_data("/", b"root again", 2, 1013, 0)
+    assert recomputed_digest(tree) == tree.tree_digest
+
+
+def test_a_txn_digest_that_disagrees_with_the_tree_is_counted():
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.create("/m", b"1")
+    db = zks.db
+    assert db.digest_mismatches == 0
+    hdr = R.TxnHeader(0, 0, zks.next_zxid(), 0, OpCode.setData)
+    good = R.TxnDigest(2, 0)
+    db.process_txn(hdr, R.SetDataTxn("/m", b"2", 1), good)
+    # a txn without a digest settles the previous one before it is applied
+    db.process_txn(R.TxnHeader(0, 0, zks.next_zxid(), 0, OpCode.error), R.ErrorTxn(Code.NONODE))
+    assert db.digest_mismatches == 1
+    hdr = R.TxnHeader(0, 0, zks.next_zxid(), 0, OpCode.setData)
+    db.process_txn(hdr, R.SetDataTxn("/m", b"3", 2), R.TxnDigest(2, db.tree.digest()))
+    db.verify_digest()
+    assert db.digest_mismatches == 2  # the tree changed after the digest was taken
+    c.set("/m", b"4")  # a live write: Prep's digest, checked once its batch is applied
+    assert db.digest_mismatches == 2
+
+
 def test_quota_stats_follow_the_subtree_and_hard_limits_refuse():
     zks, _ = make_core(enforce_quota=True)
     c = CoreClient(zks)

@@ -219,6 +219,7 @@ class FileTxnSnapLog:
                         self._compare_snapshot_digest(db, target)
                     target = None
                 count += 1
+        db.verify_digest()
         if target is not None:
             log.warning(
                 "Highest txn zxid 0x%x is not covering the snapshot digest zxid 0x%x, "

@@ -20,9 +20,10 @@ from ..constants import (
     RESERVED_BITS_MASK,
     TTL_MAX,
     Code,
+    Err,
     EventType,
     KeeperError,
-    OpCode,
+    Op,
 )
 from ..jute import records as R
 from .acl import OPEN_ACL_UNSAFE, READ_ACL_UNSAFE, ACLCache, AclList, acl_from_records
@@ -39,19 +40,25 @@ _ZK_SUBTREE = "/zookeeper/"
 VOID, NORMAL, CONTAINER, TTL = "VOID", "NORMAL", "CONTAINER", "TTL"
 
 _DIGEST_STAT = struct.Struct(">qqqqqiiiq")
+
+
+def _calculate_digest(path: str, node: DataNode) -> int:
+    """CRC32 of the path ("" for the root), the data and the persisted stat fields."""
+    p = path.encode("utf-8") if path != "/" else b""
+    data = node.data
+    crc = zlib.crc32(p + data) if data else zlib.crc32(p)
+    return zlib.crc32(
+        _DIGEST_STAT.pack(
+            node.czxid, node.mzxid, node.pzxid, node.ctime, node.mtime,
+            node.version, node.cversion, node.aversion, node.ephemeral_owner,
+        ),
+        crc,
+    )  # fmt: skip
+
+
 _STAT = struct.Struct(">qqqqiiiqiiq")
 _U64 = (1 << 64) - 1
 DIGEST_VERSION = 2
-# plain ints for the per-txn comparisons (an IntEnum member lookup costs ~4x as much)
-_CREATE = OpCode.create.value
-_CREATE_TTL = OpCode.createTTL.value
-_CREATE_CONTAINER = OpCode.createContainer.value
-_DELETE = OpCode.delete.value
-_DELETE_CONTAINER = OpCode.deleteContainer.value
-_SET_DATA = OpCode.setData.value
-_RECONFIG = OpCode.reconfig.value
-_NODEEXISTS = Code.NODEEXISTS.value
-_NONODE = Code.NONODE.value
 
 
 def to_signed64(v: int) -> int:
@@ -158,7 +165,11 @@ class DataTree:
     data_watches: WatchManager = field(default_factory=WatchManager)
     child_watches: WatchManager = field(default_factory=WatchManager)
     last_processed_zxid: int = 0
-    tree_digest: int = 0
+    #: the tree digest without the nodes in ``_pending`` (see :attr:`tree_digest`)
+    _digest_base: int = 0
+    #: node -> its path, for nodes changed since the digest was last read whose new digest
+    #: is not added yet (keyed by node: the root has two paths, "" and "/")
+    _pending: dict[DataNode, str] = field(default_factory=dict)
     data_size: int = 0
 
     def __post_init__(self) -> None:
@@ -206,7 +217,8 @@ class DataTree:
         self.ephemerals = {}
         self.containers = set()
         self.ttls = set()
-        self.tree_digest = 0
+        self._digest_base = 0
+        self._pending = {}
         self.last_processed_zxid = 0
 
     def add_restored_node(self, path: str, node: DataNode) -> None:
@@ -251,33 +263,50 @@ class DataTree:
 
     # ------------------------------------------------------------------ digest
     def node_digest(self, path: str, node: DataNode) -> int:
-        """DigestCalculator.calculateDigest (version 2)."""
-        if not self.digest_enabled or path.startswith(_ZK_SUBTREE):
-            return 0
+        """DigestCalculator.calculateDigest (version 2), cached on the node until it changes."""
         d = node.digest
         if d is None:
-            if path == "/":
-                path = ""
-            crc = zlib.crc32(path.encode("utf-8"))
-            if node.data:
-                crc = zlib.crc32(node.data, crc)
-            crc = zlib.crc32(
-                _DIGEST_STAT.pack(
-                    node.czxid, node.mzxid, node.pzxid, node.ctime, node.mtime,
-                    node.version, node.cversion, node.aversion, node.ephemeral_owner,
-                ),
-                crc,
-            )  # fmt: skip
-            d = node.digest = crc
+            if not self.digest_enabled or path.startswith(_ZK_SUBTREE):
+                return 0
+            d = node.digest = _calculate_digest(path, node)
         return d
 
+    @property
+    def tree_digest(self) -> int:
+        """The tree digest (unsigned): the sum of every node's digest outside /zookeeper/.
+
+        A changed node's new digest is added when the digest is next read, not when the
+        txn is applied: a node changed by several txns between two reads (a hot node under
+        pipelined writes) is hashed once, not once per txn.
+        """
+        pending = self._pending
+        if pending:
+            d = self._digest_base
+            for node, path in pending.items():
+                x = node.digest
+                if x is None:
+                    x = node.digest = _calculate_digest(path, node)
+                d += x
+            self._digest_base = d & _U64
+            pending.clear()
+        return self._digest_base
+
     def _digest_add(self, path: str, node: DataNode) -> None:
+        """``node`` is now at ``path`` in its new state (nodes.postChange / add)."""
         if self.digest_enabled and not path.startswith(_ZK_SUBTREE):
-            self.tree_digest = (self.tree_digest + self.node_digest(path, node)) & _U64
+            self._pending[node] = path
 
     def _digest_remove(self, path: str, node: DataNode) -> None:
+        """``node``'s current state leaves the digest (it is deleted or about to change)."""
         if self.digest_enabled and not path.startswith(_ZK_SUBTREE):
-            self.tree_digest = (self.tree_digest - self.node_digest(path, node)) & _U64
+            pending = self._pending
+            if node in pending:
+                del pending[node]  # its new digest was never added
+                return
+            d = node.digest
+            if d is None:
+                d = _calculate_digest(path, node)
+            self._digest_base = (self._digest_base - d) & _U64
 
     def _changing(self, path: str, node: DataNode) -> None:
         """nodes.preChange: take the node's old digest out before mutating it."""
@@ -549,44 +578,44 @@ class DataTree:
         try:
             if t in _CREATE_TYPES:
                 rc.path = txn.path
-                if t == _CREATE_TTL:
+                if t == Op.createTTL:
                     owner = ttl_to_owner(txn.ttl)
-                elif t == _CREATE_CONTAINER:
+                elif t == Op.createContainer:
                     owner = CONTAINER_EPHEMERAL_OWNER
                 else:
                     owner = hdr.clientId if txn.ephemeral else 0
                 acl = acl_from_records(txn.acl)
                 node = self.create_node(txn.path, txn.data, acl, owner, txn.parentCVersion, hdr.zxid, hdr.time)
-                if t != _CREATE:
+                if t != Op.create:
                     rc.stat = self.stat_bytes(node)
-            elif t == _SET_DATA or t == _RECONFIG:
+            elif t == Op.setData or t == Op.reconfig:
                 rc.path = txn.path
                 rc.stat = self.stat_bytes(self.set_data(txn.path, txn.data, txn.version, hdr.zxid, hdr.time))
-            elif t == _DELETE or t == _DELETE_CONTAINER:
+            elif t == Op.delete or t == Op.deleteContainer:
                 rc.path = txn.path
                 self.delete_node(txn.path, hdr.zxid)
-            elif t == OpCode.setACL:
+            elif t == Op.setACL:
                 rc.path = txn.path
                 acl = acl_from_records(txn.acl)
                 rc.stat = self.stat_bytes(self.set_acl(txn.path, acl, txn.version))
-            elif t == OpCode.closeSession:
+            elif t == Op.closeSession:
                 self.kill_session(hdr.clientId, hdr.zxid, txn.paths2Delete if txn is not None else None)
-            elif t == OpCode.error:
+            elif t == Op.error:
                 rc.err = txn.err
-            elif t == OpCode.check:
+            elif t == Op.check:
                 rc.path = txn.path
-            elif t == OpCode.multi:
+            elif t == Op.multi:
                 self._process_multi(hdr, txn, rc)
         except KeeperError as e:
             rc.err = e.code
         err = rc.err
-        if err == _NODEEXISTS and t == _CREATE:
+        if err == Err.NODEEXISTS and t == Op.create:
             # a fuzzy snapshot already holds this node: bring the parent's cversion along
             try:
                 self.set_cversion_pzxid(rc.path[: rc.path.rfind("/")], txn.parentCVersion, hdr.zxid)
             except KeeperError as e:
                 rc.err = e.code
-        elif err == _NONODE and (t == _DELETE or t == _DELETE_CONTAINER):
+        elif err == Err.NONODE and (t == Op.delete or t == Op.deleteContainer):
             # replay only (live, such a delete is an error txn): a fuzzy snapshot wrote the parent
             # before the child was created and reached the child after this delete, so the child
             # is missing; the live delete still moved the parent's pzxid
@@ -604,16 +633,16 @@ class DataTree:
         from .txn import decode_txn_body  # local: txn imports datatree constants
 
         rc.multi = []
-        failed = any(sub.type == OpCode.error for sub in txn.txns)
+        failed = any(sub.type == Op.error for sub in txn.txns)
         post_failed = False
         for sub in txn.txns:
             sub_type = sub.type
             record = decode_txn_body(sub_type, sub.data)
-            if sub_type == OpCode.error:
+            if sub_type == Op.error:
                 post_failed = True
-            if failed and sub_type != OpCode.error:
+            if failed and sub_type != Op.error:
                 record = R.ErrorTxn(Code.RUNTIMEINCONSISTENCY if post_failed else Code.OK)
-                sub_type = OpCode.error
+                sub_type = Op.error
             sub_hdr = R.TxnHeader(hdr.clientId, hdr.cxid, hdr.zxid, hdr.time, sub_type)
             sub_rc = self.process_txn(sub_hdr, record, True)
             rc.multi.append(sub_rc)
@@ -621,4 +650,4 @@ class DataTree:
                 rc.err = sub_rc.err
 
 
-_CREATE_TYPES = frozenset((OpCode.create, OpCode.create2, OpCode.createTTL, OpCode.createContainer))
+_CREATE_TYPES = frozenset((Op.create, Op.create2, Op.createTTL, Op.createContainer))

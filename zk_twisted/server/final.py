@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from ..constants import PING_XID, Code, KeeperError, OpCode, Perms, WatcherType
+from ..constants import PING_XID, Code, KeeperError, Op, Perms, WatcherType
 from ..jute import JuteError
 from ..jute import records as R
 from ..jute.multi import decode_multi_request, encode_multi_response
@@ -22,11 +22,6 @@ if TYPE_CHECKING:
 _REPLY = struct.Struct(">iiqi")  # frame length, xid, zxid, err
 _I32 = struct.Struct(">i")
 _ZERO_STAT = R.Stat(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).to_bytes()
-# plain ints for the per-request comparisons (an IntEnum member lookup costs ~4x as much)
-_ERROR = OpCode.error.value
-_MULTI = OpCode.multi.value
-_CREATE = OpCode.create.value
-_CLOSE_SESSION = OpCode.closeSession.value
 
 
 def reply_frame(xid: int, zxid: int, err: int, body: bytes = b"") -> bytes:
@@ -60,18 +55,18 @@ class FinalRequestProcessor:
         err = 0
         body = b""
         try:
-            if hdr is not None and hdr.type == _ERROR:
+            if hdr is not None and hdr.type == Op.error:
                 if req.error is not None:
                     raise req.error
                 raise KeeperError(req.txn.err)
-            if req.error is not None and t != _MULTI:
+            if req.error is not None and t != Op.multi:
                 raise req.error
             handler = _HANDLERS.get(t)
             if handler is None:  # ping
-                if t == OpCode.ping:
+                if t == Op.ping:
                     zks.send(cnxn, reply_frame(PING_XID, zxid, 0), req)
                     return
-                if t == OpCode.createSession:
+                if t == Op.createSession:
                     zks.finish_session_init(cnxn, True)
                     return
                 raise KeeperError(Code.UNIMPLEMENTED)
@@ -83,14 +78,14 @@ class FinalRequestProcessor:
             err = Code.MARSHALLINGERROR
             body = b""
         zks.send(cnxn, reply_frame(req.cxid, zxid, err, body), req)
-        if t == _CLOSE_SESSION:
+        if t == Op.closeSession:
             cnxn.close_after_flush()
 
     # ------------------------------------------------------------------ writes
     def _create(self, req: Request, rc) -> bytes:
         if rc.err:
             raise KeeperError(rc.err)
-        if req.type == _CREATE:
+        if req.type == Op.create:
             return R.CreateResponse(rc.path).to_bytes()
         return _create2_body(rc.path, rc.stat)
 
@@ -113,18 +108,18 @@ class FinalRequestProcessor:
         results = []
         for sub in rc.multi:
             st = sub.type
-            if st == OpCode.check:
-                results.append((OpCode.check, 0, None))
-            elif st == OpCode.create:
-                results.append((OpCode.create, 0, R.CreateResponse(sub.path)))
-            elif st in (OpCode.create2, OpCode.createTTL, OpCode.createContainer):
-                results.append((OpCode.create2, 0, _Raw(_create2_body(sub.path, sub.stat))))
-            elif st in (OpCode.delete, OpCode.deleteContainer):
-                results.append((OpCode.delete, 0, None))
-            elif st == OpCode.setData:
-                results.append((OpCode.setData, 0, _Raw(sub.stat)))
-            elif st == OpCode.error:
-                results.append((OpCode.error, sub.err, R.ErrorResponse(sub.err)))
+            if st == Op.check:
+                results.append((Op.check, 0, None))
+            elif st == Op.create:
+                results.append((Op.create, 0, R.CreateResponse(sub.path)))
+            elif st in (Op.create2, Op.createTTL, Op.createContainer):
+                results.append((Op.create2, 0, _Raw(_create2_body(sub.path, sub.stat))))
+            elif st in (Op.delete, Op.deleteContainer):
+                results.append((Op.delete, 0, None))
+            elif st == Op.setData:
+                results.append((Op.setData, 0, _Raw(sub.stat)))
+            elif st == Op.error:
+                results.append((Op.error, sub.err, R.ErrorResponse(sub.err)))
             else:
                 raise JuteError(f"Invalid type of op {st}")
         return encode_multi_response(results)
@@ -208,7 +203,7 @@ class FinalRequestProcessor:
         return R.GetACLResponse(recs, tree.stat(node)).to_bytes()
 
     def _set_watches(self, req: Request, rc) -> bytes:
-        if req.type == OpCode.setWatches:
+        if req.type == Op.setWatches:
             r = R.SetWatches.from_bytes(req.payload)
             persistent, recursive = (), ()
         else:
@@ -228,7 +223,7 @@ class FinalRequestProcessor:
         return _I32.pack(0)
 
     def _check_or_remove_watches(self, req: Request, rc) -> bytes:
-        remove = req.type == OpCode.removeWatches
+        remove = req.type == Op.removeWatches
         r = (R.RemoveWatchesRequest if remove else R.CheckWatchesRequest).from_bytes(req.payload)
         tree = self.zks.db.tree
         wtype = WatcherType(r.type)
@@ -263,16 +258,16 @@ class FinalRequestProcessor:
         results = []
         for op_type, rec in decode_multi_request(req.payload):
             try:
-                if op_type == OpCode.getChildren:
+                if op_type == Op.getChildren:
                     children = self._children(req, rec.path, rec.watch)
-                    results.append((OpCode.getChildren, 0, R.GetChildrenResponse(children)))
-                elif op_type == OpCode.getData:
+                    results.append((Op.getChildren, 0, R.GetChildrenResponse(children)))
+                elif op_type == Op.getData:
                     body = self._read_data(req, rec.path, rec.watch)
-                    results.append((OpCode.getData, 0, _Raw(body)))
+                    results.append((Op.getData, 0, _Raw(body)))
                 else:
                     raise JuteError("Invalid type of readOp")
             except KeeperError as e:
-                results.append((OpCode.error, e.code, R.ErrorResponse(e.code)))
+                results.append((Op.error, e.code, R.ErrorResponse(e.code)))
         return encode_multi_response(results)
 
 
@@ -290,31 +285,31 @@ class _Raw:
 
 F = FinalRequestProcessor
 _HANDLERS = {
-    OpCode.create: F._create,
-    OpCode.create2: F._create,
-    OpCode.createTTL: F._create,
-    OpCode.createContainer: F._create,
-    OpCode.delete: F._delete,
-    OpCode.deleteContainer: F._delete,
-    OpCode.setData: F._set_stat,
-    OpCode.setACL: F._set_stat,
-    OpCode.check: F._set_stat,
-    OpCode.closeSession: F._close_session,
-    OpCode.multi: F._multi,
-    OpCode.sync: F._sync,
-    OpCode.exists: F._exists,
-    OpCode.getData: F._get_data,
-    OpCode.getChildren: F._get_children,
-    OpCode.getChildren2: F._get_children2,
-    OpCode.getAllChildrenNumber: F._get_all_children_number,
-    OpCode.getACL: F._get_acl,
-    OpCode.setWatches: F._set_watches,
-    OpCode.setWatches2: F._set_watches,
-    OpCode.addWatch: F._add_watch,
-    OpCode.checkWatches: F._check_or_remove_watches,
-    OpCode.removeWatches: F._check_or_remove_watches,
-    OpCode.whoAmI: F._who_am_i,
-    OpCode.getEphemerals: F._get_ephemerals,
-    OpCode.multiRead: F._multi_read,
+    Op.create: F._create,
+    Op.create2: F._create,
+    Op.createTTL: F._create,
+    Op.createContainer: F._create,
+    Op.delete: F._delete,
+    Op.deleteContainer: F._delete,
+    Op.setData: F._set_stat,
+    Op.setACL: F._set_stat,
+    Op.check: F._set_stat,
+    Op.closeSession: F._close_session,
+    Op.multi: F._multi,
+    Op.sync: F._sync,
+    Op.exists: F._exists,
+    Op.getData: F._get_data,
+    Op.getChildren: F._get_children,
+    Op.getChildren2: F._get_children2,
+    Op.getAllChildrenNumber: F._get_all_children_number,
+    Op.getACL: F._get_acl,
+    Op.setWatches: F._set_watches,
+    Op.setWatches2: F._set_watches,
+    Op.addWatch: F._add_watch,
+    Op.checkWatches: F._check_or_remove_watches,
+    Op.removeWatches: F._check_or_remove_watches,
+    Op.whoAmI: F._who_am_i,
+    Op.getEphemerals: F._get_ephemerals,
+    Op.multiRead: F._multi_read,
 }
 del F

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from ..constants import CONTAINER_EPHEMERAL_OWNER, Code, CreateMode, KeeperError, OpCode, Perms
+from ..constants import CONTAINER_EPHEMERAL_OWNER, Code, CreateMode, KeeperError, Op, Perms
 from ..jute import JuteError
 from ..jute import records as R
 from ..jute.multi import decode_multi_request
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 
 _I32 = 1 << 32
 _U64 = (1 << 64) - 1
-# plain ints for the per-request comparisons (an IntEnum member lookup costs ~4x as much)
-_CREATE_TTL = OpCode.createTTL.value
-_CREATE_CONTAINER = OpCode.createContainer.value
-_DELETE_CONTAINER = OpCode.deleteContainer.value
-_ERROR = OpCode.error.value
 
 
 def inc32(v: int) -> int:
@@ -152,7 +147,7 @@ class PrepRequestProcessor:
         t = req.type
         try:
             decoder = _WRITE_DECODERS.get(t)
-            if decoder is not None or t == _DELETE_CONTAINER:
+            if decoder is not None or t == Op.deleteContainer:
                 zxid = zks.next_zxid()
                 req.hdr = R.TxnHeader(req.session_id, req.cxid, zxid, zks.wall_time(), t)
                 if decoder is None:
@@ -160,33 +155,33 @@ class PrepRequestProcessor:
                 else:
                     record = decoder._read(req.payload, 0)[0]
                 self._to_txn(t, zxid, req, record)
-            elif t == OpCode.multi:
+            elif t == Op.multi:
                 self._multi(req)
-            elif t == OpCode.createSession:
+            elif t == Op.createSession:
                 req.hdr = R.TxnHeader(req.session_id, req.cxid, zks.next_zxid(), zks.wall_time(), t)
                 timeout = int.from_bytes(req.payload[:4], "big", signed=True)
                 req.txn = R.CreateSessionTxn(timeout)
                 zks.sessions.track_session(req.session_id, timeout, zks.now_ms())
                 zks.sessions.set_owner(req.session_id, req.cnxn)
-            elif t == OpCode.closeSession:
+            elif t == Op.closeSession:
                 req.hdr = R.TxnHeader(req.session_id, req.cxid, zks.next_zxid(), zks.wall_time(), t)
                 self._close_session(req)
             else:
                 zks.sessions.check(req.session_id)
         except KeeperError as e:
             if req.hdr is not None:
-                req.hdr.type = _ERROR
+                req.hdr.type = Op.error
                 req.txn = R.ErrorTxn(e.code)
                 req.digest = None
             req.error = e
         except (JuteError, ValueError, UnicodeError, TypeError, AttributeError):
             # Java catches every other exception here: the op fails with MARSHALLINGERROR
             if req.hdr is not None:
-                req.hdr.type = _ERROR
+                req.hdr.type = Op.error
                 req.txn = R.ErrorTxn(Code.MARSHALLINGERROR)
                 req.digest = None
         hdr = req.hdr
-        if hdr is not None and req.digest is None and hdr.type != _ERROR and zks.db.tree.digest_enabled:
+        if hdr is not None and req.digest is None and hdr.type != Op.error and zks.db.tree.digest_enabled:
             req.digest = self.txn_digest()
         req.zxid = zks.zxid
 
@@ -197,7 +192,7 @@ class PrepRequestProcessor:
         tree = zks.db.tree
         if t in _CREATES:
             self._create(t, zxid, req, record)
-        elif t == _DELETE_CONTAINER:
+        elif t == Op.deleteContainer:
             path = record
             parent_path = self._parent_for_delete(path)
             node_cr = self._record_for(path)
@@ -208,7 +203,7 @@ class PrepRequestProcessor:
             parent_cr = self._record_for(parent_path)
             req.txn = R.DeleteTxn(path)
             self._delete_changes(parent_cr, node_cr, zxid)
-        elif t == OpCode.delete:
+        elif t == Op.delete:
             zks.sessions.check(req.session_id)
             path = record.path
             parent_path = self._parent_for_delete(path)
@@ -220,7 +215,7 @@ class PrepRequestProcessor:
                 raise KeeperError(Code.NOTEMPTY, path)
             req.txn = R.DeleteTxn(path)
             self._delete_changes(parent_cr, node_cr, zxid)
-        elif t == OpCode.setData:
+        elif t == Op.setData:
             zks.sessions.check(req.session_id)
             path = record.path
             _validate(path)
@@ -239,13 +234,13 @@ class PrepRequestProcessor:
             n.mzxid = zxid
             n.data = record.data
             self._add(cr, before)
-        elif t == OpCode.reconfig:
+        elif t == Op.reconfig:
             if not zks.reconfig_enabled:
                 raise KeeperError(Code.RECONFIGDISABLED)
             # reconfiguration needs a quorum leader; a standalone server refuses it as 3.8 does
             zks.sessions.check(req.session_id)
             raise KeeperError(Code.UNIMPLEMENTED)
-        elif t == OpCode.setACL:
+        elif t == Op.setACL:
             zks.sessions.check(req.session_id)
             path = record.path
             _validate(path)
@@ -258,7 +253,7 @@ class PrepRequestProcessor:
             cr.node.aversion = new_version
             cr.node.acl = acl
             self._add(cr, node_cr.node)
-        elif t == OpCode.check:
+        elif t == Op.check:
             zks.sessions.check(req.session_id)
             path = record.path
             _validate(path)
@@ -295,8 +290,8 @@ class PrepRequestProcessor:
         ephemeral, sequential, is_ttl = mode
         # validateCreateRequest
         ttl = -1
-        if is_ttl or t == _CREATE_TTL:
-            if t == _CREATE_TTL:
+        if is_ttl or t == Op.createTTL:
+            if t == Op.createTTL:
                 ttl = record.ttl
             if is_ttl and not tree.extended_types:
                 raise KeeperError(Code.UNIMPLEMENTED, path)
@@ -336,10 +331,10 @@ class PrepRequestProcessor:
         new_cversion = inc32(parent_cversion)
         acl_recs = acl_records(acl)
         # the owner the tree will record follows the txn type, whatever the flags said
-        if t == _CREATE_CONTAINER:
+        if t == Op.createContainer:
             req.txn = R.CreateContainerTxn(path, data, acl_recs, new_cversion)
             owner = CONTAINER_EPHEMERAL_OWNER
-        elif t == _CREATE_TTL:
+        elif t == Op.createTTL:
             req.txn = R.CreateTTLTxn(path, data, acl_recs, new_cversion, ttl)
             owner = ttl_to_owner(ttl)
         else:
@@ -384,7 +379,7 @@ class PrepRequestProcessor:
     def _multi(self, req: Request) -> None:
         zks = self.zks
         zxid = zks.next_zxid()
-        req.hdr = R.TxnHeader(req.session_id, req.cxid, zxid, zks.wall_time(), OpCode.multi)
+        req.hdr = R.TxnHeader(req.session_id, req.cxid, zxid, zks.wall_time(), Op.multi)
         ops = decode_multi_request(req.payload)
         pending = {}
         for _, rec in ops:
@@ -398,14 +393,14 @@ class PrepRequestProcessor:
             if op_type not in _MULTI_WRITE_OPS:
                 raise JuteError(f"op {op_type} in a write multi")
             if failed is not None:
-                txns.append(R.Txn(OpCode.error, R.ErrorTxn(Code.RUNTIMEINCONSISTENCY).to_bytes()))
+                txns.append(R.Txn(Op.error, R.ErrorTxn(Code.RUNTIMEINCONSISTENCY).to_bytes()))
                 continue
             try:
                 self._to_txn(op_type, zxid, req, rec)
                 txns.append(R.Txn(op_type, req.txn.to_bytes()))
             except KeeperError as e:
                 failed = e
-                txns.append(R.Txn(OpCode.error, R.ErrorTxn(e.code).to_bytes()))
+                txns.append(R.Txn(Op.error, R.ErrorTxn(e.code).to_bytes()))
                 req.error = e
                 self._rollback(zxid, pending)
         req.txn = R.MultiTxn(txns)
@@ -428,19 +423,19 @@ def _check_version(current: int, expected: int, path: str) -> int:
 
 #: CreateMode flag -> (ephemeral, sequential, ttl)
 _MODES = {int(m): (m.ephemeral, m.sequential, m.ttl) for m in CreateMode}
-_CREATES = frozenset((OpCode.create, OpCode.create2, OpCode.createTTL, OpCode.createContainer))
+_CREATES = frozenset((Op.create, Op.create2, Op.createTTL, Op.createContainer))
 _WRITE_DECODERS = {
-    OpCode.create: R.CreateRequest,
-    OpCode.create2: R.CreateRequest,
-    OpCode.createContainer: R.CreateRequest,
-    OpCode.createTTL: R.CreateTTLRequest,
-    OpCode.delete: R.DeleteRequest,
-    OpCode.deleteContainer: None,
-    OpCode.setData: R.SetDataRequest,
-    OpCode.reconfig: R.ReconfigRequest,
-    OpCode.setACL: R.SetACLRequest,
-    OpCode.check: R.CheckVersionRequest,
+    Op.create: R.CreateRequest,
+    Op.create2: R.CreateRequest,
+    Op.createContainer: R.CreateRequest,
+    Op.createTTL: R.CreateTTLRequest,
+    Op.delete: R.DeleteRequest,
+    Op.deleteContainer: None,
+    Op.setData: R.SetDataRequest,
+    Op.reconfig: R.ReconfigRequest,
+    Op.setACL: R.SetACLRequest,
+    Op.check: R.CheckVersionRequest,
 }
 _MULTI_WRITE_OPS = frozenset(
-    (OpCode.create, OpCode.create2, OpCode.createTTL, OpCode.createContainer, OpCode.delete, OpCode.setData, OpCode.check)
+    (Op.create, Op.create2, Op.createTTL, Op.createContainer, Op.delete, Op.setData, Op.check)
 )

@@ -32,7 +32,7 @@ class Request:
         "hdr", "txn", "digest", "error", "zxid", "start", "response_sent",
     )  # fmt: skip
 
-    def __init__(self, cnxn, session_id: int, cxid: int, type_: int, payload: bytes, auth_ids, start=0.0):
+    def __init__(self, cnxn, session_id: int, cxid: int, type_: int, payload: bytes, auth_ids, start: int = 0):
         self.cnxn = cnxn
         self.session_id = session_id
         self.cxid = cxid

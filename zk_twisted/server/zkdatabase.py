@@ -6,7 +6,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..constants import OpCode
+from ..constants import Op
 from .datatree import DIGEST_VERSION, DataTree, ProcessTxnResult
 
 log = logging.getLogger(__name__)
@@ -15,8 +15,6 @@ log = logging.getLogger(__name__)
 DIGEST_LOG_INTERVAL = 128
 DIGEST_LOG_LIMIT = 1024
 _U64 = (1 << 64) - 1
-_CREATE_SESSION = OpCode.createSession.value
-_CLOSE_SESSION = OpCode.closeSession.value
 
 
 @dataclass
@@ -27,29 +25,54 @@ class ZKDatabase:
     digest_mismatches: int = 0
     #: (zxid, tree digest) after each txn whose zxid is a multiple of 128: what 'hash' prints
     digest_log: deque = field(default_factory=lambda: deque(maxlen=DIGEST_LOG_LIMIT))
+    #: (zxid, digest) the last applied txn carried, not yet compared with the tree's
+    _expected: tuple[int, int] | None = None
 
     @property
     def last_processed_zxid(self) -> int:
         return self.tree.last_processed_zxid
 
     def process_txn(self, hdr, txn, digest=None) -> ProcessTxnResult:
-        """Apply one committed txn: the same code path live, on restore and on a learner."""
+        """Apply one committed txn: the same code path live, on restore and on a learner.
+
+        The digest the txn carries is checked against the tree's by :meth:`verify_digest`,
+        at the latest when the next txn without one comes or at the next 128th zxid; the
+        server calls it after each batch it applies, restore after its replay.  A digest is
+        a sum over the nodes, so a divergence shows at any later check just as it would at
+        the txn that caused it; checking per batch hashes a node changed several times in
+        the batch once.
+        """
         t = hdr.type
-        if t == _CREATE_SESSION:
+        if t == Op.createSession:
             self.sessions_with_timeouts[hdr.clientId] = txn.timeOut
-        elif t == _CLOSE_SESSION:
+        elif t == Op.closeSession:
             self.sessions_with_timeouts.pop(hdr.clientId, None)
         tree = self.tree
+        if digest is None or digest.version != DIGEST_VERSION:
+            if self._expected is not None:
+                self.verify_digest()
+        elif tree.digest_enabled:
+            self._expected = (hdr.zxid, digest.treeDigest & _U64)
         rc = tree.process_txn(hdr, txn)
         if hdr.zxid % DIGEST_LOG_INTERVAL == 0 and tree.digest_enabled:
             self.digest_log.append((hdr.zxid, tree.digest()))
-        if digest is not None and digest.version == DIGEST_VERSION and tree.digest_enabled:
-            if digest.treeDigest & _U64 != tree.tree_digest:
-                self.digest_mismatches += 1
-                log.error(
-                    "Digests are not matching at zxid 0x%x: txn says %x, tree has %x",
-                    hdr.zxid,
-                    digest.treeDigest & (2**64 - 1),
-                    self.tree.digest() & (2**64 - 1),
-                )
+            self.verify_digest()
         return rc
+
+    def verify_digest(self) -> None:
+        """Compare the tree digest with the one the last applied txn carried (ZKDatabase's
+        compareDigest); a mismatch is logged and counted (digest_mismatches_count)."""
+        expected = self._expected
+        if expected is None:
+            return
+        self._expected = None
+        zxid, value = expected
+        tree = self.tree
+        if value != tree.tree_digest:
+            self.digest_mismatches += 1
+            log.error(
+                "Digests are not matching at zxid 0x%x: txn says %x, tree has %x",
+                zxid,
+                value,
+                tree.tree_digest,
+            )

@@ -18,12 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..constants import (
-    NOTIFICATION_XID,
-    Code,
-    KeeperState,
-    OpCode,
-)
+from ..constants import NOTIFICATION_XID, Code, KeeperState, Op
 from ..jute import JuteError
 from ..jute import records as R
 from .acl import AclList, AuthProviders
@@ -41,11 +36,6 @@ log = logging.getLogger(__name__)
 _HDR = struct.Struct(">ii")
 _I32 = struct.Struct(">i")
 _EVENT_HDR = struct.Struct(">iiqiiii")  # frame len, xid -1, zxid -1, err 0, type, state
-# plain ints for the per-request comparisons (an IntEnum member lookup costs ~4x as much)
-_AUTH = OpCode.auth.value
-_SASL = OpCode.sasl.value
-_CREATE_SESSION = OpCode.createSession.value
-_CLOSE_SESSION = OpCode.closeSession.value
 
 
 class CloseConnection(Exception):
@@ -74,10 +64,6 @@ class ServerSettings:
 class ServerStats:
     packets_received: int = 0
     packets_sent: int = 0
-    min_latency: int = -1
-    max_latency: int = 0
-    total_latency: int = 0
-    count: int = 0
     fsync_threshold_exceeded: int = 0
     auth_failed: int = 0
     # for 'mntr' (3.8's readlatency / updatelatency, client_response_size, counters)
@@ -87,21 +73,28 @@ class ServerStats:
     connection_requests: int = 0
     sessions_expired: int = 0
 
-    def record(self, latency: int) -> None:
-        self.count += 1
-        self.total_latency += latency
-        if self.min_latency < 0 or latency < self.min_latency:
-            self.min_latency = latency
-        if latency > self.max_latency:
-            self.max_latency = latency
+    # ServerStats' own latency figures cover every answered request: reads and updates
+    # together, reset together ('srst'), so they are derived rather than counted twice
+    @property
+    def count(self) -> int:
+        return self.read_latency.count + self.update_latency.count
 
-    def reset_latency(self) -> None:
-        self.min_latency = -1
-        self.max_latency = self.total_latency = self.count = 0
+    @property
+    def total_latency(self) -> int:
+        return self.read_latency.total + self.update_latency.total
+
+    @property
+    def min_latency(self) -> int:
+        """-1 until a request was answered."""
+        mins = [m for m in (self.read_latency.min, self.update_latency.min) if m is not None]
+        return min(mins) if mins else -1
+
+    @property
+    def max_latency(self) -> int:
+        return max(self.read_latency.max or 0, self.update_latency.max or 0)
 
     def reset(self) -> None:
         """'srst': ServerStats.reset also resets 3.8's metrics (not its gauges)."""
-        self.reset_latency()
         self.packets_received = self.packets_sent = 0
         self.read_latency.reset()
         self.update_latency.reset()
@@ -190,7 +183,7 @@ class ZooKeeperServer:
         if req.sessionId == 0:
             sid = self.sessions.create_session(timeout, now)
             cnxn.session_id = sid
-            self.submit(Request(cnxn, sid, 0, OpCode.createSession, _I32.pack(timeout), None, now))
+            self.submit(Request(cnxn, sid, 0, Op.createSession, _I32.pack(timeout), None, now))
             return
         sid = req.sessionId
         cnxn.session_id = sid
@@ -225,10 +218,10 @@ class ZooKeeperServer:
         body = payload[8:]
         self.stats.packets_received += 1
         cnxn.packets_received += 1
-        if op == _AUTH:
+        if op == Op.auth:
             self._process_auth(cnxn, xid, body)
             return
-        if op == _SASL:
+        if op == Op.sasl:
             # No SASL server is configured.  3.8 then has no saslServer on the connection: its
             # processSasl catches the NullPointerException and answers OK with a null token
             # (SetSASLResponse(null)), keeping the connection; an undecodable body closes it.
@@ -300,13 +293,15 @@ class ZooKeeperServer:
                 final.process(queue.popleft())
             if not queue:
                 del waiting[req.session_id]
+        # before Prep can start again from the tree's digest (nothing outstanding)
+        self.db.verify_digest()
 
     def apply(self, req: Request):
         """Apply a prepared txn to the database (Final's first step)."""
         hdr = req.hdr
         rc = self.db.process_txn(hdr, req.txn, req.digest)
         self.prep.applied(hdr.zxid)
-        if req.type == _CLOSE_SESSION:
+        if req.type == Op.closeSession:
             sid = req.session_id
             self.sessions.remove(sid)
             if req.cnxn is None:  # expired: drop the client's connection
@@ -329,10 +324,9 @@ class ZooKeeperServer:
             )  # fmt: skip
             frame = reply_frame(xid, zxid, Code.MARSHALLINGERROR)
         now = self.now_ms()
-        latency = now - int(req.start)
+        latency = now - req.start
         stats = self.stats
         stats.packets_sent += 1
-        stats.record(latency)
         (stats.update_latency if req.hdr is not None else stats.read_latency).add(latency)
         stats.response_sizes.add(len(frame) - 4)
         cnxn.packets_sent += 1
@@ -342,7 +336,7 @@ class ZooKeeperServer:
         cnxn.last_zxid = req.zxid
         cnxn.last_op = _OP_NAMES.get(req.type, "NA")
         cnxn.last_response_time = now
-        if req.cnxn is cnxn and req.type != _CREATE_SESSION:
+        if req.cnxn is cnxn and req.type != Op.createSession:
             cnxn.outstanding -= 1
             self.in_process -= 1
         cnxn.write(frame)
@@ -371,7 +365,7 @@ class ZooKeeperServer:
         for s in self.sessions.expire_due(now):
             self.stats.sessions_expired += 1
             log.info("Expiring session 0x%x, timeout of %dms exceeded", s.session_id & (2**64 - 1), s.timeout)
-            self.submit(Request(None, s.session_id, 0, OpCode.closeSession, b"", None, now))
+            self.submit(Request(None, s.session_id, 0, Op.closeSession, b"", None, now))
         return self.sessions.next_expiry(self.now_ms()) / 1000.0
 
     def check_containers(self) -> int:
@@ -396,13 +390,13 @@ class ZooKeeperServer:
                         candidates.append(path)
         candidates = candidates[: s.container_max_per_minute]
         for path in candidates:
-            self.submit(Request(None, 0, 0, OpCode.deleteContainer, path.encode("utf-8"), None, now))
+            self.submit(Request(None, 0, 0, Op.deleteContainer, path.encode("utf-8"), None, now))
         return len(candidates)
 
     def close_session(self, session_id: int) -> None:
         """Server-side close (e.g. kill): the same txn an expiry produces."""
         self.sessions.set_closing(session_id)
-        self.submit(Request(None, session_id, 0, OpCode.closeSession, b"", None, self.now_ms()))
+        self.submit(Request(None, session_id, 0, Op.closeSession, b"", None, self.now_ms()))
 
     @property
     def outstanding_requests(self) -> int:
@@ -410,14 +404,14 @@ class ZooKeeperServer:
 
 
 _OP_NAMES = {
-    OpCode.notification: "NOTI", OpCode.create: "CREA", OpCode.create2: "CREA", OpCode.createTTL: "CREA",
-    OpCode.createContainer: "CREA", OpCode.delete: "DELE", OpCode.deleteContainer: "DELE",
-    OpCode.exists: "EXIS", OpCode.getData: "GETD", OpCode.setData: "SETD", OpCode.getACL: "GETA",
-    OpCode.setACL: "SETA", OpCode.getChildren: "GETC", OpCode.getChildren2: "GETC",
-    OpCode.getAllChildrenNumber: "GETACN", OpCode.sync: "SYNC", OpCode.ping: "PING",
-    OpCode.check: "CHEC", OpCode.multi: "MULT", OpCode.multiRead: "MLTR", OpCode.reconfig: "RECO",
-    OpCode.setWatches: "SETW", OpCode.setWatches2: "STW2", OpCode.addWatch: "ADDW",
-    OpCode.checkWatches: "CHKW", OpCode.removeWatches: "REMW", OpCode.getEphemerals: "GETE",
-    OpCode.whoAmI: "HOMI", OpCode.createSession: "SESS", OpCode.closeSession: "CLOS",
+    Op.notification: "NOTI", Op.create: "CREA", Op.create2: "CREA", Op.createTTL: "CREA",
+    Op.createContainer: "CREA", Op.delete: "DELE", Op.deleteContainer: "DELE",
+    Op.exists: "EXIS", Op.getData: "GETD", Op.setData: "SETD", Op.getACL: "GETA",
+    Op.setACL: "SETA", Op.getChildren: "GETC", Op.getChildren2: "GETC",
+    Op.getAllChildrenNumber: "GETACN", Op.sync: "SYNC", Op.ping: "PING",
+    Op.check: "CHEC", Op.multi: "MULT", Op.multiRead: "MLTR", Op.reconfig: "RECO",
+    Op.setWatches: "SETW", Op.setWatches2: "STW2", Op.addWatch: "ADDW",
+    Op.checkWatches: "CHKW", Op.removeWatches: "REMW", Op.getEphemerals: "GETE",
+    Op.whoAmI: "HOMI", Op.createSession: "SESS", Op.closeSession: "CLOS",
 }  # fmt: skip
 
