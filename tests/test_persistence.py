@@ -27,7 +27,12 @@ from zk_twisted.persistence.errors import CorruptFileError, StorageError
 from zk_twisted.persistence.files import adler32_combine, make_log_name, sorted_files
 from zk_twisted.persistence.filetxnsnaplog import FileTxnSnapLog
 from zk_twisted.persistence.purge import purge
-from zk_twisted.persistence.snapshot import load_snapshot, write_snapshot
+from zk_twisted.persistence.snapshot import (
+    SnapshotFileWriter,
+    SnapshotSerializer,
+    load_snapshot,
+    write_snapshot,
+)
 from zk_twisted.persistence.sync import LogQueue, SnapshotTaker, SyncRequestProcessor
 from zk_twisted.persistence.txnlog import FileTxnLog, LogFileReader, marshal_entry
 from zk_twisted.server.datatree import DataTree
@@ -331,6 +336,32 @@ def test_snapshot_round_trip_keeps_every_field(tmp_path):
     assert state(db) == state(zks.db)
     assert db.tree.ephemerals == {c.session_id: {"/a/e"}}
     assert db.tree.containers == {"/cont"} and db.tree.ttls == {"/ttl"}
+
+
+def test_fuzzy_snapshot_leaves_out_a_subtree_remade_while_it_walks(tmp_path):
+    """A parent deleted when the walk reaches it, then made again with its children
+    before the walk reaches them: the snapshot must not hold children without a parent."""
+    db = ZKDatabase(DataTree())
+    tree = db.tree
+    acl = tree.nodes["/zookeeper"].acl
+    tree.create_node("/p", b"", acl, 0, -1, 1, 0)
+    tree.create_node("/p/c", b"old", acl, 0, -1, 2, 0)
+    tree.create_node("/q", b"", acl, 0, -1, 3, 0)
+    ser = SnapshotSerializer(db)
+    writer = SnapshotFileWriter(tmp_path, ser.zxid, fsync=False)
+    tree.delete_node("/p/c", 4)
+    tree.delete_node("/p", 5)
+    chunks = ser.node_chunks(1)  # one path per step
+    for _ in range(ser.paths.index("/p") + 1):  # up to /p, which is gone
+        writer.write_nodes(next(chunks))
+    tree.create_node("/p", b"", acl, 0, -1, 6, 0)  # made again behind the walk
+    tree.create_node("/p/c", b"new", acl, 0, -1, 7, 0)
+    for chunk in chunks:
+        writer.write_nodes(chunk)
+    path = writer.finish(ser.prefix(), None)
+    restored = ZKDatabase(DataTree())
+    load_snapshot(path, restored)  # a child without its parent would fail here
+    assert "/p/c" not in restored.tree.nodes and "/q" in restored.tree.nodes
 
 
 def test_corrupt_newest_snapshot_falls_back_to_the_previous_one(tmp_path):

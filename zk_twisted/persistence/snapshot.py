@@ -220,11 +220,14 @@ def _read_zxid_digest(buf, off: int):
 # ---------------------------------------------------------------------------- writing
 @dataclass
 class SnapshotSerializer:
-    """Walks the tree as DataTree.serializeNode does, a few nodes at a time (fuzzy).
+    """Writes the tree's nodes a few at a time, parents first (fuzzy, as DataTree.serialize).
 
-    Created on the reactor when a snapshot starts: it fixes the snapshot's zxid and
-    copies the session table then (as SerializeUtils copies sessionsWithTimeouts); each
-    node is read when it is reached, so the result is fuzzy exactly as 3.8's.
+    Created on the reactor when a snapshot starts: it fixes the snapshot's zxid, copies
+    the session table (as SerializeUtils copies sessionsWithTimeouts) and the list of
+    paths then; each node is read when it is reached, so the result is fuzzy exactly as
+    3.8's.  The paths come in the tree's insertion order, which puts every parent before
+    its children, instead of a walk down the child sets: the same file a reader expects
+    (any order with parents first), at a third of the cost per node.
     """
 
     db: ZKDatabase
@@ -233,37 +236,43 @@ class SnapshotSerializer:
     #: every ACL a written node refers to, by the id written
     acls: dict[int, AclList] = field(default_factory=dict)
     nodes_written: int = 0
+    paths: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.zxid = self.db.tree.last_processed_zxid
+        tree = self.db.tree
+        self.zxid = tree.last_processed_zxid
         self.sessions = dict(self.db.sessions_with_timeouts)
+        self.paths = list(tree.nodes)
 
     def node_chunks(self, nodes_per_chunk: int = 64) -> Iterator[bytes]:
         """The node section (ending with the "/" marker), one chunk of bytes per step.
 
         Between steps the caller may let the reactor apply txns: a node deleted before it
-        is reached is skipped, one created under an already written parent is left to
-        the log replay, as in 3.8.
+        is reached is skipped, and so is everything below it (a subtree deleted and made
+        again meanwhile is left to the log replay, as one created after the start is).
         """
         tree = self.db.tree
-        stack = [""]
+        paths = self.paths
         acls = self.acls
         pack_len = _I32.pack
         pack_tail = _SNAP_NODE_TAIL.pack
         last_acl: AclList | None = None
         acl_id = 0
-        while stack:
+        skipped: set[str] = set()
+        for start in range(0, len(paths), nodes_per_chunk):
             parts: list[bytes] = []
             append = parts.append
             nodes = tree.nodes
             id_of = tree.acl_cache.id_of
             written = 0
-            for _ in range(nodes_per_chunk):
-                if not stack:
-                    break
-                path = stack.pop()
+            for path in paths[start : start + nodes_per_chunk]:
                 node = nodes.get(path)
-                if node is None:
+                if node is None or path == "/":  # gone, or the root's second name
+                    if node is None:
+                        skipped.add(path)
+                    continue
+                if skipped and path[: path.rfind("/")] in skipped:
+                    skipped.add(path)  # its parent was not written
                     continue
                 acl = node.acl
                 if acl is not last_acl:
@@ -286,12 +295,9 @@ class SnapshotSerializer:
                     )
                 )  # fmt: skip
                 written += 1
-                children = node.children
-                if children:
-                    prefix = path + "/"
-                    stack.extend([prefix + c for c in children])
             self.nodes_written += written
             yield b"".join(parts)
+        self.paths = []
         yield _END_OF_NODES
 
     def prefix(self) -> bytes:

@@ -157,6 +157,7 @@ class DataTree:
     extended_types: bool = False
     digest_enabled: bool = True
     on_event: EventSink | None = None
+    #: path -> node; insertion order has every parent before its children (snapshots rely on it)
     nodes: dict[str, DataNode] = field(default_factory=dict)
     acl_cache: ACLCache = field(default_factory=ACLCache)
     ephemerals: dict[int, set[str]] = field(default_factory=dict)
