@@ -229,7 +229,10 @@ class DataTree:
         """
         nodes = self.nodes
         nodes[path] = node
-        self._digest_add(path, node)
+        if self.digest_enabled and not path.startswith(_ZK_SUBTREE):
+            # at once, not through _pending: a million restored nodes would make it huge
+            node.digest = d = _calculate_digest(path, node)
+            self._digest_base = (self._digest_base + d) & _U64
         i = path.rfind("/")
         if i == -1:
             nodes["/"] = node  # the root, written as ""
