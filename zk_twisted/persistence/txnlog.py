@@ -112,13 +112,17 @@ class FileTxnLog:
 
     def append_entry(self, zxid: int, entry: bytes) -> None:
         """Buffer an entry made by :func:`marshal_entry` (the sync stage marshals on the reactor)."""
-        if zxid <= self.last_zxid_seen:
-            log.warning("Current zxid 0x%x is <= 0x%x", zxid, self.last_zxid_seen)
-        else:
-            self.last_zxid_seen = zxid
+        self.append_entries([(zxid, entry)])
+
+    def append_entries(self, entries: list[tuple[int, bytes]]) -> None:
+        """Buffer ``(zxid, entry)`` pairs, in zxid order (a batch of the sync stage)."""
+        first = entries[0][0]
+        if first <= self.last_zxid_seen:
+            log.warning("Current zxid 0x%x is <= 0x%x", first, self.last_zxid_seen)
+        self.last_zxid_seen = max(self.last_zxid_seen, entries[-1][0])
         if not self._pending:
-            self._first_zxid = zxid
-        self._pending.append(entry)
+            self._first_zxid = first
+        self._pending += [entry for _, entry in entries]
 
     def commit(self) -> float:
         """Write what was appended, then fdatasync it (forceSync): the txns are durable after this.
