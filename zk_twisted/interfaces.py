@@ -29,6 +29,9 @@ class ITxnLog(Interface):
     def append_entry(zxid, entry):
         """Buffer an entry already marshalled (the Sync stage marshals on the reactor)."""
 
+    def append_entries(entries):
+        """Buffer ``(zxid, entry)`` pairs already marshalled, in zxid order (one batch)."""
+
     def commit():
         """Write buffered entries and (with forceSync) fsync them; returns the fsync's ms."""
 
