@@ -93,7 +93,6 @@ class KeeperError(Exception):
         self.path = path
 
 
-
 def plain_ints(enum_cls: type[IntEnum]) -> type:
     """An IntEnum's members as plain int class attributes, for per-request comparisons:
     on 3.11 looking up an IntEnum member costs about 4x a plain class attribute."""
@@ -103,6 +102,7 @@ def plain_ints(enum_cls: type[IntEnum]) -> type:
 #: ``Op.create == 1``, ``Err.NONODE == -101``: the plain-int twins of OpCode and Code
 Op = plain_ints(OpCode)
 Err = plain_ints(Code)
+
 
 class EventType(IntEnum):
     None_ = -1

@@ -266,13 +266,11 @@ class SnapshotSerializer:
             id_of = tree.acl_cache.id_of
             written = 0
             for path in paths[start : start + nodes_per_chunk]:
-                node = nodes.get(path)
-                if node is None or path == "/":  # gone, or the root's second name
-                    if node is None:
-                        skipped.add(path)
+                if path == "/":  # the root's second name
                     continue
-                if skipped and path[: path.rfind("/")] in skipped:
-                    skipped.add(path)  # its parent was not written
+                node = nodes.get(path)
+                if node is None or (skipped and path[: path.rfind("/")] in skipped):
+                    skipped.add(path)  # gone, or its parent was not written
                     continue
                 acl = node.acl
                 if acl is not last_acl:

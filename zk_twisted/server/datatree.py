@@ -229,10 +229,8 @@ class DataTree:
         """
         nodes = self.nodes
         nodes[path] = node
-        if self.digest_enabled and not path.startswith(_ZK_SUBTREE):
-            # at once, not through _pending: a million restored nodes would make it huge
-            node.digest = d = _calculate_digest(path, node)
-            self._digest_base = (self._digest_base + d) & _U64
+        # at once, not through _pending: a million restored nodes would make it huge
+        self._digest_base = (self._digest_base + self.node_digest(path, node)) & _U64
         i = path.rfind("/")
         if i == -1:
             nodes["/"] = node  # the root, written as ""
@@ -287,10 +285,7 @@ class DataTree:
         if pending:
             d = self._digest_base
             for node, path in pending.items():
-                x = node.digest
-                if x is None:
-                    x = node.digest = _calculate_digest(path, node)
-                d += x
+                d += self.node_digest(path, node)
             self._digest_base = d & _U64
             pending.clear()
         return self._digest_base
@@ -307,10 +302,7 @@ class DataTree:
             if node in pending:
                 del pending[node]  # its new digest was never added
                 return
-            d = node.digest
-            if d is None:
-                d = _calculate_digest(path, node)
-            self._digest_base = (self._digest_base - d) & _U64
+            self._digest_base = (self._digest_base - self.node_digest(path, node)) & _U64
 
     def _changing(self, path: str, node: DataNode) -> None:
         """nodes.preChange: take the node's old digest out before mutating it."""

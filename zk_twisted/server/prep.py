@@ -17,7 +17,15 @@ from ..jute import JuteError
 from ..jute import records as R
 from ..jute.multi import decode_multi_request
 from .acl import acl_records
-from .datatree import NORMAL, SPECIAL_PATHS, DataNode, ephemeral_type, ttl_to_owner
+from .datatree import (
+    DIGEST_VERSION,
+    NORMAL,
+    SPECIAL_PATHS,
+    DataNode,
+    ephemeral_type,
+    to_signed64,
+    ttl_to_owner,
+)
 from .pathutils import InvalidPath, validate_path
 from .request import Request
 
@@ -97,8 +105,7 @@ class PrepRequestProcessor:
         return self._digest
 
     def txn_digest(self) -> R.TxnDigest:
-        d = self.current_digest()
-        return R.TxnDigest(2, d - (1 << 64) if d >> 63 else d)
+        return R.TxnDigest(DIGEST_VERSION, to_signed64(self.current_digest()))
 
     def applied(self, zxid: int) -> None:
         """Final applied ``zxid``: its change records are now facts of the tree."""
@@ -137,7 +144,7 @@ class PrepRequestProcessor:
             before = seen[cr.path]
             prev = tree.node_digest(cr.path, before) if before is not None else 0
             new = tree.node_digest(cr.path, cr.node) if cr.node is not None else 0
-            d = (d - prev + new) & (2**64 - 1)
+            d = (d - prev + new) & _U64
             seen[cr.path] = cr.node
         self._digest = d
 

@@ -71,8 +71,7 @@ class ExpiryQueue:
 
     def update(self, elem, timeout: int, now: int) -> int | None:
         prev = self.elem_expiry.get(elem)
-        interval = self.interval
-        new = ((now + timeout) // interval + 1) * interval  # round_up, inline: once per request
+        new = self.round_up(now + timeout)
         if new == prev:
             return None
         bucket = self.buckets.get(new)

@@ -14,7 +14,6 @@ log = logging.getLogger(__name__)
 #: DataTree.DIGEST_LOG_INTERVAL / DIGEST_LOG_LIMIT: every 128th zxid's digest, the last 1024
 DIGEST_LOG_INTERVAL = 128
 DIGEST_LOG_LIMIT = 1024
-_U64 = (1 << 64) - 1
 
 
 @dataclass
@@ -52,7 +51,7 @@ class ZKDatabase:
             if self._expected is not None:
                 self.verify_digest()
         elif tree.digest_enabled:
-            self._expected = (hdr.zxid, digest.treeDigest & _U64)
+            self._expected = (hdr.zxid, digest.treeDigest)
         rc = tree.process_txn(hdr, txn)
         if hdr.zxid % DIGEST_LOG_INTERVAL == 0 and tree.digest_enabled:
             self.digest_log.append((hdr.zxid, tree.digest()))
@@ -67,12 +66,12 @@ class ZKDatabase:
             return
         self._expected = None
         zxid, value = expected
-        tree = self.tree
-        if value != tree.tree_digest:
+        tree_digest = self.tree.digest()
+        if value != tree_digest:
             self.digest_mismatches += 1
             log.error(
                 "Digests are not matching at zxid 0x%x: txn says %x, tree has %x",
                 zxid,
-                value,
-                tree.tree_digest,
+                value & (2**64 - 1),
+                tree_digest & (2**64 - 1),
             )
