@@ -110,6 +110,11 @@ class ClientProtocol(Protocol, ServerCnxn):
         if not self._done or self.closing:
             self.transport.write(data)
 
+    def write_sequence(self, pieces: list[bytes]) -> None:
+        # the transport keeps the pieces and joins them once, when it writes to the socket
+        if not self._done or self.closing:
+            self.transport.writeSequence(pieces)
+
     def close_after_flush(self, reason: int = 0) -> None:
         if not self.closing:
             self.closing = True

@@ -96,6 +96,10 @@ class ServerCnxn:
     def write(self, data: bytes) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def write_sequence(self, pieces: list[bytes]) -> None:
+        """Write one frame given in pieces (a large reply); shells that can, write them uncopied."""
+        self.write(b"".join(pieces))
+
     def close_after_flush(self, reason: int = Code.OK) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -24,8 +24,26 @@ _I32 = struct.Struct(">i")
 _ZERO_STAT = R.Stat(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).to_bytes()
 
 
+#: a reply body at least this long is handed to the connection in pieces (``write_sequence``)
+#: rather than joined and then copied again behind its header
+LARGE_REPLY = 1 << 16
+
+
 def reply_frame(xid: int, zxid: int, err: int, body: bytes = b"") -> bytes:
     return _REPLY.pack(16 + len(body), xid, zxid, err) + body
+
+
+def reply_pieces(xid: int, zxid: int, err: int, parts: list[bytes]) -> list[bytes]:
+    """The frame of a large reply as its header and the body's encoded pieces, uncopied."""
+    parts.insert(0, _REPLY.pack(16 + sum(map(len, parts)), xid, zxid, err))
+    return parts
+
+
+def _large_or_joined(parts: list[bytes]) -> bytes | list[bytes]:
+    """Small bodies are joined (one short copy, the usual fast path); large ones stay in pieces."""
+    if len(parts) > 64 and sum(map(len, parts)) >= LARGE_REPLY:
+        return parts
+    return b"".join(parts)
 
 
 def _create2_body(path: str, stat: bytes) -> bytes:
@@ -71,6 +89,9 @@ class FinalRequestProcessor:
                     return
                 raise KeeperError(Code.UNIMPLEMENTED)
             body = handler(self, req, rc)
+            if type(body) is list:  # a large reply: header + pieces, never one joined copy
+                zks.send(cnxn, reply_pieces(req.cxid, zxid, 0, body), req)
+                return
         except KeeperError as e:
             err = e.code
             body = b""
@@ -168,15 +189,20 @@ class FinalRequestProcessor:
             tree.add_child_watch(path, req.cnxn)
         return sorted(node.children) if node.children else []
 
-    def _get_children(self, req: Request, rc) -> bytes:
+    def _get_children(self, req: Request, rc) -> bytes | list[bytes]:
         r = R.GetChildrenRequest.from_bytes(req.payload)
-        return R.GetChildrenResponse(self._children(req, r.path, r.watch)).to_bytes()
+        parts: list[bytes] = []
+        R.GetChildrenResponse(self._children(req, r.path, r.watch))._write(parts)
+        return _large_or_joined(parts)
 
-    def _get_children2(self, req: Request, rc) -> bytes:
+    def _get_children2(self, req: Request, rc) -> bytes | list[bytes]:
         r = R.GetChildren2Request.from_bytes(req.payload)
         children = self._children(req, r.path, r.watch)
         tree = self.zks.db.tree
-        return R.GetChildrenResponse(children).to_bytes() + tree.stat_bytes(tree.nodes[r.path])
+        parts: list[bytes] = []
+        R.GetChildrenResponse(children)._write(parts)
+        parts.append(tree.stat_bytes(tree.nodes[r.path]))
+        return _large_or_joined(parts)
 
     def _get_all_children_number(self, req: Request, rc) -> bytes:
         path = R.GetAllChildrenNumberRequest.from_bytes(req.payload).path
@@ -252,7 +278,9 @@ class FinalRequestProcessor:
         paths = self.zks.db.tree.ephemerals_of(req.session_id)
         if not (prefix is None or not prefix.strip() or prefix.strip() == "/"):
             paths = {p for p in paths if p.startswith(prefix)}
-        return R.GetEphemeralsResponse(sorted(paths)).to_bytes()
+        parts: list[bytes] = []
+        R.GetEphemeralsResponse(sorted(paths))._write(parts)
+        return _large_or_joined(parts)
 
     def _multi_read(self, req: Request, rc) -> bytes:
         results = []

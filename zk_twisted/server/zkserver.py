@@ -310,25 +310,21 @@ class ZooKeeperServer:
                     cnxn.close_after_flush()
         return rc
 
-    def send(self, cnxn: ServerCnxn, frame: bytes, req: Request) -> None:
+    def send(self, cnxn: ServerCnxn, frame: bytes | list[bytes], req: Request) -> None:
         """Write a reply and account for it (latency, outstanding, throttling).
 
-        A reply the client could not read (ZooKeeper clients refuse frames of jute.maxbuffer
-        bytes or more, then reconnect and ask again forever) becomes a MARSHALLINGERROR reply.
+        A reply of any size is sent, as 3.8 sends it: jute.maxbuffer bounds what the server
+        reads, and each client enforces its own limit on what it reads.  A large reply comes as
+        a list of pieces (header first) and goes to the connection as they are, uncopied.
         """
-        if len(frame) - 4 >= self.settings.max_buffer:
-            xid, zxid = struct.unpack_from(">iq", frame, 4)
-            log.warning(
-                "Reply of %d bytes to 0x%x exceeds jute.maxbuffer=%d: answering MARSHALLINGERROR",
-                len(frame) - 4, cnxn.session_id & (2**64 - 1), self.settings.max_buffer,
-            )  # fmt: skip
-            frame = reply_frame(xid, zxid, Code.MARSHALLINGERROR)
+        pieces = type(frame) is list
+        size = sum(map(len, frame)) if pieces else len(frame)
         now = self.now_ms()
         latency = now - req.start
         stats = self.stats
         stats.packets_sent += 1
         (stats.update_latency if req.hdr is not None else stats.read_latency).add(latency)
-        stats.response_sizes.add(len(frame) - 4)
+        stats.response_sizes.add(size - 4)
         cnxn.packets_sent += 1
         cnxn.record_latency(latency)
         if req.cxid >= 0:  # pings (-2) keep the client's last real cxid, as 3.8
@@ -339,7 +335,10 @@ class ZooKeeperServer:
         if req.cnxn is cnxn and req.type != Op.createSession:
             cnxn.outstanding -= 1
             self.in_process -= 1
-        cnxn.write(frame)
+        if pieces:
+            cnxn.write_sequence(frame)
+        else:
+            cnxn.write(frame)
         if cnxn.throttled and (cnxn.outstanding == 0 or self.in_process <= self.settings.global_outstanding_limit):
             cnxn.throttled = False
             cnxn.resume_reading()
