@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..constants import Code
 
 
@@ -96,9 +98,10 @@ class ServerCnxn:
     def write(self, data: bytes) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def write_sequence(self, pieces: list[bytes]) -> None:
-        """Write one frame given in pieces (a large reply); shells that can, write them uncopied."""
-        self.write(b"".join(pieces))
+    def write_stream(self, header: bytes, chunks: Iterator[bytes]) -> None:
+        """Write one large frame: ``header``, then ``chunks``, pulled only as fast as the
+        connection drains (the Twisted shell does; this default writes it whole)."""
+        self.write(header + b"".join(chunks))
 
     def close_after_flush(self, reason: int = Code.OK) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -24,7 +24,7 @@ from ..jute import records as R
 from .acl import AclList, AuthProviders
 from .cnxn import ServerCnxn
 from .datatree import TTL, ephemeral_type
-from .final import FinalRequestProcessor, reply_frame
+from .final import FinalRequestProcessor, StreamedReply, reply_frame
 from .metrics import BufferStats, Summary
 from .prep import PrepRequestProcessor
 from .request import VALID_TYPES, Request
@@ -310,15 +310,15 @@ class ZooKeeperServer:
                     cnxn.close_after_flush()
         return rc
 
-    def send(self, cnxn: ServerCnxn, frame: bytes | list[bytes], req: Request) -> None:
+    def send(self, cnxn: ServerCnxn, frame: bytes | StreamedReply, req: Request) -> None:
         """Write a reply and account for it (latency, outstanding, throttling).
 
         A reply of any size is sent, as 3.8 sends it: jute.maxbuffer bounds what the server
-        reads, and each client enforces its own limit on what it reads.  A large reply comes as
-        a list of pieces (header first) and goes to the connection as they are, uncopied.
+        reads, and each client enforces its own limit on what it reads.  A large reply is
+        streamed: encoded chunk by chunk as the connection drains, never built whole.
         """
-        pieces = type(frame) is list
-        size = sum(map(len, frame)) if pieces else len(frame)
+        streamed = type(frame) is StreamedReply
+        size = frame.size if streamed else len(frame)
         now = self.now_ms()
         latency = now - req.start
         stats = self.stats
@@ -335,8 +335,8 @@ class ZooKeeperServer:
         if req.cnxn is cnxn and req.type != Op.createSession:
             cnxn.outstanding -= 1
             self.in_process -= 1
-        if pieces:
-            cnxn.write_sequence(frame)
+        if streamed:
+            cnxn.write_stream(frame.header, frame.chunks)
         else:
             cnxn.write(frame)
         if cnxn.throttled and (cnxn.outstanding == 0 or self.in_process <= self.settings.global_outstanding_limit):
