@@ -257,3 +257,19 @@ def test_ttl_and_super_user_from_the_java_environment(how, tmp_path):
     assert got["ttl"][0] == "/jf/ttl" and got["super reads"][0] == b"p" and got["super deletes"] is True
     assert got["anyone reads"] == got["wrong super"] == ("error", "NoAuthError")
     assert f"from {confdir}/java.env line 2: acted on" in ours.log() if confdir else "acted on" in ours.log()
+
+
+def test_readme_lists_the_settings_honoured():
+    import re
+
+    from zk_twisted import config as c
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text[text.index("<!-- settings:") : text.index("<!-- /settings -->")]
+    items = section.split("\n- ")[1:]
+    names = [set(re.findall(r"`([^`]+)`", item.split(":", 1)[1])) for item in items[:3]]
+    assert names[0] == set(c._EXPLICIT_ACTED) | {"server.N", "group.N", "weight.N"}
+    assert names[1] - {"zookeeper.<key>", "-Dzookeeper.<key>", "-Dzookeeper.multiAddress.enabled"} == (
+        c._SYSPROP_ACTED - c._UNPREFIXED
+    )
+    assert names[2] - {"zookeeper.", "-D<name>", "-D"} == c._JVM_ACTED_UNPREFIXED

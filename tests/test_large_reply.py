@@ -56,7 +56,10 @@ def fill_and_list(hosts: str, on_listed=None) -> list[str]:
         got = c.get_children("/big")
         if on_listed:
             on_listed(before)
-        # the connection serves on after the big reply
+        # getChildren2: the Stat follows the streamed names
+        again, stat = c.get_children("/big", include_data=True)
+        assert again == got and stat.numChildren == N and stat.cversion == N
+        # the connection serves on after the big replies
         assert c.exists("/big").numChildren == N
         return got
     finally:
@@ -104,6 +107,31 @@ def test_ten_thousand_long_children_in_one_reply(server, tmp_path):
     if server == "ours" and "peak_extra_kb" in measured:
         # streamed, the reply costs a few chunks; built whole it cost twice its size
         assert measured["peak_extra_kb"] < reply_kb // 2
+
+
+@pytest.mark.parametrize("server", ["ours", "java"])
+def test_a_small_jute_maxbuffer_bounds_requests_not_replies(server, tmp_path):
+    """-Djute.maxbuffer=4096 in SERVER_JVMFLAGS: a 10 kB child list is answered whole (we used
+    to answer MARSHALLINGERROR), a 5 kB request frame closes the connection, on both."""
+    flags = "-Djute.maxbuffer=4096"
+    if server == "ours":
+        srv = ZKProcess(tmp_path / "ours", extra=CFG, env={"SERVER_JVMFLAGS": flags}).start()
+    else:
+        srv = JavaZK(tmp_path / "java", extra=CFG, jvmflags=flags).start()
+    kids = [f"{i:03d}-" + "c" * 96 for i in range(100)]
+    try:
+        with raw.RawClient(srv.port) as c:
+            c.connect()
+            assert c.call("create", raw.create_body("/big")).err == 0
+            for k in kids:
+                assert c.call("create", raw.create_body(f"/big/{k}")).err == 0
+            r = c.call("getChildren", raw.path_watch("/big"))
+            assert r.err == 0 and len(r.body) > 10_000
+            assert sorted(r.reader().strings()) == kids
+            c.send_request("create", raw.create_body("/big/x", b"d" * 5000))
+            c.wait_closed()
+    finally:
+        srv.stop()
 
 
 # ------------------------------------------------------------------ the streaming itself

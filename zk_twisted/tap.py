@@ -17,7 +17,12 @@ log = logging.getLogger(__name__)
 
 class Options(usage.Options):
     synopsis = "[-c zoo.cfg]"
-    longdesc = "Run a ZooKeeper 3.8 compatible server (standalone when zoo.cfg has no server.N lines)."
+    longdesc = (
+        "Run a ZooKeeper 3.8 compatible server (standalone when zoo.cfg has no server.N lines). "
+        "Java system properties (-Dname=value) are read as zkServer.sh passes them: from "
+        "SERVER_JVMFLAGS and JVMFLAGS, and from java.env / zookeeper-env.sh in $ZOOCFGDIR "
+        "(default: the directory of zoo.cfg), which are parsed, not executed."
+    )
     optParameters = [
         ["config", "c", "conf/zoo.cfg", "Path of the zoo.cfg file"],
         ["loglevel", "l", "INFO", "Python log level (DEBUG, INFO, WARNING, ...)"],
