@@ -216,22 +216,35 @@ def ttl_and_super_script(s: Script, hosts: str) -> None:
             c.close()
 
 
-def _start_both(tmp_path: Path, environ: dict, confdir: Path | None):
-    cfg = {"maxClientCnxns": "0"}
+def _start_both(tmp_path: Path, environ: dict, confdir: Path | None, extra: dict | None = None):
+    cfg = {"maxClientCnxns": "0", **(extra or {})}
     ours = ZKProcess(tmp_path / "ours", extra=cfg, env=environ)
     java = JavaZK(tmp_path / "java", extra=cfg, jvmflags=bash_jvmflags(environ, confdir))
     return ours, java
 
 
-@pytest.mark.parametrize("how", ["SERVER_JVMFLAGS", "java.env"])
+@pytest.mark.parametrize("how", ["SERVER_JVMFLAGS", "java.env", "zoo.cfg wins"])
 def test_ttl_and_super_user_from_the_java_environment(how, tmp_path):
     """createTTL (extendedTypesEnabled) and the super user (superDigest), both only Java
-    system properties in 3.8, passed once in SERVER_JVMFLAGS and once in a java.env."""
+    system properties in 3.8, passed once in SERVER_JVMFLAGS and once in a java.env; and
+    zoo.cfg keys that contradict SERVER_JVMFLAGS: 3.8 sets zookeeper.<key> from zoo.cfg after
+    the JVM started, so zoo.cfg wins."""
     flags = (
         f"-Dzookeeper.extendedTypesEnabled=true -Dzookeeper.DigestAuthenticationProvider.superDigest={SUPER}"
     )
+    extra = None
     if how == "SERVER_JVMFLAGS":
         environ, confdir = {"SERVER_JVMFLAGS": flags}, None
+    elif how == "zoo.cfg wins":
+        wrong = super_digest("super", "other")
+        environ, confdir = (
+            {
+                "SERVER_JVMFLAGS": "-Dzookeeper.extendedTypesEnabled=false "
+                f"-Dzookeeper.DigestAuthenticationProvider.superDigest={wrong}"
+            },
+            None,
+        )
+        extra = {"extendedTypesEnabled": "true", "DigestAuthenticationProvider.superDigest": SUPER}
     else:
         confdir = tmp_path / "conf"
         confdir.mkdir()
@@ -240,7 +253,7 @@ def test_ttl_and_super_user_from_the_java_environment(how, tmp_path):
             f'# read, not executed\nexport SERVER_JVMFLAGS="-Xmx256m {first}"\nJVMFLAGS="$JVMFLAGS {second}"\n'
         )
         environ = {"ZOOCFGDIR": str(confdir)}
-    ours, java = _start_both(tmp_path, environ, confdir)
+    ours, java = _start_both(tmp_path, environ, confdir, extra)
     results = {}
     try:
         for name, srv in (("ours", ours), ("java", java)):
@@ -256,7 +269,12 @@ def test_ttl_and_super_user_from_the_java_environment(how, tmp_path):
     got = dict(results["ours"].normalized())
     assert got["ttl"][0] == "/jf/ttl" and got["super reads"][0] == b"p" and got["super deletes"] is True
     assert got["anyone reads"] == got["wrong super"] == ("error", "NoAuthError")
-    assert f"from {confdir}/java.env line 2: acted on" in ours.log() if confdir else "acted on" in ours.log()
+    if how == "java.env":
+        assert f"from {confdir}/java.env line 2: acted on" in ours.log()
+    elif how == "zoo.cfg wins":
+        assert "overridden by zoo.cfg extendedTypesEnabled=true (as in 3.8)" in ours.log()
+    else:
+        assert "SERVER_JVMFLAGS from the environment: acted on" in ours.log()
 
 
 def test_readme_lists_the_settings_honoured():
