@@ -74,7 +74,8 @@ ENV_FILES = {
         'JVMFLAGS="$JVMFLAGS -Dx=$X -Dy=${Y}"\n'
     ),
     "multi-line value": 'SERVER_JVMFLAGS="-Da=1\n  -Db=2"\n',
-    "commands are skipped": 'echo hello\nA=1 true\nJVMFLAGS="-Dk=$A"\n',
+    "commands are skipped": 'echo hello $JVMFLAGS\nA=1 true\nJVMFLAGS="-Dk=$A"\n',
+    "append": 'JVMFLAGS+=" -Dx=1"\nexport SERVER_JVMFLAGS+=-Dy=2 \n   ',
 }
 
 
@@ -93,10 +94,16 @@ def test_env_file_constructs_that_need_a_shell(tmp_path):
     (tmp_path / "java.env").write_text("LOGDIR=$(pwd)/logs\n")
     flags = read_jvm_flags({}, tmp_path / "zoo.cfg")  # not the flags: skipped, with a warning
     assert flags.properties == {} and "java.env line 1" in flags.warnings[0]
-    (tmp_path / "java.env").write_text('SERVER_JVMFLAGS="-Dzookeeper.x=`hostname`"\n')
-    with pytest.raises(ConfigError) as e:
-        read_jvm_flags({}, tmp_path / "zoo.cfg")
-    assert "java.env line 1" in str(e.value) and e.value.exit_code == 2
+    for text in (
+        'SERVER_JVMFLAGS="-Dzookeeper.x=`hostname`"\n',
+        "\n[ -n $X ] && JVMFLAGS=-Dy\n",
+        "\nunset JVMFLAGS\n",
+    ):
+        (tmp_path / "java.env").write_text(text)
+        with pytest.raises(ConfigError) as e:
+            read_jvm_flags({}, tmp_path / "zoo.cfg")
+        line = text[: text.index("FLAGS")].count("\n") + 1
+        assert f"java.env line {line}" in str(e.value) and e.value.exit_code == 2
 
 
 def test_split_words():

@@ -11,10 +11,10 @@ running a shell:
 * ``SERVER_JVMFLAGS`` and ``JVMFLAGS`` come from the environment passed in;
 * ``zookeeper-env.sh`` and ``java.env`` in ``ZOOCFGDIR`` (if set, else the directory of
   zoo.cfg -- ``conf/`` for the default ``conf/zoo.cfg``) are *parsed*, never executed: simple
-  assignments (``[export] NAME=value``, quotes, ``$NAME`` / ``${NAME}`` / ``${NAME:-word}``)
-  are evaluated; other lines are skipped with a warning, unless they mention SERVER_JVMFLAGS
-  or JVMFLAGS, which is an error (what they do to the flags cannot be known without running
-  them);
+  assignments (``[export] NAME=value``, ``NAME+=value``, quotes, ``$NAME`` / ``${NAME}`` /
+  ``${NAME:-word}``) are evaluated; other lines are skipped with a warning, unless they may
+  set SERVER_JVMFLAGS or JVMFLAGS, which is an error (what they do to the flags cannot be
+  known without running them);
 * the flags are split into words and the ``-Dname=value`` ones kept; as in the JVM, the last
   ``-D`` of a name wins, so JVMFLAGS beats SERVER_JVMFLAGS.
 
@@ -43,6 +43,10 @@ ENV_FILES = ("zookeeper-env.sh", "java.env")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BLANK = " \t"
+#: a line we cannot evaluate that (may) set the flags: an error, not a warning
+_ASSIGNS_FLAGS = re.compile(
+    r"\b(SERVER_)?JVMFLAGS\+?=|\b(unset|read|declare|typeset|local|export)\b[^#]*\b(SERVER_)?JVMFLAGS\b"
+)
 
 #: a string whose characters each carry where they came from
 Traced = list[tuple[str, str]]
@@ -107,6 +111,8 @@ class _EnvFileParser:
         while self.i < len(self.s):
             self.skip_blanks()
             c = self.peek()
+            if not c:
+                return
             if c in ("\n", ";"):
                 self.advance()
                 continue
@@ -119,7 +125,7 @@ class _EnvFileParser:
             except _Unsupported as e:
                 self.i, self.line = start, line
                 text = self.skip_rest_of_line()
-                if any(v in text for v in FLAG_VARIABLES):
+                if _ASSIGNS_FLAGS.search(text):
                     raise self.error(
                         f"{text.strip()!r} cannot be evaluated without running the file ({e}); "
                         "write SERVER_JVMFLAGS / JVMFLAGS as plain assignments"
@@ -145,11 +151,10 @@ class _EnvFileParser:
                 m = _NAME.match(self.s, self.i)
                 if not m:
                     break
-                end = m.end()
-                if end < len(self.s) and self.s[end] == "=":
+                if self.at_assignment():
                     self.assignment(pending)
                 else:
-                    self.advance(end - self.i)
+                    self.advance(m.end() - self.i)
                 words += 1
                 self.end_of_word()
                 if not self.peek() or self.peek() in "\n;#":
@@ -158,14 +163,18 @@ class _EnvFileParser:
                 raise _Unsupported("not a plain export")
             return
         while True:
-            m = _NAME.match(self.s, self.i)
-            if not m or m.end() >= len(self.s) or self.s[m.end()] != "=":
+            if not self.at_assignment():
                 raise _Unsupported("not an assignment" if words == 0 else "a command after assignments")
             self.assignment(pending)
             words += 1
             self.end_of_word()
             if not self.peek() or self.peek() in "\n;#":
                 return
+
+    def at_assignment(self) -> bool:
+        """``NAME=`` or ``NAME+=`` (bash's append) here?"""
+        m = _NAME.match(self.s, self.i)
+        return m is not None and self.s.startswith(("=", "+="), m.end())
 
     def end_of_word(self) -> None:
         c = self.peek()
@@ -177,9 +186,10 @@ class _EnvFileParser:
         m = _NAME.match(self.s, self.i)
         assert m is not None
         name = m.group()
-        self.advance(m.end() + 1 - self.i)
+        append = self.s.startswith("+=", m.end())
+        self.advance(m.end() + (2 if append else 1) - self.i)
         origin = self.where()
-        value: Traced = []
+        value: Traced = list(self.lookup(name) or []) if append else []
         while True:
             c = self.peek()
             if c == "" or c in _BLANK or c in "\n;":
