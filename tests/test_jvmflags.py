@@ -120,7 +120,8 @@ def test_precedence_and_sources(tmp_path, caplog):
     cfg_path.write_text(f"dataDir={tmp_path}/data\nclientPort=2181\nsnapCount=20\n")
     env = {
         "SERVER_JVMFLAGS": "-Xmx1g -Dzookeeper.extendedTypesEnabled=true -Djute.maxbuffer=1000 -Dzookeeper.snapCount=7",
-        "JVMFLAGS": "-Djute.maxbuffer=4000000 -Dzookeeper.emulate353TTLNodes=true -Djava.net.preferIPv4Stack=true",
+        "JVMFLAGS": "-Djute.maxbuffer=4000000 -Dzookeeper.emulate353TTLNodes=true -Djava.net.preferIPv4Stack=true"
+        " -Dzookeeper.jute.maxbuffer=5",
     }
     (tmp_path / "java.env").write_text(
         'SERVER_JVMFLAGS="$SERVER_JVMFLAGS -Dzookeeper.DigestAuthenticationProvider.superDigest=super:x="\n'
@@ -145,6 +146,10 @@ def test_precedence_and_sources(tmp_path, caplog):
         "java.net.preferIPv4Stack=true from JVMFLAGS from the environment: accepted but not acted on" in log
     )
     assert "-Xmx1g (SERVER_JVMFLAGS from the environment)" in log
+    assert (
+        "zookeeper.jute.maxbuffer=5 from JVMFLAGS from the environment: accepted but not acted on (3.8 reads -Djute.maxbuffer"
+        in log
+    )
     # ZOOCFGDIR, when set, is where the env files are looked for (zkEnv.sh)
     other = tmp_path / "conf"
     other.mkdir()

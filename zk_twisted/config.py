@@ -886,10 +886,12 @@ def jvm_property_use(cfg: ZKConfig, name: str) -> tuple[bool, str]:
         return True, "acted on"
     if name.startswith("zookeeper."):
         key = name[len("zookeeper.") :]
-        acted = (key in _SYSPROP_ACTED and key not in _UNPREFIXED) or key in (
+        acted = key in _SYSPROP_ACTED or key in (
             "multiAddress.enabled",
             "fsync.warningthresholdms",
         )
+        if key in _UNPREFIXED:
+            return False, f"accepted but not acted on (3.8 reads -D{key}, not -D{name})"
         if name in cfg.system_properties:
             return False, f"overridden by zoo.cfg {key}={cfg.system_properties[name]} (as in 3.8)"
         if acted:
