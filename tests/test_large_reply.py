@@ -134,6 +134,33 @@ def test_a_small_jute_maxbuffer_bounds_requests_not_replies(server, tmp_path):
         srv.stop()
 
 
+@pytest.mark.parametrize("server", ["ours", "java"])
+def test_close_session_right_after_a_large_listing(server, tmp_path):
+    """closeSession sent behind a 2 MB getChildren: the whole listing, then the close reply,
+    then the server closes the connection (ours: the close waits for the stream to end)."""
+    if server == "ours":
+        srv = ZKProcess(tmp_path / "ours", extra=CFG).start()
+    else:
+        srv = JavaZK(tmp_path / "java", extra=CFG).start()
+    kids = [f"{i:04d}-" + "c" * 995 for i in range(2000)]
+    try:
+        with raw.RawClient(srv.port, timeout=30) as c:
+            c.connect()
+            c.call("create", raw.create_body("/big"))
+            for k in kids:
+                c.send_request("create", raw.create_body(f"/big/{k}"))
+            for _ in kids:
+                assert raw.Reader(c.read_frame(), 12).int() == 0
+            listed = c.send_request("getChildren", raw.path_watch("/big"))
+            closed = c.send_request("closeSession")
+            r = c.read_reply(listed)
+            assert r.err == 0 and sorted(r.reader().strings()) == kids
+            assert c.read_reply(closed).err == 0
+            assert c.wait_closed() == b""
+    finally:
+        srv.stop()
+
+
 # ------------------------------------------------------------------ the streaming itself
 def _frames(data: bytes) -> list[bytes]:
     out, off = [], 0
