@@ -75,6 +75,8 @@ class _EnvFileParser:
         self.vars = variables
         self.warnings = warnings
         self.line = 1
+        #: assignments of the statement being read (they apply only if it is all assignments)
+        self.pending: dict[str, Traced] = {}
 
     def where(self) -> str:
         return f"{self.path} line {self.line}"
@@ -136,10 +138,9 @@ class _EnvFileParser:
 
     def statement(self) -> None:
         """One simple command: assignments take effect only if it is nothing but assignments."""
-        pending: dict[str, Traced] = {}
-        self.pending = pending
-        self._statement(pending)
-        self.vars.update(pending)
+        self.pending = {}
+        self._statement(self.pending)
+        self.vars.update(self.pending)
 
     def _statement(self, pending: dict[str, Traced]) -> None:
         m = _NAME.match(self.s, self.i)
@@ -243,8 +244,7 @@ class _EnvFileParser:
 
     def lookup(self, name: str) -> Traced | None:
         """``A=1 B=$A`` sees A=1: assignments of one command apply left to right."""
-        pending = getattr(self, "pending", {})
-        return pending[name] if name in pending else self.vars.get(name)
+        return self.pending[name] if name in self.pending else self.vars.get(name)
 
     def dollar(self, origin: str) -> Traced:
         nxt = self.peek(1)
