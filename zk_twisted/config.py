@@ -713,7 +713,7 @@ class ZKConfig:
     raw: Mapping[str, str] = _mapping_field()
     #: exactly the System.setProperty calls 3.8 makes: ``zookeeper.<key>`` -> value
     system_properties: Mapping[str, str] = _mapping_field()
-    #: -D properties the server was given (see jvm_properties_from_flags)
+    #: -D properties the server was given (``jvmflags.read_jvm_flags``: SERVER_JVMFLAGS, JVMFLAGS, java.env)
     jvm_properties: Mapping[str, str] = _mapping_field()
     #: keys no part of 3.8 reads (kept, as 3.8 keeps them as system properties)
     unknown: Mapping[str, str] = _mapping_field()
