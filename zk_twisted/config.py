@@ -713,7 +713,7 @@ class ZKConfig:
     raw: Mapping[str, str] = _mapping_field()
     #: exactly the System.setProperty calls 3.8 makes: ``zookeeper.<key>`` -> value
     system_properties: Mapping[str, str] = _mapping_field()
-    #: -D properties the server was given (see jvm_properties_from_flags)
+    #: -D properties the server was given (``jvmflags.read_jvm_flags``: SERVER_JVMFLAGS, JVMFLAGS, java.env)
     jvm_properties: Mapping[str, str] = _mapping_field()
     #: keys no part of 3.8 reads (kept, as 3.8 keeps them as system properties)
     unknown: Mapping[str, str] = _mapping_field()
@@ -866,6 +866,40 @@ def jvm_properties_from_flags(flags: str | Iterable[str]) -> dict[str, str]:
             k, _, v = w[2:].partition("=")
             out[k] = v
     return out
+
+
+#: -D properties zk_twisted reads under exactly these names (besides ``zookeeper.<key>`` of the
+#: acted zoo.cfg keys): 3.8's unprefixed ones, and FileTxnLog's fallback
+_JVM_ACTED_UNPREFIXED = _UNPREFIXED | {"fsync.warningthresholdms"}
+
+
+def jvm_property_use(cfg: ZKConfig, name: str) -> tuple[bool, str]:
+    """What becomes of ``-D<name>``: (acted on?, why), for the start-up log.
+
+    As in 3.8, a zoo.cfg key wins over ``-Dzookeeper.<key>`` (parseProperties calls
+    System.setProperty after the JVM started); ``-Djute.maxbuffer`` and the other unprefixed
+    properties win over their zoo.cfg keys (3.8 reads no zoo.cfg key for them).
+    """
+    if name in _JVM_ACTED_UNPREFIXED:
+        if f"zookeeper.{name}" in cfg.system_properties:
+            return True, f"acted on (wins over zoo.cfg {name}, which 3.8 does not read)"
+        return True, "acted on"
+    if name.startswith("zookeeper."):
+        key = name[len("zookeeper.") :]
+        acted = key in _SYSPROP_ACTED or key in (
+            "multiAddress.enabled",
+            "fsync.warningthresholdms",
+        )
+        if key in _UNPREFIXED:
+            return False, f"accepted but not acted on (3.8 reads -D{key}, not -D{name})"
+        if name in cfg.system_properties:
+            return False, f"overridden by zoo.cfg {key}={cfg.system_properties[name]} (as in 3.8)"
+        if acted:
+            return True, "acted on"
+        if key in _SYSPROP_NOT_ACTED or key.startswith(_SYSPROP_NOT_ACTED_PREFIXES):
+            return False, "accepted but not acted on (only the Java server uses it)"
+        return False, "accepted but not acted on (not a property zk_twisted knows)"
+    return False, "accepted but not acted on (a JVM matter)"
 
 
 class _Parser:
