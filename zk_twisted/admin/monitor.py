@@ -7,6 +7,7 @@ lines, the AdminServer as one JSON object (3.8's MonitorCommand does the same wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from ..constants import VERSION_STRING
@@ -235,6 +236,36 @@ def _summaries(w: ServerView, raw: dict[str, int | float]) -> dict[str, list[tup
 
 def _zero_summary(name: str, advanced: bool) -> list[tuple[str, int | float]]:
     return Summary(name, percentiles=advanced).values()
+
+
+#: 3.8's metrics that monitor_values leaves out because we do not measure them (a summary's
+#: name stands for its avg_ / min_ / max_ / cnt_ / sum_ [/ pNN_] keys), plus the
+#: per-namespace read / write byte summaries (``<namespace>_read_per_namespace``)
+NOT_MEASURED = frozenset((
+    "bytes_received_count", "connection_rejected", "outstanding_changes_queued", "outstanding_changes_removed",
+    "prep_processor_request_queued", "response_bytes", "response_packet_cache_hits",
+    "response_packet_cache_misses", "response_packet_get_children_cache_hits",
+    "response_packet_get_children_cache_misses", "sessionless_connections_expired", "stale_replies",
+    "stale_requests", "stale_requests_dropped", "sync_processor_request_queued", "unrecoverable_error_count",
+    "watch_bytes", "close_session_prep_time", "connection_token_deficit", "node_changed_watch_count",
+    "node_children_watch_count", "node_created_watch_count", "node_deleted_watch_count", "prep_process_time",
+    "prep_processor_queue_size", "prep_processor_queue_time_ms", "propagation_latency",
+    "proposal_process_time", "request_throttle_queue_time_ms", "sync_process_time",
+    "sync_processor_queue_and_flush_time_ms", "sync_processor_queue_flush_time_ms", "sync_processor_queue_size",
+    "sync_processor_queue_time_ms",
+))  # fmt: skip
+_SUMMARY_KEY = re.compile(r"(avg|min|max|cnt|sum|p50|p95|p99|p999)_(.+)")
+
+
+def is_not_measured(key: str) -> bool:
+    """Whether 3.8's mntr key ``key`` is one we leave out (see :data:`NOT_MEASURED`)."""
+    m = _SUMMARY_KEY.fullmatch(key)
+    name = m.group(2) if m else key
+    return (
+        key in NOT_MEASURED
+        or name in NOT_MEASURED
+        or name.endswith(("_read_per_namespace", "_write_per_namespace"))
+    )
 
 
 def monitor_values(w: ServerView) -> list[tuple[str, object]]:
