@@ -25,7 +25,7 @@ from twisted.internet.task import Clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from zkharness import JavaZK, ZKProcess, four_letter, free_port  # noqa: E402
+from zkharness import JavaZK, ZKProcess, four_letter, free_port, wait_for  # noqa: E402
 
 from zk_twisted.admin.commands import (  # noqa: E402
     COMMANDS,
@@ -306,8 +306,9 @@ def _port_is_free(port: int) -> bool:
 def test_disabled_and_custom_url_and_idle_timeout(zk_factory):
     off_port, on_port = free_port(), free_port()
     off = zk_factory(extra={"admin.enableServer": "false", "admin.serverPort": off_port}, name="off")
-    zk_factory(
-        extra={**_admin_lines(on_port), "admin.commandURL": "/zk/cmds", "admin.idleTimeout": "300"}, name="on"
+    on = zk_factory(
+        extra={**_admin_lines(on_port), "admin.commandURL": "/zk/cmds", "admin.idleTimeout": "300", "snapCount": "2"},
+        name="on",
     )
     assert four_letter(off.port, "ruok") == "imok"
     assert _port_is_free(off_port) and "admin.enableServer=false" in off.log()
@@ -315,6 +316,19 @@ def test_disabled_and_custom_url_and_idle_timeout(zk_factory):
     assert status == 200 and body.decode().startswith('<a href="/zk/cmds/configuration">configuration</a>\n')
     assert json.loads(http_get(on_port, "/zk/cmds/isro")[2])["read_only"] is False
     assert http_get(on_port, "/commands/ruok")[0] == 404
+    # last_snapshot follows the snapshots taken while serving (snapCount=2: one every 2 txns)
+    kz = KazooClient(hosts=on.hosts, timeout=10)
+    kz.start(timeout=15)
+    try:
+        for i in range(4):
+            kz.create(f"/s{i}")
+    finally:
+        kz.stop()
+        kz.close()
+    lsnp = lambda: json.loads(http_get(on_port, "/zk/cmds/lsnp")[2])  # noqa: E731
+    wait_for(lambda: lsnp()["zxid"] != "0", 30, what="a snapshot taken while serving")
+    snap = Path(on.data_dir, "version-2", f"snapshot.{lsnp()['zxid']}")
+    assert lsnp()["timestamp"] == int(snap.stat().st_mtime)
     # an idle kept-alive connection is closed by the server once idleTimeout has passed
     with socket.create_connection(("127.0.0.1", on_port), timeout=30) as s:
         s.sendall(b"GET /zk/cmds/ruok HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -346,9 +360,11 @@ def test_config_keys_and_system_properties():
     assert (_cfg(jvm_properties=jvm).admin_server_port, _cfg(jvm_properties=jvm).admin_enable_server) == (9090, False)
     assert _cfg("admin.serverPort=9091\n", jvm_properties=jvm).admin_server_port == 9091  # zoo.cfg sets it later
     assert "admin.httpVersion" in _cfg("admin.httpVersion=11\n").not_acted_on
-    for bad in ("admin.serverPort=http", "admin.serverPort=70000"):
-        with pytest.raises(ConfigError, match="admin.serverPort"):
+    for bad in ("admin.serverPort=http", "admin.serverPort=70000", "admin.forceHttps=TRUE"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0]):
             _cfg(bad + "\n")
+    assert not _cfg("admin.enableServer=false\nadmin.forceHttps=true\n").admin_enable_server
+    assert "admin.portUnification" in _cfg("admin.portUnification=true\n").not_acted_on  # HTTP still served
 
 
 # ---------------------------------------------------------------------- in process

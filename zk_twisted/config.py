@@ -1242,6 +1242,12 @@ class _Parser:
         url = self._str_prop("admin.commandURL")
         o["admin_command_url"] = "/commands" if url is None else url
         o["admin_idle_timeout"] = self._int_prop("admin.idleTimeout", 30000)
+        force_https = self._str_prop("admin.forceHttps")
+        if o["admin_enable_server"] and force_https is not None and force_https.lower() == "true":
+            # serving the commands over plain HTTP instead would be a silent downgrade
+            raise _kv_error(
+                "admin.forceHttps", force_https, "is not supported: zk_twisted's AdminServer serves no HTTPS"
+            )
 
     # ------------------------------------------------------------------ the quorum
     def read_dynamic(self, value: str) -> tuple[str, dict[str, str]]:
