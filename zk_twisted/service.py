@@ -13,7 +13,6 @@ import time
 from twisted.application import service
 from twisted.internet import defer, task
 
-from .admin.server import EXIT_ERROR_STARTING_ADMIN_SERVER, AdminServer, AdminServerError
 from .network.client_port import ClientFactory
 from .network.fourletter import FourLetterWords
 from .persistence.storage import open_storage
@@ -54,7 +53,7 @@ class StandaloneServer(service.Service):
         self.reactor = reactor
         self.zks: ZooKeeperServer | None = None
         self.port = None
-        self.admin: AdminServer | None = None
+        self.admin = None  # the AdminServer, when admin.enableServer
         self.storage = None
         self._opened = opened
         self._timers: list = []
@@ -96,9 +95,13 @@ class StandaloneServer(service.Service):
     def _start_admin_server(self, view) -> None:
         """ZooKeeperServerMain starts the AdminServer before the client port; a standalone 3.8
         that cannot bind it (port in use) exits with status 4, so does this one."""
-        self.admin = AdminServer.from_config(self.config, view, self.reactor)
-        if self.admin is None:
+        if not self.config.admin_enable_server:
+            log.info("AdminServer not started: admin.enableServer=false")
             return
+        # twisted.web only when it serves: start-up stays short without it
+        from .admin.server import EXIT_ERROR_STARTING_ADMIN_SERVER, AdminServer, AdminServerError
+
+        self.admin = AdminServer.from_config(self.config, view, self.reactor)
         try:
             self.admin.startService()
         except AdminServerError as e:

@@ -127,7 +127,6 @@ class AdminServer(service.Service):
     def from_config(cls, cfg, view: ServerView, reactor=None) -> AdminServer | None:
         """AdminServerFactory.createAdminServer: None when admin.enableServer=false."""
         if not cfg.admin_enable_server:
-            log.info("AdminServer not started: admin.enableServer=false")
             return None
         return cls(
             view,
