@@ -21,8 +21,17 @@ from collections.abc import Callable, Iterable, Iterator
 
 from ..admin import commands as gather
 from ..admin.commands import ZK_NOT_SERVING
-from ..admin.monitor import monitor_values, reset_server_stats
-from ..admin.procinfo import environment
+from ..admin.monitor import (  # the mntr tables, importable from here as before the split
+    ADVANCED_SUMMARIES,
+    BASIC_SUMMARIES,
+    COUNTERS,
+    GAUGES,
+    QUOTA_GAUGE_SETS,
+    STANDALONE_ZERO,
+    monitor_values,
+    reset_server_stats,
+)
+from ..admin.procinfo import dir_size, environment, max_fd_count, open_fd_count
 from ..admin.view import DEFAULT_TRACE_MASK, ServerView
 from ..constants import VERSION_STRING
 from ..server.zkserver import ZooKeeperServer
@@ -31,7 +40,8 @@ from ..tools.javafmt import hex_long, java_address, java_double
 __all__ = [
     "COMMANDS", "KNOWN", "TELNET_CLOSE", "WORDS", "ZK_NOT_SERVING", "DEFAULT_TRACE_MASK", "FourLetterWords",
     "parse_whitelist", "dump_connection_info", "java_address", "java_date", "java_double", "java_value",
-    "monitor_values",
+    "monitor_values", "GAUGES", "QUOTA_GAUGE_SETS", "COUNTERS", "BASIC_SUMMARIES", "ADVANCED_SUMMARIES",
+    "STANDALONE_ZERO", "dir_size", "environment", "max_fd_count", "open_fd_count", "hex_long",
 ]  # fmt: skip
 
 COMMANDS = (
