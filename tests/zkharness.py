@@ -92,6 +92,8 @@ class ZKProcess:
             "clientPort": str(self.port),
             "clientPortAddress": "127.0.0.1",
             "4lw.commands.whitelist": "*",
+            # as zk_java.sh: no AdminServer on 8080 unless a test asks for one (and its port)
+            "admin.enableServer": "false",
         }
         lines.update({k: str(v) for k, v in self.extra.items()})
         return [f"{k}={v}" for k, v in lines.items()]

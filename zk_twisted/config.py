@@ -129,6 +129,8 @@ _SYSPROP_ACTED = frozenset(
         "enforceQuota", "fsync.warningthresholdms", "txnLogSizeLimitInKb", "maxBatchSize",
         "snapshot.trust.empty", "jute.maxbuffer", "readonlymode.enabled", "znode.container.checkIntervalMs",
         "znode.container.maxPerMinute", "znode.container.maxNeverUsedIntervalMs",
+        "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
+        "admin.idleTimeout",
     }
 )  # fmt: skip
 #: ... and only the Java server uses (exact names)
@@ -708,6 +710,14 @@ class ZKConfig:
     container_check_interval_ms: int = 60000
     container_max_per_minute: int = 10000
     container_max_never_used_ms: int = 0
+    #: the AdminServer (zookeeper.admin.*): on unless enableServer is exactly "false", as in 3.8
+    admin_enable_server: bool = True
+    admin_server_address: str = "0.0.0.0"
+    #: 0 = any free port
+    admin_server_port: int = 8080
+    admin_command_url: str = "/commands"
+    #: ms an idle HTTP connection is kept; <= 0 = no limit
+    admin_idle_timeout: int = 30000
     # -- bookkeeping
     #: every key as parsed (trimmed key -> value as 3.8 sees it), file order
     raw: Mapping[str, str] = _mapping_field()
@@ -1250,6 +1260,28 @@ class _Parser:
         o["container_max_never_used_ms"] = self._int_prop(
             "znode.container.maxNeverUsedIntervalMs", 0, bits=64
         )
+        self.admin_server_values()
+
+    def admin_server_values(self) -> None:
+        """AdminServerFactory / JettyAdminServer's zookeeper.admin.* properties."""
+        o = self.out
+        o["admin_enable_server"] = self._str_prop("admin.enableServer") != "false"
+        address = self._str_prop("admin.serverAddress")
+        # Jetty binds InetAddress.getByName(""), the loopback address, for an empty host
+        o["admin_server_address"] = "0.0.0.0" if address is None else (address or "127.0.0.1")
+        port = self._int_prop("admin.serverPort", 8080)
+        if not 0 <= port <= 65535:
+            raise _kv_error("admin.serverPort", str(port), "is not a port: it must be 0..65535")
+        o["admin_server_port"] = port
+        url = self._str_prop("admin.commandURL")
+        o["admin_command_url"] = "/commands" if url is None else url
+        o["admin_idle_timeout"] = self._int_prop("admin.idleTimeout", 30000)
+        force_https = self._str_prop("admin.forceHttps")
+        if o["admin_enable_server"] and force_https is not None and force_https.lower() == "true":
+            # serving the commands over plain HTTP instead would be a silent downgrade
+            raise _kv_error(
+                "admin.forceHttps", force_https, "is not supported: zk_twisted's AdminServer serves no HTTPS"
+            )
 
     # ------------------------------------------------------------------ the quorum
     def read_dynamic(self, value: str) -> tuple[str, dict[str, str]]:
