@@ -191,7 +191,11 @@ class ZooKeeperServer:
         if old is not None and old is not cnxn:
             old.close_after_flush()
             self.connection_lost(old)
-        valid = req.passwd == generate_passwd(sid) and self.sessions.touch(sid, timeout, now)
+        self.revalidate_session(cnxn, sid, timeout, req.passwd == generate_passwd(sid), now)
+
+    def revalidate_session(self, cnxn: ServerCnxn, sid: int, timeout: int, passwd_ok: bool, now: int) -> None:
+        """A client reconnects with ``sid``: valid if we know it (a learner asks its leader)."""
+        valid = passwd_ok and self.sessions.touch(sid, timeout, now)
         if not valid:
             log.info("Invalid session 0x%x for client %s, probably expired", sid & (2**64 - 1), cnxn.remote_ip)
         self.finish_session_init(cnxn, valid)
@@ -272,14 +276,21 @@ class ZooKeeperServer:
                 self.waiting[req.session_id] = deque((req,))
             else:
                 queue.append(req)
-            self.sync.process(req)
+            self.log_txn(req)
         elif queue:
             queue.append(req)
         else:
             self.final.process(req)
 
+    def log_txn(self, req: Request) -> None:
+        """Hand a prepared txn to the Sync stage (a leader proposes it too)."""
+        self.sync.process(req)
+
     def commit(self, reqs) -> None:
-        """The txns of ``reqs`` are durable (in zxid order): apply and answer them."""
+        """The txns of ``reqs`` are durable (in zxid order): apply and answer them.
+
+        Standalone, durable is committed; ensemble members override this (the leader's fsync
+        is its ACK, a follower's is its ACK) and call :meth:`apply_committed` at commit."""
         waiting = self.waiting
         final = self.final
         for req in reqs:
@@ -295,6 +306,10 @@ class ZooKeeperServer:
                 del waiting[req.session_id]
         # before Prep can start again from the tree's digest (nothing outstanding)
         self.db.verify_digest()
+
+    #: apply and answer committed txns (the ensemble's subclasses keep this when they
+    #: override :meth:`commit`)
+    apply_committed = commit
 
     def apply(self, req: Request):
         """Apply a prepared txn to the database (Final's first step)."""
