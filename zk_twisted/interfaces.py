@@ -60,16 +60,51 @@ class ITxnSnapLog(Interface):
 
 
 class IQuorumVerifier(Interface):
-    """Which sets of servers form a quorum (majority, hierarchical)."""
+    """Which sets of servers form a quorum (majority, hierarchical): QuorumVerifier."""
+
+    voting_members = Attribute("mapping sid -> QuorumServer of the participants")
+    observing_members = Attribute("mapping sid -> QuorumServer of the observers")
+    version = Attribute("the config version (the hex ``version=`` of the membership)")
 
     def contains_quorum(sids):
         """True when ``sids`` (a set of server ids) is a quorum."""
 
-    voting_members = Attribute("mapping sid -> QuorumServer of the participants")
+    def weight(sid):
+        """getWeight: a server of weight 0 never wins an election."""
+
+    def to_string():
+        """toString(): the membership text 3.8 sends in notifications and NEWLEADER."""
 
 
 class IPeerTransport(Interface):
-    """How a quorum peer reaches the others (TCP live, an in-memory network under test)."""
+    """How a quorum peer's election reaches the others (QuorumCnxManager over TCP live, the
+    same manager over an in-memory network under test).  Messages are whole payloads
+    (notifications); framing and connections are the transport's business."""
 
     def send(sid, message):
-        """Queue ``message`` for server ``sid``."""
+        """Queue ``message`` for server ``sid`` (toSend: newest wins; to ourselves: loopback)."""
+
+    def connect_all():
+        """Dial every peer we hold a message for and have no connection to (connectAll)."""
+
+    def have_delivered():
+        """haveDelivered: True when some send queue is empty (3.8's test, kept as it is)."""
+
+
+class IElectionTransport(Interface):
+    """One election-port connection as the QuorumCnxManager core sees it: a byte pipe."""
+
+    def write(data):
+        """Send bytes, in order."""
+
+    def close():
+        """Close after what was written (half-written frames are never left behind)."""
+
+
+class IElectionDialer(Interface):
+    """Opens election-port connections for the QuorumCnxManager core (reactor.connectTCP
+    live, the in-memory network under test).  The outcome comes back as
+    ``manager.outgoing_connected(sid, transport)`` or ``manager.dial_failed(sid, reason)``."""
+
+    def dial(manager, sid, host, port, timeout):
+        """Start a connection to ``host:port`` for peer ``sid``; give up after ``timeout`` s."""
