@@ -134,9 +134,7 @@ def test_e_txn_log_too_big_for_the_snapshot_size_factor():
     plan = sync_follower(make_zxid(1, 4), make_zxid(1, 12), window, txn_log=reader, snapshot_size=0)
     assert plan.kind == P.DIFF
     # a negative factor turns txn-log sync off
-    plan = sync_follower(
-        make_zxid(1, 4), make_zxid(1, 12), window, txn_log=reader, snapshot_size_factor=-1
-    )
+    plan = sync_follower(make_zxid(1, 4), make_zxid(1, 12), window, txn_log=reader, snapshot_size_factor=-1)
     assert plan.kind == P.SNAP and plan.rule == "f"
 
 

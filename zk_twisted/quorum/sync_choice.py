@@ -225,7 +225,9 @@ def sync_follower(
     if q.need_op and not need_snap:
         need_snap = True  # rule d across an epoch: 3.8 falls back to a snapshot
     if need_snap:
-        return SyncPlan(PacketType.SNAP, last_processed, [packet(PacketType.SNAP, last_processed)], current, rule)
+        return SyncPlan(
+            PacketType.SNAP, last_processed, [packet(PacketType.SNAP, last_processed)], current, rule
+        )
     kind, zxid = q.op
     return SyncPlan(kind, zxid, q.packets, current, rule)
 
