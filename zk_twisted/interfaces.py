@@ -108,3 +108,86 @@ class IElectionDialer(Interface):
 
     def dial(manager, sid, host, port, timeout):
         """Start a connection to ``host:port`` for peer ``sid``; give up after ``timeout`` s."""
+
+
+class IZabEnvironment(Interface):
+    """What a ZAB role core (Leader, Follower, Observer) asks of its surroundings.
+
+    The cores are sans-IO: they call these and are called back through their own methods
+    (``logged(zxid)`` once txns are durable, ``receive(peer, packet)``, ``half_tick()``).
+    The same core runs under the in-memory simulation, the conformance runner and the
+    quorum port's Twisted shells.  ``peer`` is the shell's handle for one quorum-port
+    connection (the learner's sid in the simulation; the leader, for a learner).
+    """
+
+    def send(peer, packet):
+        """Queue a QuorumPacket on ``peer``'s connection (in order, after what was sent)."""
+
+    def close(peer):
+        """Close ``peer``'s connection (the core has already forgotten it)."""
+
+    def role_ended(reason):
+        """The role is over (quorum lost, leader gone, protocol error): back to LOOKING."""
+
+    def log(entries):
+        """Append ``(zxid, data)`` txns (Util.marshallTxnEntry bytes) to the txn log, in
+        zxid order, with group commit; call the core's ``logged(zxid)`` once every txn up
+        to ``zxid`` is durable."""
+
+    def commit(zxid, data, request):
+        """A txn is committed: apply it to the database now, in zxid order (``request``:
+        what the leader's pipeline passed to ``propose``, else None)."""
+
+    def write_accepted_epoch(epoch):
+        """Write acceptedEpoch atomically and durably before returning."""
+
+    def write_current_epoch(epoch):
+        """Write currentEpoch atomically and durably before returning."""
+
+    def serving(epoch):
+        """The role is established (leader: a quorum ACKed NEWLEADER; learner: UPTODATE):
+        start serving clients; the election vote's peerEpoch becomes ``epoch``."""
+
+
+class ILeaderEnvironment(IZabEnvironment):
+    """The leader's side: the SNAP stream and what learners ask of the leader's server."""
+
+    def send_snapshot(peer):
+        """Write the serialized database (SNAP stream, ending "BenWasHere") on ``peer``'s
+        connection, right after the SNAP packet already sent."""
+
+    def submit_learner_request(peer, sid, session_id, cxid, op, body, authinfo):
+        """A REQUEST forwarded by learner ``sid`` on connection ``peer``: into the leader's
+        request pipeline (a ``sync`` comes back as ``Leader.process_sync(peer)``)."""
+
+    def touch(session_id, timeout):
+        """A learner's PING reported ``session_id`` alive."""
+
+    def revalidate_session(sid, session_id, timeout):
+        """Is the session valid (and now owned by learner ``sid``)?  Returns a bool."""
+
+
+class ILearnerEnvironment(IZabEnvironment):
+    """The learner's side: its own log and database, and its server's sessions."""
+
+    def last_logged_zxid():
+        """The zxid of the last txn in the log (ACKEPOCH's zxid)."""
+
+    def truncate_log(zxid):
+        """TRUNC: drop every txn after ``zxid`` from the log and the database (durably);
+        False if it cannot be done."""
+
+    def load_snapshot(snapshot, zxid):
+        """SNAP: replace the database with the leader's snapshot (not yet durable)."""
+
+    def save_snapshot():
+        """Make the database durable as a snapshot now (SNAP sync, at NEWLEADER)."""
+
+    def touches():
+        """Sessions touched since the last PING, as ``(session_id, timeout)`` pairs."""
+
+    def sync_done():
+        """The leader answered the oldest forwarded ``sync``."""
+
+    def revalidated(session_id, valid):
+        """The leader's answer to a REVALIDATE."""
