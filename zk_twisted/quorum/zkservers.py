@@ -9,12 +9,14 @@ ensemble, durable and committed come apart:
   and only then is it applied and answered.  Learners' requests (REQUEST packets) enter the
   same chain with no connection to answer.
 * **follower / observer**: FollowerRequestProcessor -> CommitProcessor -> Final.  Writes and
-  ``sync`` go to the leader (REQUEST); the leader's PROPOSALs are logged (then ACKed, by a
-  follower) and applied at COMMIT (INFORM for an observer); a committed txn that a local client
-  asked for is answered here, in that session's order, and reads of the session wait behind it.
+  ``sync`` go to the leader (REQUEST); the leader's PROPOSALs are logged (the follower core
+  ACKs them once durable) and applied at COMMIT (INFORM for an observer); a committed txn that
+  a local client asked for is answered here, in that session's order, and reads of the
+  session wait behind it.
 
-Sans-IO like the standalone server: the ZAB cores and the quorum port are reached through
-the small :class:`Broadcaster` / :class:`LeaderLink` protocols below.
+Sans-IO like the standalone server: the ZAB cores (``leader.Leader``, ``learner.Learner``)
+are reached through the small :class:`Broadcaster` / :class:`LeaderLink` protocols below;
+the role shells (``roles.py``) join the two.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Protocol
 from ..constants import Op
 from ..server.request import TXN_TYPES, Request
 from ..server.sessions import SessionTracker
-from ..server.txn import encode_txn
+from ..server.txn import decode_txn, encode_txn
 from ..server.zkserver import ZooKeeperServer
 
 log = logging.getLogger(__name__)
@@ -36,23 +38,24 @@ _FORWARDED = TXN_TYPES | frozenset((Op.sync,))
 
 
 class Broadcaster(Protocol):
-    """What the leader's chain needs of the ZAB leader core."""
+    """What the leader's chain needs of the ZAB leader core (zk_twisted.quorum.leader.Leader)."""
 
-    def propose(self, zxid: int, data: bytes) -> None:
-        """Send PROPOSAL(zxid, data) to every synced follower (INFORM to observers at commit)."""
+    def propose(self, zxid: int, data: bytes, request=None) -> None:
+        """PROPOSAL(zxid, data) to the followers; the core has the txn logged (its env.log)
+        and commits it once a quorum ACKed, the leader's own ACK counted at :meth:`logged`."""
 
-    def local_ack(self, zxid: int) -> None:
-        """The leader's own log holds ``zxid`` (its ACK counts toward the quorum)."""
+    def logged(self, zxid: int) -> None:
+        """The leader's own log holds every txn up to ``zxid``."""
 
 
 class LeaderLink(Protocol):
-    """What a learner's chain needs of its connection to the leader (the Learner core)."""
+    """What a learner's chain needs of the Learner core and its connection to the leader."""
 
     def forward(self, req: Request) -> None:
         """REQUEST(sessionId, cxid, type, body; the client's auth ids) to the leader."""
 
-    def ack(self, zxid: int) -> None:
-        """ACK(zxid): the proposal is durable here (followers only)."""
+    def logged(self, zxid: int) -> None:
+        """Every proposal up to ``zxid`` is durable here (a follower then ACKs)."""
 
     def revalidate(self, session_id: int, timeout: int, done) -> None:
         """REVALIDATE; ``done(valid: bool)`` when the leader answered."""
@@ -119,18 +122,20 @@ class LeaderZooKeeperServer(ZooKeeperServer):
         super().submit(req)
 
     def log_txn(self, req: Request) -> None:
-        """Proposal: to the followers, and to the local log (its fsync is our ACK)."""
-        self.proposed[req.hdr.zxid] = req
-        if self.broadcaster is not None:
-            self.broadcaster.propose(req.hdr.zxid, proposal_data(req))
-        self.sync.process(req)
+        """Proposal: the leader core sends it to the followers and has it logged here
+        (:meth:`log_proposed`); its fsync is the leader's own ACK."""
+        zxid = req.hdr.zxid
+        self.proposed[zxid] = req
+        self.broadcaster.propose(zxid, proposal_data(req), req)
+
+    def log_proposed(self, zxid: int) -> None:
+        """The core's env.log for a txn it proposed: into the local Sync stage."""
+        self.sync.process(self.proposed[zxid])
 
     def commit(self, reqs) -> None:
         """The Sync stage: these are in the leader's log; that is its ACK, not a commit."""
-        b = self.broadcaster
-        for req in reqs:
-            if b is not None:
-                b.local_ack(req.hdr.zxid)
+        if reqs:
+            self.broadcaster.logged(reqs[-1].hdr.zxid)
 
     def committed(self, zxids) -> None:
         """The leader core: a quorum ACKed these (in zxid order): apply and answer them."""
@@ -143,10 +148,8 @@ class LeaderZooKeeperServer(ZooKeeperServer):
 
 
 class LearnerZooKeeperServer(ZooKeeperServer):
-    """A follower's or an observer's chain.  ``link`` is the learner's way to the leader."""
-
-    #: followers ACK each logged proposal; observers do not
-    acks = True
+    """A follower's or an observer's chain (the Learner core decides who ACKs).  ``link`` is
+    the learner's way to the leader."""
 
     def __init__(self, settings, db, clock, sync_factory=None, link: LeaderLink | None = None) -> None:
         super().__init__(settings, db, clock, sync_factory)
@@ -194,18 +197,19 @@ class LearnerZooKeeperServer(ZooKeeperServer):
         self.link.revalidate(session_id, timeout, done)
 
     # ------------------------------------------------------------------ leader side
-    def log_proposal(self, hdr, txn, digest=None) -> None:
-        """A PROPOSAL (or a txn of the sync): log it; it is applied at its COMMIT."""
+    def log_proposal(self, data: bytes) -> None:
+        """The core's env.log: a PROPOSAL (or a txn of the sync) into the log; it is applied
+        at its commit (:meth:`committed`), in the same order."""
+        hdr, txn, digest = decode_txn(data)
         req = Request(None, hdr.clientId, hdr.cxid, hdr.type, b"", None, self.now_ms())
         req.hdr, req.txn, req.digest, req.zxid = hdr, txn, digest, hdr.zxid
         self.pending_txns.append(req)
         self.sync.process(req)
 
     def commit(self, reqs) -> None:
-        """The Sync stage: durable here -> ACK (SendAckRequestProcessor)."""
-        if self.acks and self.link is not None:
-            for req in reqs:
-                self.link.ack(req.hdr.zxid)
+        """The Sync stage: durable here (a follower's core then ACKs: SendAckRequestProcessor)."""
+        if reqs:
+            self.link.logged(reqs[-1].hdr.zxid)
 
     def committed(self, zxid: int) -> None:
         """COMMIT(zxid): apply the head proposal; answer it if a local client asked for it."""
@@ -264,16 +268,6 @@ class LearnerZooKeeperServer(ZooKeeperServer):
         if req.hdr.type == Op.createSession:
             self.sessions.track_session(req.hdr.clientId, req.txn.timeOut, self.now_ms())
         return rc
-
-
-class ObserverZooKeeperServer(LearnerZooKeeperServer):
-    """An observer: never ACKs; INFORM = PROPOSAL + COMMIT in one packet."""
-
-    acks = False
-
-    def informed(self, hdr, txn, digest=None) -> None:
-        self.log_proposal(hdr, txn, digest)
-        self.committed(hdr.zxid)
 
 
 class _Remote:
