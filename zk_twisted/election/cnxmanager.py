@@ -76,7 +76,9 @@ class Channel:
         self._handshake_timer = None
 
     def __repr__(self) -> str:
-        return f"<Channel sid={self.sid} {'out' if self.outgoing else 'in'}{' up' if self.established else ''}>"
+        return (
+            f"<Channel sid={self.sid} {'out' if self.outgoing else 'in'}{' up' if self.established else ''}>"
+        )
 
     # ---- called by the shell
     def data_received(self, data: bytes) -> None:
@@ -243,7 +245,9 @@ class QuorumCnxManager:
         ch.write(encode_initial_message(self.my_sid, addrs, self.protocol_version))
         if sid > self.my_sid:
             log.info(
-                "Have smaller server identifier, so dropping the connection: (myId:%d --> sid:%d)", self.my_sid, sid
+                "Have smaller server identifier, so dropping the connection: (myId:%d --> sid:%d)",
+                self.my_sid,
+                sid,
             )
             ch.close()
         else:
@@ -259,7 +263,9 @@ class QuorumCnxManager:
             ch.close()
             return ch
         self.stats["accepted"] += 1
-        ch._handshake_timer = self.clock.callLater(self.socket_timeout_ms / 1000.0, self._handshake_timeout, ch)
+        ch._handshake_timer = self.clock.callLater(
+            self.socket_timeout_ms / 1000.0, self._handshake_timeout, ch
+        )
         return ch
 
     def _handshake_timeout(self, ch: Channel) -> None:

@@ -99,7 +99,9 @@ class Vote:
         return self.leader == other.leader and self.peer_epoch == other.peer_epoch
 
     def __str__(self) -> str:
-        return f"({self.leader}, {self.zxid & 0xFFFFFFFFFFFFFFFF:x}, {self.peer_epoch & 0xFFFFFFFFFFFFFFFF:x})"
+        return (
+            f"({self.leader}, {self.zxid & 0xFFFFFFFFFFFFFFFF:x}, {self.peer_epoch & 0xFFFFFFFFFFFFFFFF:x})"
+        )
 
 
 # ------------------------------------------------------------------------------ decisions
@@ -209,7 +211,9 @@ class FastLeaderElection:
     def _init_epoch(self) -> int:
         return self.current_epoch if self.participant else MIN_LONG
 
-    def _better(self, leader: int, zxid: int, epoch: int, cur_leader: int, cur_zxid: int, cur_epoch: int) -> bool:
+    def _better(
+        self, leader: int, zxid: int, epoch: int, cur_leader: int, cur_zxid: int, cur_epoch: int
+    ) -> bool:
         """totalOrderPredicate: (epoch, zxid, sid) greater; a weight-0 server never wins."""
         if self.verifier.weight(leader) == 0:
             return False
@@ -221,7 +225,9 @@ class FastLeaderElection:
     def _send_notifications(self) -> list[Send]:
         """sendNotifications: our proposal to every voter, ourselves included."""
         return [
-            Send(sid, LOOKING, self.proposed_leader, self.proposed_zxid, self.logicalclock, self.proposed_epoch)
+            Send(
+                sid, LOOKING, self.proposed_leader, self.proposed_zxid, self.logicalclock, self.proposed_epoch
+            )
             for sid in self.voters
         ]
 
@@ -256,7 +262,9 @@ class FastLeaderElection:
         self.not_timeout = self.min_interval
         self.logicalclock += 1
         self._update_proposal(self._init_id(), self._init_zxid(), self._init_epoch())
-        log.info("New election. My id = %d, proposed zxid=0x%x", self.my_sid, self.proposed_zxid & (2**64 - 1))
+        log.info(
+            "New election. My id = %d, proposed zxid=0x%x", self.my_sid, self.proposed_zxid & (2**64 - 1)
+        )
         return [*self._send_notifications(), SetTimer("notification", self.not_timeout)]
 
     # -------------------------------------------------------------- handle_notification
@@ -315,7 +323,9 @@ class FastLeaderElection:
                 log.debug("Notification from observer: %d", n.sid)
         else:
             if not self.valid_voter(n.leader):
-                log.warning("Ignoring notification for non-cluster member sid %d from sid %d", n.leader, n.sid)
+                log.warning(
+                    "Ignoring notification for non-cluster member sid %d from sid %d", n.leader, n.sid
+                )
             if not self.valid_voter(n.sid):
                 log.warning("Ignoring notification for sid %d from non-quorum member sid %d", n.leader, n.sid)
         if self.finalizing:
@@ -338,7 +348,9 @@ class FastLeaderElection:
         if n.election_epoch > self.logicalclock:
             self.logicalclock = n.election_epoch
             self.recvset = {}
-            if self._better(n.leader, n.zxid, n.peer_epoch, self._init_id(), self._init_zxid(), self._init_epoch()):
+            if self._better(
+                n.leader, n.zxid, n.peer_epoch, self._init_id(), self._init_zxid(), self._init_epoch()
+            ):
                 self._update_proposal(n.leader, n.zxid, n.peer_epoch)
             else:
                 self._update_proposal(self._init_id(), self._init_zxid(), self._init_epoch())
@@ -382,7 +394,9 @@ class FastLeaderElection:
         self.finalizing = False
         self.recvset = {}
         self.outofelection = {}
-        log.info("Election decided: leader %d, my state %s, round 0x%x", vote.leader, state.name, self.logicalclock)
+        log.info(
+            "Election decided: leader %d, my state %s, round 0x%x", vote.leader, state.name, self.logicalclock
+        )
         return [CancelTimer(), Decided(vote, state)]
 
     # ---------------------------------------------------------------------- the timers

@@ -90,7 +90,9 @@ def format_inet_addr(host: str, port: int) -> str:
 
 
 def encode_initial_message(
-    sid: int, addresses: list[tuple[str, int]] | tuple[tuple[str, int], ...], version: int = PROTOCOL_VERSION_V1
+    sid: int,
+    addresses: list[tuple[str, int]] | tuple[tuple[str, int], ...],
+    version: int = PROTOCOL_VERSION_V1,
 ) -> bytes:
     """startConnection: long protocol version, long sid, int length, the address(es).
 

@@ -44,7 +44,9 @@ def java_long_order(keys: Iterable[int]) -> list[int]:
 
 
 def _members_text(all_members: Mapping) -> list[str]:
-    return [f"server.{sid}={all_members[sid].to_config_string()}" for sid in java_long_order(sorted(all_members))]
+    return [
+        f"server.{sid}={all_members[sid].to_config_string()}" for sid in java_long_order(sorted(all_members))
+    ]
 
 
 @implementer(IQuorumVerifier)

@@ -337,7 +337,12 @@ def election_node(
     me = servers[sid]
     net.revive(sid)
     qcm = QuorumCnxManager(
-        sid, servers, [me.election_addr], net.clock, MemoryDialer(net, sid), socket_timeout_ms=socket_timeout_ms
+        sid,
+        servers,
+        [me.election_addr],
+        net.clock,
+        MemoryDialer(net, sid),
+        socket_timeout_ms=socket_timeout_ms,
     )
     net.listen(sid, me.election_addr, qcm.incoming_connected)
     fle = FastLeaderElection(sid, verifier, learner_type)
