@@ -22,11 +22,9 @@ from zk_twisted.jute import records as R
 from zk_twisted.quorum.zkservers import (
     LeaderZooKeeperServer,
     LearnerZooKeeperServer,
-    ObserverZooKeeperServer,
 )
 from zk_twisted.server.datatree import DataTree
 from zk_twisted.server.sessions import generate_passwd
-from zk_twisted.server.txn import decode_txn
 from zk_twisted.server.zkdatabase import ZKDatabase
 from zk_twisted.server.zkserver import ServerSettings
 
@@ -70,7 +68,7 @@ class Wiring:
             self.learners.append(zks)
         self.observer = None
         if observer:
-            self.observer = ObserverZooKeeperServer(
+            self.observer = LearnerZooKeeperServer(
                 ServerSettings(session_server_id=9), ZKDatabase(DataTree()), self.clock, HeldSync
             )
             self.observer.link = _Link(self, self.observer)
@@ -80,15 +78,17 @@ class Wiring:
         self.txns: dict[int, tuple] = {}
 
     # Broadcaster
-    def propose(self, zxid: int, data: bytes) -> None:
-        hdr, txn, digest = decode_txn(data)
-        self.txns[zxid] = (hdr, txn, digest)
+    def propose(self, zxid: int, data: bytes, request=None) -> None:
+        self.txns[zxid] = data
         self.acks[zxid] = set()
-        for zks in self.learners:
-            zks.log_proposal(hdr, txn, digest)
+        self.leader.log_proposed(zxid)
+        for zks in [*self.learners, *([self.observer] if self.observer else [])]:
+            zks.log_proposal(data)
 
-    def local_ack(self, zxid: int) -> None:
-        self.ack("leader", zxid)
+    def logged(self, zxid: int) -> None:
+        for z in sorted(self.acks):
+            if z <= zxid:
+                self.ack("leader", z)
 
     def ack(self, who, zxid: int) -> None:
         acks = self.acks.get(zxid)
@@ -107,12 +107,9 @@ class Wiring:
         if ready:
             self.committed += ready
             self.leader.committed(ready)
-            for zks in self.learners:
+            for zks in [*self.learners, *([self.observer] if self.observer else [])]:
                 for z in ready:
                     zks.committed(z)
-            if self.observer is not None:
-                for z in ready:
-                    self.observer.informed(*self.txns[z])
 
     def flush_all(self) -> None:
         for zks in [self.leader, *self.learners]:
@@ -128,8 +125,11 @@ class _Link:
     def forward(self, req) -> None:
         self.wiring.leader.submit_learner_request(req.session_id, req.cxid, req.type, req.payload, req.auth_ids)
 
-    def ack(self, zxid: int) -> None:
-        self.wiring.ack(self.zks, zxid)
+    def logged(self, zxid: int) -> None:
+        if self.zks is not self.wiring.observer:  # observers never ACK
+            for z in sorted(self.wiring.acks):
+                if z <= zxid:
+                    self.wiring.ack(self.zks, z)
 
     def revalidate(self, session_id, timeout, done) -> None:
         done(session_id in self.wiring.leader.sessions)

@@ -35,6 +35,8 @@ class QuorumConnection(Protocol):
         #: what the handler keeps about this connection (the learner's sid, ...)
         self.peer = None
         self.on_made: Callable[[QuorumConnection], None] | None = None
+        #: packets sent while a stream is being written go out after it, in order
+        self._held: list[bytes] | None = None
 
     # ---- Twisted
     def connectionMade(self) -> None:
@@ -82,11 +84,18 @@ class QuorumConnection(Protocol):
     def send(self, packet) -> None:
         if not self.closed:
             data = encode_packet(packet)
+            if self._held is not None:
+                self._held.append(data)
+                return
             self.bytes_sent += len(data)
             self.transport.write(data)
 
     def send_stream(self, chunks: Iterable[bytes]) -> defer.Deferred:
-        """Write a long byte stream (a SNAP) cooperatively, so the reactor keeps serving."""
+        """Write a long byte stream (a SNAP) cooperatively, so the reactor keeps serving;
+        packets sent meanwhile follow the stream, in the order they were sent."""
+        if self._held is not None:
+            raise RuntimeError("a stream is already being written")
+        self._held = []
 
         def write_all():
             for chunk in chunks:
@@ -96,7 +105,14 @@ class QuorumConnection(Protocol):
                 self.transport.write(chunk)
                 yield None
 
-        return task.cooperate(write_all()).whenDone()
+        def flush(result):
+            held, self._held = self._held, None
+            if not self.closed and held:
+                self.bytes_sent += sum(map(len, held))
+                self.transport.writeSequence(held)
+            return result
+
+        return task.cooperate(write_all()).whenDone().addBoth(flush)
 
     def abort(self, why: str) -> None:
         if not self.closed:

@@ -126,7 +126,7 @@ class _RoleBase:
     def _serve_clients(self, epoch: int) -> None:
         """The role is established: clients are served, the election vote carries the epoch."""
         self.peer.serve(self.zks)
-        self.peer.election.update_election_vote(epoch)
+        self.peer.election.election.update_election_vote(epoch)
 
     def stop(self):
         if self.core is not None and self.ended is None:
@@ -214,6 +214,9 @@ class LeaderRole(_RoleBase):
     def serving(self, epoch: int) -> None:
         zks = self.zks
         zks.start_epoch(epoch)
+        # Leader.startZkServer: the database's last zxid names the new epoch (as 3.8)
+        tree = self.peer.db.tree
+        tree.last_processed_zxid = max(tree.last_processed_zxid, epoch << 32)
         self._serve_clients(epoch)
         self._schedule_session_expiry()
         containers = task.LoopingCall(zks.check_containers)
