@@ -153,7 +153,7 @@ class ZKEnsemble:
 
     def __init__(self, base: Path, n: int = 3, observers=(), extra: dict | None = None, base_port: int | None = None):
         self.base = Path(base)
-        self.base_port = base_port or free_port_range()
+        self.base_port = base_port or free_port_range(width=max(n, 3))
         self.sids = list(range(1, n + 1))
         lines = {}
         for j in self.sids:
