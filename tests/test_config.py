@@ -432,8 +432,8 @@ def test_java_only_keys_are_not_acted_on(tmp_path):
         "authProvider.1": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
         "ssl.keyStore.location": "/k.jks",
         "ssl.quorum.trustStore.location": "/t.jks",
-        "admin.serverPort": "8080",
-        "admin.enableServer": "false",
+        "admin.httpVersion": "11",
+        "admin.portUnification": "false",
         "secureClientPort": "2281",
         "localSessionsEnabled": "true",
         "localSessionsUpgradingEnabled": "true",
@@ -451,6 +451,7 @@ def test_java_only_keys_are_not_acted_on(tmp_path):
         "X509AuthenticationProvider.superUser": "CN=admin",
     }
     acted = {"snapCount": "5", "forceSync": "no", "4lw.commands.whitelist": "ruok", "jute.maxbuffer": "1"}
+    acted |= {"admin.serverPort": "8081", "admin.enableServer": "false", "admin.commandURL": "/c"}
     body = MIN + "".join(f"{k}={v}\n" for k, v in {**java_only, **acted}.items())
     cfg = load(tmp_path, body)
     assert set(cfg.not_acted_on) == set(java_only)

@@ -14,6 +14,7 @@ from zk_twisted.constants import Code, CreateMode, EventType, OpCode, Perms
 from zk_twisted.jute import records as R
 from zk_twisted.jute.multi import decode_multi_response, encode_multi_request
 from zk_twisted.server.acl import generate_digest
+from zk_twisted.server.final import LARGE_REPLY
 from zk_twisted.server.sessions import generate_passwd
 
 
@@ -357,15 +358,22 @@ def test_approximate_data_size_is_kept_incrementally():
     assert tree.approximate_data_size() == sum(len(p) + len(n.data or b"") for p, n in tree.nodes.items())
 
 
-def test_reply_beyond_jute_maxbuffer_becomes_an_error_reply():
+def test_reply_beyond_jute_maxbuffer_is_sent_whole():
+    """3.8 sends a reply of any size (jute.maxbuffer bounds what the server reads; each client
+    bounds what it reads), so a big child list is a normal reply, counted in the stats."""
     zks, _ = make_core(max_buffer=4096)
     c = CoreClient(zks)
     c.create("/big")
-    for i in range(200):
-        c.create(f"/big/child-with-a-long-name-{i:04d}")
-    err, _ = c.children("/big")
-    assert err == Code.MARSHALLINGERROR  # instead of a frame the client would refuse
-    assert c.exists("/big")[0] == 0
+    names = [f"child-with-a-long-name-{i:04d}" for i in range(2500)]  # 80 kB: sent in pieces
+    for n in names:
+        c.create(f"/big/{n}")
+    err, rsp = c.children("/big")  # getChildren2: pieces + Stat
+    assert err == 0 and sorted(rsp.children) == names
+    size = 4 + sum(4 + len(n) for n in names) + 68 + 16  # count, names, Stat, reply header
+    assert size > LARGE_REPLY > 4096 and zks.stats.response_sizes.last == size
+    err, _, body = c.call(OpCode.getChildren, R.GetChildrenRequest("/big", False))
+    assert err == 0 and sorted(R.GetChildrenResponse.from_bytes(body, exact=True).children) == names
+    assert zks.stats.response_sizes.last == size - 68
 
 
 def test_create_flags_that_disagree_with_the_opcode():

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+from urllib.request import urlopen
 
 from kazoo.client import KazooClient
 from rawclient import Closed, RawClient, connected, create_body, frame, i32, path_watch
@@ -69,11 +70,12 @@ def test_sigterm_stops_cleanly_and_data_survives(tmp_path):
 
 
 def test_shipped_conf_serves(tmp_path):
-    """`make run`'s config, with only the port moved off 2181, starts from a fresh directory."""
-    port = free_port()
+    """`make run`'s config, with only the ports moved off 2181 and 8080, starts from a fresh directory."""
+    port, admin_port = free_port(), free_port()
     text = (REPO / "conf" / "zoo.cfg").read_text()
     assert "clientPort=2181" in text and "dataDir=./data" in text
-    (tmp_path / "zoo.cfg").write_text(text.replace("clientPort=2181", f"clientPort={port}"))
+    text = text.replace("clientPort=2181", f"clientPort={port}")
+    (tmp_path / "zoo.cfg").write_text(text.replace("#admin.serverPort=8080", f"admin.serverPort={admin_port}"))
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.Popen(
@@ -89,6 +91,7 @@ def test_shipped_conf_serves(tmp_path):
         c.stop()
         c.close()
         assert (tmp_path / "data" / "version-2").is_dir()  # dataDir=./data, relative to the cwd
+        assert b'"command" : "ruok"' in urlopen(f"http://127.0.0.1:{admin_port}/commands/ruok", timeout=10).read()
     finally:
         proc.terminate()
         assert proc.wait(15) in CLEAN_SIGTERM

@@ -20,6 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = Path(os.environ.get("ZK_SHARED_TOOLS", REPO.parent / "shared" / "tools")).resolve()
 ZK_JAVA_SH = SHARED_TOOLS / "zk_java.sh"
+#: what zkServer.sh builds a server's JVM properties from (zk_twisted reads them too)
+JVM_ENV = ("SERVER_JVMFLAGS", "JVMFLAGS", "ZOOCFGDIR")
 #: ``twistd`` of this interpreter (``python -m twisted`` is the other runner, ``twist``)
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
@@ -59,7 +61,18 @@ def wait_for(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "c
 class ZKProcess:
     """One zk_twisted server process: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL)."""
 
-    def __init__(self, base: Path, port: int | None = None, extra: dict | None = None, data_dir: Path | None = None):
+    def __init__(
+        self,
+        base: Path,
+        port: int | None = None,
+        extra: dict | None = None,
+        data_dir: Path | None = None,
+        env: dict | None = None,
+    ):
+        """``env``: environment variables for the server (SERVER_JVMFLAGS, JVMFLAGS, ZOOCFGDIR,
+        ...); those three are otherwise not inherited, so the tests' own environment cannot
+        change a server's settings."""
+        self.env = dict(env or {})
         self.base = Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -79,6 +92,8 @@ class ZKProcess:
             "clientPort": str(self.port),
             "clientPortAddress": "127.0.0.1",
             "4lw.commands.whitelist": "*",
+            # as zk_java.sh: no AdminServer on 8080 unless a test asks for one (and its port)
+            "admin.enableServer": "false",
         }
         lines.update({k: str(v) for k, v in self.extra.items()})
         return [f"{k}={v}" for k, v in lines.items()]
@@ -90,8 +105,9 @@ class ZKProcess:
     def start(self, wait: bool = True, timeout: float = 30.0) -> ZKProcess:
         self.write_config()
         log = open(self.log_path, "ab")
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in JVM_ENV}
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        env.update(self.env)
         self.proc = subprocess.Popen(
             [*TWISTD, "--pidfile=", "-n", "zkserver", "-c", str(self.cfg_path)],
             stdout=log,

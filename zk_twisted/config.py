@@ -129,6 +129,8 @@ _SYSPROP_ACTED = frozenset(
         "enforceQuota", "fsync.warningthresholdms", "txnLogSizeLimitInKb", "maxBatchSize",
         "snapshot.trust.empty", "jute.maxbuffer", "readonlymode.enabled", "znode.container.checkIntervalMs",
         "znode.container.maxPerMinute", "znode.container.maxNeverUsedIntervalMs",
+        "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
+        "admin.idleTimeout",
     }
 )  # fmt: skip
 #: ... and only the Java server uses (exact names)
@@ -708,12 +710,20 @@ class ZKConfig:
     container_check_interval_ms: int = 60000
     container_max_per_minute: int = 10000
     container_max_never_used_ms: int = 0
+    #: the AdminServer (zookeeper.admin.*): on unless enableServer is exactly "false", as in 3.8
+    admin_enable_server: bool = True
+    admin_server_address: str = "0.0.0.0"
+    #: 0 = any free port
+    admin_server_port: int = 8080
+    admin_command_url: str = "/commands"
+    #: ms an idle HTTP connection is kept; <= 0 = no limit
+    admin_idle_timeout: int = 30000
     # -- bookkeeping
     #: every key as parsed (trimmed key -> value as 3.8 sees it), file order
     raw: Mapping[str, str] = _mapping_field()
     #: exactly the System.setProperty calls 3.8 makes: ``zookeeper.<key>`` -> value
     system_properties: Mapping[str, str] = _mapping_field()
-    #: -D properties the server was given (see jvm_properties_from_flags)
+    #: -D properties the server was given (``jvmflags.read_jvm_flags``: SERVER_JVMFLAGS, JVMFLAGS, java.env)
     jvm_properties: Mapping[str, str] = _mapping_field()
     #: keys no part of 3.8 reads (kept, as 3.8 keeps them as system properties)
     unknown: Mapping[str, str] = _mapping_field()
@@ -866,6 +876,40 @@ def jvm_properties_from_flags(flags: str | Iterable[str]) -> dict[str, str]:
             k, _, v = w[2:].partition("=")
             out[k] = v
     return out
+
+
+#: -D properties zk_twisted reads under exactly these names (besides ``zookeeper.<key>`` of the
+#: acted zoo.cfg keys): 3.8's unprefixed ones, and FileTxnLog's fallback
+_JVM_ACTED_UNPREFIXED = _UNPREFIXED | {"fsync.warningthresholdms"}
+
+
+def jvm_property_use(cfg: ZKConfig, name: str) -> tuple[bool, str]:
+    """What becomes of ``-D<name>``: (acted on?, why), for the start-up log.
+
+    As in 3.8, a zoo.cfg key wins over ``-Dzookeeper.<key>`` (parseProperties calls
+    System.setProperty after the JVM started); ``-Djute.maxbuffer`` and the other unprefixed
+    properties win over their zoo.cfg keys (3.8 reads no zoo.cfg key for them).
+    """
+    if name in _JVM_ACTED_UNPREFIXED:
+        if f"zookeeper.{name}" in cfg.system_properties:
+            return True, f"acted on (wins over zoo.cfg {name}, which 3.8 does not read)"
+        return True, "acted on"
+    if name.startswith("zookeeper."):
+        key = name[len("zookeeper.") :]
+        acted = key in _SYSPROP_ACTED or key in (
+            "multiAddress.enabled",
+            "fsync.warningthresholdms",
+        )
+        if key in _UNPREFIXED:
+            return False, f"accepted but not acted on (3.8 reads -D{key}, not -D{name})"
+        if name in cfg.system_properties:
+            return False, f"overridden by zoo.cfg {key}={cfg.system_properties[name]} (as in 3.8)"
+        if acted:
+            return True, "acted on"
+        if key in _SYSPROP_NOT_ACTED or key.startswith(_SYSPROP_NOT_ACTED_PREFIXES):
+            return False, "accepted but not acted on (only the Java server uses it)"
+        return False, "accepted but not acted on (not a property zk_twisted knows)"
+    return False, "accepted but not acted on (a JVM matter)"
 
 
 class _Parser:
@@ -1216,6 +1260,28 @@ class _Parser:
         o["container_max_never_used_ms"] = self._int_prop(
             "znode.container.maxNeverUsedIntervalMs", 0, bits=64
         )
+        self.admin_server_values()
+
+    def admin_server_values(self) -> None:
+        """AdminServerFactory / JettyAdminServer's zookeeper.admin.* properties."""
+        o = self.out
+        o["admin_enable_server"] = self._str_prop("admin.enableServer") != "false"
+        address = self._str_prop("admin.serverAddress")
+        # Jetty binds InetAddress.getByName(""), the loopback address, for an empty host
+        o["admin_server_address"] = "0.0.0.0" if address is None else (address or "127.0.0.1")
+        port = self._int_prop("admin.serverPort", 8080)
+        if not 0 <= port <= 65535:
+            raise _kv_error("admin.serverPort", str(port), "is not a port: it must be 0..65535")
+        o["admin_server_port"] = port
+        url = self._str_prop("admin.commandURL")
+        o["admin_command_url"] = "/commands" if url is None else url
+        o["admin_idle_timeout"] = self._int_prop("admin.idleTimeout", 30000)
+        force_https = self._str_prop("admin.forceHttps")
+        if o["admin_enable_server"] and force_https is not None and force_https.lower() == "true":
+            # serving the commands over plain HTTP instead would be a silent downgrade
+            raise _kv_error(
+                "admin.forceHttps", force_https, "is not supported: zk_twisted's AdminServer serves no HTTPS"
+            )
 
     # ------------------------------------------------------------------ the quorum
     def read_dynamic(self, value: str) -> tuple[str, dict[str, str]]:

@@ -7,6 +7,7 @@ database from snapshot + txn log -> open the client port.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 from twisted.application import service
@@ -52,6 +53,7 @@ class StandaloneServer(service.Service):
         self.reactor = reactor
         self.zks: ZooKeeperServer | None = None
         self.port = None
+        self.admin = None  # the AdminServer, when admin.enableServer
         self.storage = None
         self._opened = opened
         self._timers: list = []
@@ -68,6 +70,7 @@ class StandaloneServer(service.Service):
         self.storage, db, sync_factory = self._opened or open_storage(cfg, self.reactor)
         self.zks = ZooKeeperServer(settings_from_config(cfg), db, self.reactor, sync_factory)
         four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)
+        self._start_admin_server(four)
         factory = ClientFactory(self.zks, self.reactor, cfg.max_client_cnxns, four)
         backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 50
         self.port = self.reactor.listenTCP(
@@ -89,6 +92,24 @@ class StandaloneServer(service.Service):
             time.monotonic() - t0,
         )
 
+    def _start_admin_server(self, view) -> None:
+        """ZooKeeperServerMain starts the AdminServer before the client port; a standalone 3.8
+        that cannot bind it (port in use) exits with status 4, so does this one."""
+        if not self.config.admin_enable_server:
+            log.info("AdminServer not started: admin.enableServer=false")
+            return
+        # twisted.web only when it serves: start-up stays short without it
+        from .admin.server import EXIT_ERROR_STARTING_ADMIN_SERVER, AdminServer, AdminServerError
+
+        self.admin = AdminServer.from_config(self.config, view, self.reactor)
+        try:
+            self.admin.startService()
+        except AdminServerError as e:
+            self.admin = None
+            log.error("Unable to start AdminServer, exiting abnormally: %s", e)
+            print("Unable to start AdminServer, exiting abnormally", file=sys.stderr)
+            raise SystemExit(EXIT_ERROR_STARTING_ADMIN_SERVER) from None
+
     def _schedule_expiry(self) -> None:
         def tick() -> None:
             delay = self.zks.expire_sessions()
@@ -106,6 +127,8 @@ class StandaloneServer(service.Service):
             self._expiry_call.cancel()
         if self.port is not None:
             yield self.port.stopListening()
+        if self.admin is not None:
+            yield defer.maybeDeferred(self.admin.stopService)
         if self.zks is not None:
             for cnxn in list(self.zks.cnxns):
                 cnxn.close_after_flush()

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Mapping
 
 from twisted.python import usage
 
-from .config import ConfigError, load_config
+from .config import ConfigError, ZKConfig, jvm_property_use, load_config
+from .jvmflags import read_jvm_flags
+
+log = logging.getLogger(__name__)
 
 
 class Options(usage.Options):
     synopsis = "[-c zoo.cfg]"
-    longdesc = "Run a ZooKeeper 3.8 compatible server (standalone when zoo.cfg has no server.N lines)."
+    longdesc = (
+        "Run a ZooKeeper 3.8 compatible server (standalone when zoo.cfg has no server.N lines). "
+        "Java system properties (-Dname=value) are read as zkServer.sh passes them: from "
+        "SERVER_JVMFLAGS and JVMFLAGS, and from java.env / zookeeper-env.sh in $ZOOCFGDIR "
+        "(default: the directory of zoo.cfg), which are parsed, not executed."
+    )
     optParameters = [
         ["config", "c", "conf/zoo.cfg", "Path of the zoo.cfg file"],
         ["loglevel", "l", "INFO", "Python log level (DEBUG, INFO, WARNING, ...)"],
@@ -30,10 +40,38 @@ def setup_logging(level: str) -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
+def load_server_config(config_path: str, environ: Mapping[str, str]) -> ZKConfig:
+    """zoo.cfg plus the -D properties zkServer.sh would pass (SERVER_JVMFLAGS, JVMFLAGS,
+    ZOOCFGDIR/java.env), each property logged with where it came from and what it does."""
+    flags = read_jvm_flags(environ, config_path)
+    for path in flags.files:
+        log.info("Read JVM flags from %s (parsed, not executed)", path)
+    for w in flags.warnings:
+        log.warning("%s", w)
+    try:
+        cfg = load_config(config_path, jvm_properties=flags.properties)
+    except ConfigError as e:
+        name = (e.key or "")[2:]
+        if (e.key or "").startswith("-D") and name in flags.sources:
+            raise ConfigError(
+                f"{e.message} (from {flags.sources[name]})", key=e.key, value=e.value, exit_code=e.exit_code
+            ) from None
+        raise
+    for name, value in flags.properties.items():
+        _, what = jvm_property_use(cfg, name)
+        log.info("System property %s=%s from %s: %s", name, value, flags.sources[name], what)
+    if flags.other_options:
+        log.info(
+            "JVM options accepted but not acted on: %s",
+            ", ".join(f"{w} ({src})" for w, src in flags.other_options),
+        )
+    return cfg
+
+
 def makeService(options: Options):
     setup_logging(options["loglevel"])
     try:
-        cfg = load_config(options["config"])
+        cfg = load_server_config(options["config"], os.environ)
     except ConfigError as e:
         # twistd itself would exit 0 on a usage error; a bad zoo.cfg must exit 2, as 3.8 does
         print(f"{e}, exiting abnormally", file=sys.stderr)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections import deque
+from collections.abc import Iterator
 
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory, Protocol
@@ -71,6 +73,9 @@ class ClientProtocol(Protocol, ServerCnxn):
         self._initialized = False
         self._done = False
         self._sessionless = None
+        #: frames waiting behind a streaming reply (None: nothing streams)
+        self._queued: deque | None = None
+        self._chunks: Iterator[bytes] | None = None
 
     # ---- Twisted side
     def connectionMade(self) -> None:
@@ -143,7 +148,48 @@ class ClientProtocol(Protocol, ServerCnxn):
     # ---- ServerCnxn I/O
     def write(self, data: bytes) -> None:
         if not self._done or self.closing:
-            self.transport.write(data)
+            if self._queued is not None:  # behind a reply still streaming: keep the order
+                self._queued.append(data)
+            else:
+                self.transport.write(data)
+
+    def write_stream(self, header: bytes, chunks: Iterator[bytes]) -> None:
+        """A large reply: this protocol becomes the transport's pull producer and writes one
+        chunk each time the transport's buffer has drained; frames written meanwhile queue."""
+        if self._done and not self.closing:
+            return
+        if self._queued is not None:
+            self._queued.append((header, chunks))
+            return
+        self._queued = deque()
+        self.transport.write(header)
+        self._chunks = chunks
+        self.transport.registerProducer(self, False)
+
+    # IPullProducer, while a large reply streams
+    def resumeProducing(self) -> None:
+        while True:
+            if self._chunks is not None:
+                chunk = next(self._chunks, None)
+                if chunk is not None:
+                    self.transport.write(chunk)
+                    return
+                self._chunks = None
+            queued = self._queued
+            while queued:
+                item = queued.popleft()
+                if type(item) is tuple:
+                    self.transport.write(item[0])
+                    self._chunks = item[1]
+                    break
+                self.transport.write(item)
+            else:
+                self._queued = None
+                self.transport.unregisterProducer()
+                return
+
+    def stopProducing(self) -> None:
+        self._chunks = self._queued = None
 
     def close_after_flush(self, reason: int = 0) -> None:
         if not self.closing:

@@ -77,6 +77,8 @@ class FileTxnSnapLog:
         self.fsync_warning_ms = fsync_warning_ms
         self.trust_empty_snapshot = trust_empty_snapshot
         self.log_size_limit = log_size_limit
+        #: the snapshot last written or restored (FileSnap.lastSnapshotInfo, for last_snapshot)
+        self.last_snapshot: Path | None = None
         for d, what in ((self.log_dir, "data"), (self.data_dir, "snap")):
             try:
                 d.mkdir(parents=True, exist_ok=True)
@@ -126,6 +128,7 @@ class FileTxnSnapLog:
         """Snapshot ``db`` now, synchronously (FileTxnSnapLog.save)."""
         path = write_snapshot(db, self.data_dir, self.force_sync)
         log.info("Snapshotting: 0x%x to %s", db.last_processed_zxid, path)
+        self.last_snapshot = path
         return path
 
     # ------------------------------------------------------------------ restore
@@ -183,6 +186,7 @@ class FileTxnSnapLog:
                 len(db.sessions_with_timeouts),
                 loaded.zxid,
             )
+            self.last_snapshot = snap
             return loaded
         if candidates:
             raise StorageError(f"Not able to find valid snapshots in {self.data_dir}")

@@ -134,7 +134,7 @@ class SnapshotTaker:
             yield self.worker.run(writer.abort)
             raise
         self.taken += 1
-        self.last_path = path
+        self.last_path = self.snaplog.last_snapshot = path
         self.last_nodes = ser.nodes_written
         self.last_ms = (time.monotonic() - t0) * 1000.0
         self.timings.add(round(self.last_ms))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..constants import Code
 
 
@@ -95,6 +97,11 @@ class ServerCnxn:
     # ---- I/O supplied by the shell
     def write(self, data: bytes) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def write_stream(self, header: bytes, chunks: Iterator[bytes]) -> None:
+        """Write one large frame: ``header``, then ``chunks``, pulled only as fast as the
+        connection drains (the Twisted shell does; this default writes it whole)."""
+        self.write(header + b"".join(chunks))
 
     def close_after_flush(self, reason: int = Code.OK) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

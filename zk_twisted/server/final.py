@@ -8,6 +8,7 @@ guarantee: a client sees the event before it can see the new data.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..constants import PING_XID, Code, KeeperError, Op, Perms, WatcherType
@@ -24,8 +25,69 @@ _I32 = struct.Struct(">i")
 _ZERO_STAT = R.Stat(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).to_bytes()
 
 
+#: a list reply (getChildren, getEphemerals) at least this long is encoded while it is sent
+#: rather than built whole first: a 20 MB child list then costs a chunk, not two copies
+LARGE_REPLY = 1 << 16
+#: bytes per chunk of a streamed reply
+STREAM_CHUNK = 1 << 18
+
+
 def reply_frame(xid: int, zxid: int, err: int, body: bytes = b"") -> bytes:
     return _REPLY.pack(16 + len(body), xid, zxid, err) + body
+
+
+class StreamedReply:
+    """A large reply: its frame header now, its body encoded chunk by chunk as the
+    connection can take it (``ServerCnxn.write_stream``)."""
+
+    __slots__ = ("header", "size", "chunks")
+
+    def __init__(self, header: bytes, size: int, chunks: Iterator[bytes]) -> None:
+        self.header = header
+        #: the whole frame's length, 4-byte prefix included
+        self.size = size
+        self.chunks = chunks
+
+
+class _LazyBody:
+    __slots__ = ("length", "chunks")
+
+    def __init__(self, length: int, chunks: Iterator[bytes]) -> None:
+        self.length = length
+        self.chunks = chunks
+
+
+def _strings_chunks(items: list[str], tail: bytes) -> Iterator[bytes]:
+    """A jute vector of ustrings, then ``tail``, in chunks of about STREAM_CHUNK bytes."""
+    pack = _I32.pack
+    parts = [pack(len(items))]
+    size = 4
+    for s in items:
+        b = s.encode("utf-8")
+        parts.append(pack(len(b)))
+        parts.append(b)
+        size += 4 + len(b)
+        if size >= STREAM_CHUNK:
+            yield b"".join(parts)
+            parts, size = [], 0
+    parts.append(tail)
+    yield b"".join(parts)
+
+
+def _strings_body(items: list[str], tail: bytes = b"") -> bytes | _LazyBody:
+    """The vector of ``items`` (+ ``tail``): bytes when small, else encoded as it is sent.
+
+    ``items`` is this reply's own list of the tree's (immutable) names, so a later change to
+    the tree does not reach a reply still being sent.
+    """
+    fixed = 4 + 4 * len(items) + len(tail)
+    chars = sum(map(len, items))
+    if fixed + 4 * chars < LARGE_REPLY:  # surely small (UTF-8 takes at most 4 bytes a char)
+        return R.GetChildrenResponse(items).to_bytes() + tail
+    length = fixed + sum(len(s) if s.isascii() else len(s.encode("utf-8")) for s in items)
+    if length < LARGE_REPLY:
+        return R.GetChildrenResponse(items).to_bytes() + tail
+    return _LazyBody(length, _strings_chunks(items, tail))
 
 
 def _create2_body(path: str, stat: bytes) -> bytes:
@@ -71,6 +133,10 @@ class FinalRequestProcessor:
                     return
                 raise KeeperError(Code.UNIMPLEMENTED)
             body = handler(self, req, rc)
+            if type(body) is _LazyBody:
+                header = _REPLY.pack(16 + body.length, req.cxid, zxid, 0)
+                zks.send(cnxn, StreamedReply(header, 20 + body.length, body.chunks), req)
+                return
         except KeeperError as e:
             err = e.code
             body = b""
@@ -168,15 +234,15 @@ class FinalRequestProcessor:
             tree.add_child_watch(path, req.cnxn)
         return sorted(node.children) if node.children else []
 
-    def _get_children(self, req: Request, rc) -> bytes:
+    def _get_children(self, req: Request, rc) -> bytes | _LazyBody:
         r = R.GetChildrenRequest.from_bytes(req.payload)
-        return R.GetChildrenResponse(self._children(req, r.path, r.watch)).to_bytes()
+        return _strings_body(self._children(req, r.path, r.watch))
 
-    def _get_children2(self, req: Request, rc) -> bytes:
+    def _get_children2(self, req: Request, rc) -> bytes | _LazyBody:
         r = R.GetChildren2Request.from_bytes(req.payload)
         children = self._children(req, r.path, r.watch)
         tree = self.zks.db.tree
-        return R.GetChildrenResponse(children).to_bytes() + tree.stat_bytes(tree.nodes[r.path])
+        return _strings_body(children, tree.stat_bytes(tree.nodes[r.path]))
 
     def _get_all_children_number(self, req: Request, rc) -> bytes:
         path = R.GetAllChildrenNumberRequest.from_bytes(req.payload).path
@@ -252,7 +318,7 @@ class FinalRequestProcessor:
         paths = self.zks.db.tree.ephemerals_of(req.session_id)
         if not (prefix is None or not prefix.strip() or prefix.strip() == "/"):
             paths = {p for p in paths if p.startswith(prefix)}
-        return R.GetEphemeralsResponse(sorted(paths)).to_bytes()
+        return _strings_body(sorted(paths))
 
     def _multi_read(self, req: Request, rc) -> bytes:
         results = []

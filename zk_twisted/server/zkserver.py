@@ -24,7 +24,7 @@ from ..jute import records as R
 from .acl import AclList, AuthProviders
 from .cnxn import ServerCnxn
 from .datatree import TTL, ephemeral_type
-from .final import FinalRequestProcessor, reply_frame
+from .final import FinalRequestProcessor, StreamedReply, reply_frame
 from .metrics import BufferStats, Summary
 from .prep import PrepRequestProcessor
 from .request import VALID_TYPES, Request
@@ -325,25 +325,21 @@ class ZooKeeperServer:
                     cnxn.close_after_flush()
         return rc
 
-    def send(self, cnxn: ServerCnxn, frame: bytes, req: Request) -> None:
+    def send(self, cnxn: ServerCnxn, frame: bytes | StreamedReply, req: Request) -> None:
         """Write a reply and account for it (latency, outstanding, throttling).
 
-        A reply the client could not read (ZooKeeper clients refuse frames of jute.maxbuffer
-        bytes or more, then reconnect and ask again forever) becomes a MARSHALLINGERROR reply.
+        A reply of any size is sent, as 3.8 sends it: jute.maxbuffer bounds what the server
+        reads, and each client enforces its own limit on what it reads.  A large reply is
+        streamed: encoded chunk by chunk as the connection drains, never built whole.
         """
-        if len(frame) - 4 >= self.settings.max_buffer:
-            xid, zxid = struct.unpack_from(">iq", frame, 4)
-            log.warning(
-                "Reply of %d bytes to 0x%x exceeds jute.maxbuffer=%d: answering MARSHALLINGERROR",
-                len(frame) - 4, cnxn.session_id & (2**64 - 1), self.settings.max_buffer,
-            )  # fmt: skip
-            frame = reply_frame(xid, zxid, Code.MARSHALLINGERROR)
+        streamed = type(frame) is StreamedReply
+        size = frame.size if streamed else len(frame)
         now = self.now_ms()
         latency = now - req.start
         stats = self.stats
         stats.packets_sent += 1
         (stats.update_latency if req.hdr is not None else stats.read_latency).add(latency)
-        stats.response_sizes.add(len(frame) - 4)
+        stats.response_sizes.add(size - 4)
         cnxn.packets_sent += 1
         cnxn.record_latency(latency)
         if req.cxid >= 0:  # pings (-2) keep the client's last real cxid, as 3.8
@@ -354,7 +350,10 @@ class ZooKeeperServer:
         if req.cnxn is cnxn and req.type != Op.createSession:
             cnxn.outstanding -= 1
             self.in_process -= 1
-        cnxn.write(frame)
+        if streamed:
+            cnxn.write_stream(frame.header, frame.chunks)
+        else:
+            cnxn.write(frame)
         if cnxn.throttled and (cnxn.outstanding == 0 or self.in_process <= self.settings.global_outstanding_limit):
             cnxn.throttled = False
             cnxn.resume_reading()

@@ -6,14 +6,18 @@
   modelled; their order may differ.
 * ``Date.toString()`` and ``DateFormat.getDateTimeInstance(SHORT, LONG)`` (en-US, the
   JVM's default locale under C / C.UTF-8), in the local time zone as the JVM would use.
+* ``Double.toString`` and ``InetSocketAddress.toString`` (the four-letter words, the AdminServer).
 * Jute's ``toString()`` (ToStringOutputArchive): ``s{...}`` records, ``v{...}`` vectors,
   ``'``-prefixed escaped strings, ``#``-prefixed buffers, a newline after a top-level record.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 
 from ..jute.codec import BOOL, BUFFER, INT, LONG, USTRING, Vector
 
@@ -171,3 +175,36 @@ def list_to_string(items: Iterable | None, item_to_string: Callable[[object], st
     if items is None:
         return "null"
     return "[" + ", ".join(item_to_string(i) for i in items) + "]"
+
+
+def java_double(x: float) -> str:
+    """Double.toString: plain between 1e-3 and 1e7, else d.dddE[-]n."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    if 1e-3 <= abs(x) < 1e7:
+        text = repr(float(x))
+        if "e" not in text:
+            return text if "." in text else text + ".0"
+    sign, digits, exp = Decimal(repr(float(x))).normalize().as_tuple()
+    ds = "".join(map(str, digits))
+    e10 = len(ds) + int(exp) - 1
+    mantissa = ds[0] + "." + (ds[1:] or "0")
+    return ("-" if sign else "") + f"{mantissa}E{e10}"
+
+
+def java_address(ip: str, port: int) -> str:
+    """InetSocketAddress.toString of a connected socket: ``/1.2.3.4:5`` or ``/[0:0:...:1]:5``."""
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return f"{ip}/<unresolved>:{port}"
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv4Address):
+        return f"/{addr}:{port}"
+    groups = ":".join(format(int(g, 16), "x") for g in addr.exploded.split(":"))
+    return f"/[{groups}]:{port}"
