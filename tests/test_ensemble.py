@@ -292,3 +292,20 @@ def test_hierarchical_quorum_needs_a_majority_in_a_majority_of_groups(ensemble):
     c.create("/groups", b"")
     c.stop()
     c.close()
+
+
+def test_operator_views_name_the_roles_as_3_8_does(ensemble):
+    ens = ensemble(3, extra={"admin.enableServer": "false"}).start()
+    leader = leader_of(ens)
+    follower = next(i for i in ens.sids if i != leader)
+    mntr = {
+        i: dict(line.split("\t", 1) for line in four_letter(ens.members[i].port, "mntr").splitlines() if "\t" in line)
+        for i in (leader, follower)
+    }
+    assert mntr[leader]["zk_server_state"] == "leader"
+    assert mntr[leader]["zk_peer_state"] == "leading - broadcast"
+    assert mntr[leader]["zk_learners"] == "2" and mntr[leader]["zk_synced_followers"] == "2"
+    assert mntr[leader]["zk_quorum_size"] == "3"
+    assert mntr[follower]["zk_peer_state"] == "following - broadcast"
+    assert "zk_learners" not in mntr[follower]
+    assert "Mode: follower" in four_letter(ens.members[follower].port, "srvr")

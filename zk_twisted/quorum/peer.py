@@ -28,6 +28,7 @@ from ..network.client_port import ClientFactory, NotServing
 from ..network.fourletter import FourLetterWords
 from ..persistence.txnlog import last_logged_zxid
 from .epochs import EpochFiles
+from .peeradmin import PeerAdmin
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +78,28 @@ class QuorumPeer(service.Service):
         self.state = ServerState.LOOKING
         self.role: Role | None = None
         self.port = None
+        self.admin = None
         self.factory: ClientFactory | None = None
         self.four: FourLetterWords | None = None
         self.started_at = 0.0
         self._loop_done: defer.Deferred | None = None
         #: every state entered, with the reactor's time (for logs, tests and the simulation)
         self.history: list[tuple[float, ServerState]] = []
+        #: what the AdminServer's quorum commands and mntr read
+        self.quorum = PeerAdmin(self)
 
     # ------------------------------------------------------------------ what 4lw / mntr read
     @property
     def server_state(self) -> str:
         return MODE_NAMES[self.state]
+
+    @property
+    def peer_state(self) -> str:
+        """QuorumPeer.getDetailedPeerState: 'following - broadcast', 'looking - election', ..."""
+        return f"{self.state.name.lower()} - {self.quorum.zab_state()}"
+
+    def quorum_gauges(self) -> dict[str, int]:
+        return self.quorum.gauges()
 
     @property
     def my_id(self) -> int:
@@ -118,6 +130,7 @@ class QuorumPeer(service.Service):
         current, accepted = self.epochs.load(self.db.last_processed_zxid)
         log.info("currentEpoch %d, acceptedEpoch %d, last zxid 0x%x", current, accepted, self.db.last_processed_zxid)
         self.four = FourLetterWords(None, cfg.four_letter_whitelist, context=self)
+        self._start_admin_server()
         self.factory = ClientFactory(NotServing(cfg), self.reactor, cfg.max_client_cnxns, self.four)
         if cfg.client_port:
             backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 50
@@ -130,6 +143,22 @@ class QuorumPeer(service.Service):
         self.started_at = time.time()
         log.info("zk_twisted quorum peer %d started in %.3fs", cfg.server_id, time.monotonic() - t0)
         self._loop_done = self._loop()
+
+    def _start_admin_server(self) -> None:
+        """QuorumPeer.start: an AdminServer that cannot bind is logged and the peer serves on."""
+        self.admin = None
+        if not self.config.admin_enable_server:
+            log.info("AdminServer not started: admin.enableServer=false")
+            return
+        from ..admin.server import AdminServer, AdminServerError
+
+        admin = AdminServer.from_config(self.config, self.four, self.reactor)
+        try:
+            admin.startService()
+        except AdminServerError as e:
+            log.warning("Problem starting AdminServer: %s", e)
+            return
+        self.admin = admin
 
     @defer.inlineCallbacks
     def _loop(self):
@@ -192,6 +221,8 @@ class QuorumPeer(service.Service):
             self._loop_done.cancel()
         if self.port is not None:
             yield self.port.stopListening()
+        if self.admin is not None:
+            yield defer.maybeDeferred(self.admin.stopService)
         self.unserve()
         if self.storage is not None:
             yield defer.maybeDeferred(self.storage.close)
