@@ -309,3 +309,33 @@ def test_operator_views_name_the_roles_as_3_8_does(ensemble):
     assert mntr[follower]["zk_peer_state"] == "following - broadcast"
     assert "zk_learners" not in mntr[follower]
     assert "Mode: follower" in four_letter(ens.members[follower].port, "srvr")
+
+
+def test_garbage_on_the_quorum_and_election_ports_closes_only_that_connection(ensemble):
+    import socket
+
+    ens = ensemble(3).start()
+    leader = leader_of(ens)
+    quorum_port = ens.base_port + 100 + leader - 1
+    election_port = ens.base_port + 200 + leader - 1
+    bad = [
+        (quorum_port, b"\x00\x00\x00\x0b" + b"\x00" * 8 + b"\x7f\xff\xff\xff"),  # 2 GB of data announced
+        (quorum_port, b"\x00\x00\x00\x03" + b"\x00" * 12 + b"\xff\xff\xff\xff"),  # ACK before FOLLOWERINFO
+        (election_port, b"\x00" * 8 + b"\xff" * 8),  # a legacy header naming sid 0 (unknown), then garbage
+        # protocol version 1, sid 9, an address length of 4096 (3.8 allows 2048)
+        (election_port, (-65536).to_bytes(8, "big", signed=True) + (9).to_bytes(8, "big") + b"\x00\x00\x10\x00"),
+    ]
+    for port, data in bad:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(data)
+            s.settimeout(20)
+            try:
+                closed = s.recv(1024) == b""
+            except ConnectionResetError:
+                closed = True
+            assert closed, f"port {port} kept a connection that sent {data!r}"
+    assert ens.wait_serving(30) == leader
+    c = client(ens, leader)
+    c.create("/still-serving", b"")
+    c.stop()
+    c.close()
