@@ -185,6 +185,9 @@ class QuorumPeer(service.Service):
                 self.unserve()
                 self.role = None
             if self.running:
+                # ZooKeeperServer.shutdown clears the database: the next role (and its vote)
+                # starts from everything the log holds, committed or not
+                self.reload_database()
                 self.election.election.set_state(ServerState.LOOKING)
 
     def _enter(self, state: ServerState) -> None:
@@ -192,6 +195,12 @@ class QuorumPeer(service.Service):
             log.info("Peer state changed: %s", MODE_NAMES[state])
         self.state = state
         self.history.append((self.reactor.seconds(), state))
+
+    def reload_database(self) -> None:
+        """Load the database again from the data dir (snapshot + every logged txn)."""
+        self.db.clear()
+        result = self.storage.snaplog.restore(self.db)
+        log.info("Reloaded the database: zxid 0x%x (%d txns replayed)", result.zxid, result.txns_replayed)
 
     # ------------------------------------------------------------------ the client port
     def serve(self, zks) -> None:

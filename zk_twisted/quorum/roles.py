@@ -392,11 +392,8 @@ class LearnerRole(_RoleBase):
         except Exception as e:  # noqa: BLE001 - the core turns False into a protocol error
             log.error("Unable to truncate the log to 0x%x: %s", zxid, e)
             return False
-        db = self.peer.db
-        db.tree.clear()
-        db.sessions_with_timeouts.clear()
-        snaplog.restore(db)
-        log.info("Truncated %d txns; the database is at 0x%x", n, db.last_processed_zxid)
+        self.peer.reload_database()
+        log.info("Truncated %d txns; the database is at 0x%x", n, self.peer.db.last_processed_zxid)
         self._resync_sessions()
         return True
 
