@@ -339,3 +339,41 @@ def test_garbage_on_the_quorum_and_election_ports_closes_only_that_connection(en
     c.create("/still-serving", b"")
     c.stop()
     c.close()
+
+
+def test_member_cut_off_serves_read_only_clients_and_rejoins(ensemble):
+    from kazoo.exceptions import NotReadOnlyCallError
+
+    ens = ensemble(3, extra={"readonlymode.enabled": "true"}).start()
+    leader = leader_of(ens)
+    c = client(ens, leader)
+    c.create("/ro", b"before")
+    c.stop()
+    c.close()
+    survivor = next(i for i in ens.sids if i != leader)
+    for i in ens.sids:
+        if i != survivor:
+            ens.members[i].kill()
+    wait_for(lambda: four_letter(ens.members[survivor].port, "isro") == "ro", 60, what="read-only mode")
+    assert "Mode: read-only" in four_letter(ens.members[survivor].port, "srvr")
+    ro = KazooClient(hosts=ens.members[survivor].hosts, timeout=10, read_only=True)
+    ro.start(timeout=20)
+    try:
+        assert ro.get("/ro")[0] == b"before"
+        with pytest.raises(NotReadOnlyCallError):
+            ro.create("/ro/write", b"")
+    finally:
+        ro.stop()
+        ro.close()
+    # a client that did not ask for read-only is refused
+    with pytest.raises(KazooTimeoutError):
+        KazooClient(hosts=ens.members[survivor].hosts, timeout=2).start(timeout=4)
+    for i in ens.sids:
+        if i != survivor:
+            ens.members[i].start(wait=False)
+    ens.wait_serving(60)
+    assert four_letter(ens.members[survivor].port, "isro") == "rw"
+    c = client(ens, survivor)
+    c.create("/ro/after", b"")
+    c.stop()
+    c.close()

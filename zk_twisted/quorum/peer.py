@@ -20,15 +20,17 @@ import time
 from collections.abc import Callable
 
 from twisted.application import service
-from twisted.internet import defer
+from twisted.internet import defer, task
 
 from ..election.driver import Decision
 from ..election.messages import ServerState
 from ..network.client_port import ClientFactory, NotServing
 from ..network.fourletter import FourLetterWords
 from ..persistence.txnlog import last_logged_zxid
+from ..service import settings_from_config
 from .epochs import EpochFiles
 from .peeradmin import PeerAdmin
+from .readonly import ReadOnlyZooKeeperServer
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class QuorumPeer(service.Service):
         self.state = ServerState.LOOKING
         self.role: Role | None = None
         self.port = None
+        self._ro_expiry = None
         self.admin = None
         self.factory: ClientFactory | None = None
         self.four: FourLetterWords | None = None
@@ -91,6 +94,8 @@ class QuorumPeer(service.Service):
     # ------------------------------------------------------------------ what 4lw / mntr read
     @property
     def server_state(self) -> str:
+        if self.factory is not None and getattr(self.factory.zks, "read_only", False):
+            return "read-only"
         return MODE_NAMES[self.state]
 
     @property
@@ -165,12 +170,17 @@ class QuorumPeer(service.Service):
         while self.running:
             self._enter(ServerState.LOOKING)
             t0 = self.reactor.seconds()
+            ro = self._schedule_read_only() if self.config.readonly_mode_enabled else None
             try:
                 decision = yield self.election.election.look_for_leader(
                     self.last_logged_zxid(), self.current_epoch
                 )
             except defer.CancelledError:
                 return
+            finally:
+                if ro is not None and ro.active():
+                    ro.cancel()
+                self.unserve()  # a read-only server, if one served meanwhile
             if not self.running:
                 return
             self._enter(decision.state)
@@ -189,6 +199,21 @@ class QuorumPeer(service.Service):
                 # starts from everything the log holds, committed or not
                 self.reload_database()
                 self.election.election.set_state(ServerState.LOOKING)
+
+    def _schedule_read_only(self):
+        """QuorumPeer.run, LOOKING with readonlymode.enabled: after max(2 s, tickTime) still
+        without a quorum, serve read-only clients from the database as it is."""
+
+        def serve_read_only() -> None:
+            if self.state == ServerState.LOOKING and self.running:
+                log.info("No quorum yet: serving read-only clients")
+                ro = ReadOnlyZooKeeperServer(settings_from_config(self.config), self.db, self.reactor)
+                self.serve(ro)
+                self._ro_expiry = task.LoopingCall(ro.expire_sessions)
+                self._ro_expiry.clock = self.reactor
+                self._ro_expiry.start(self.config.tick_time / 1000.0, now=False)
+
+        return self.reactor.callLater(max(2.0, self.config.tick_time / 1000.0), serve_read_only)
 
     def _enter(self, state: ServerState) -> None:
         if state != self.state or not self.history:
@@ -210,6 +235,9 @@ class QuorumPeer(service.Service):
 
     def unserve(self) -> None:
         """The role ended: refuse new sessions, close the ones it served."""
+        if self._ro_expiry is not None and self._ro_expiry.running:
+            self._ro_expiry.stop()
+        self._ro_expiry = None
         old = self.factory.zks
         self.factory.zks = NotServing(self.config)
         self.four.zks = None

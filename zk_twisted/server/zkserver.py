@@ -116,6 +116,9 @@ class ImmediateSync:
 
 
 class ZooKeeperServer:
+    #: ReadOnlyZooKeeperServer (an ensemble member cut off from its quorum) says True
+    read_only = False
+
     def __init__(self, settings: ServerSettings, db: ZKDatabase, clock, sync_factory: Callable | None = None):
         self.settings = settings
         self.db = db
@@ -206,7 +209,7 @@ class ZooKeeperServer:
             0, cnxn.session_timeout if valid else 0, sid if valid else 0, generate_passwd(sid) if valid else bytes(16)
         ).to_bytes()
         if not cnxn.old_client:
-            rsp += b"\x00"  # readOnly: false, this server is not read-only
+            rsp += b"\x01" if self.read_only else b"\x00"  # ConnectResponse.readOnly
         cnxn.write(_I32.pack(len(rsp)) + rsp)
         if valid:
             self.session_cnxn[sid] = cnxn
