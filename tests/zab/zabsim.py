@@ -223,6 +223,7 @@ class Sim:
 
     def lead(self, sid: int, **kw) -> Leader:
         n = self.nodes[sid]
+        self.fsync(sid, notify=False)  # a role that ends flushes its log (SyncRequestProcessor.shutdown)
         n.reload()
         hist = n.disk.history()
         leader = Leader(
@@ -245,6 +246,7 @@ class Sim:
     def follow(self, sid: int, leader_sid: int | None = None) -> Learner:
         leader_sid = self.leader_sid if leader_sid is None else leader_sid
         n = self.nodes[sid]
+        self.fsync(sid, notify=False)
         n.reload()
         learner = Learner(
             sid,
