@@ -93,6 +93,7 @@ class Leader:
         snapshot_size_factor: float = DEFAULT_SNAPSHOT_SIZE_FACTOR,
         commit_log_count: int = DEFAULT_COMMIT_LOG_COUNT,
         force_snap_sync: bool = False,
+        last_committed: int = 0,
     ) -> None:
         self.sid = sid
         self.verifier = verifier
@@ -124,8 +125,9 @@ class Leader:
         self.handlers: dict[object, LearnerHandler] = {}
         #: zxid -> LeaderProposal, in zxid order (outstandingProposals)
         self.outstanding: OrderedDict[int, LeaderProposal] = OrderedDict()
-        #: the last txn committed (spec lastCommitted: the whole log at establishment)
-        self.last_committed = last_zxid
+        #: spec lastCommitted: kept from the last role until establishment commits the
+        #: whole log (its last zxid), then each commit
+        self.last_committed = last_committed
         #: ZKDatabase lastProcessedZxid as 3.8's sync choice reads it (<<epoch, 0>> at establishment)
         self.last_processed = last_zxid
         self.last_proposed = last_zxid
@@ -407,6 +409,7 @@ class Leader:
         self.quorum_formed = True
         self.new_leader_ackers = set()
         # startZkServer: everything in the log is committed; lastProcessed is <<epoch, 0>>
+        self.last_committed = self.leader_state[1]
         self.last_processed = make_zxid(self.epoch, 0)
         self.zab_state = BROADCAST
         log.info("Have quorum of supporters: established as leader of epoch %d", self.epoch)
