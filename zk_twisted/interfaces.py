@@ -141,8 +141,9 @@ class ILearnerEnvironment(IZabEnvironment):
         (after a restore: the last logged txn, or the zxid the newest snapshot is named by)."""
 
     def truncate_log(zxid):
-        """TRUNC: drop every txn after ``zxid`` from the log and the database (durably);
-        False if it cannot be done."""
+        """TRUNC: drop every txn after ``zxid`` from the log, and every snapshot named
+        after ``zxid``, durably; reload the database from what is left (ZKDatabase
+        .truncateLog).  False if what is left cannot rebuild the state at ``zxid``."""
 
     def load_snapshot(snapshot, zxid):
         """SNAP: replace the database with the leader's snapshot (not yet durable); its

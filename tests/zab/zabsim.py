@@ -167,12 +167,18 @@ class LearnerEnv(_Env):
         return n.pending_log[-1].zxid if n.pending_log else n.disk.last_zxid()
 
     def truncate_log(self, zxid) -> bool:
+        """Drop logged txns after ``zxid`` and snapshots named after it; possible only if
+        what is left rebuilds the state at ``zxid`` (a snapshot holding no later txn)."""
         n = self.node
         n.truncations.append(zxid)
         n.sim.fsync(n.sid, notify=False)
-        if n.disk.snapshot_zxid > zxid:
-            return False
-        n.disk.log = [p for p in n.disk.log if p.zxid <= zxid]
+        d = n.disk
+        if d.snapshot_zxid > zxid:
+            if any(p.zxid > zxid for p in d.snapshot):
+                return False
+            # the snapshot named after zxid goes; the older one it equals in content stays
+            d.snapshot_zxid = d.snapshot[-1].zxid if d.snapshot else 0
+        d.log = [p for p in d.log if p.zxid <= zxid]
         n.reload()
         return True
 
