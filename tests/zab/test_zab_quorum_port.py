@@ -206,3 +206,63 @@ def test_packet_extent():
         assert "Unreasonable length" in str(e)
     else:
         raise AssertionError("a length of -2 was accepted")
+
+
+def _refuse(reactor, k):
+    from twisted.internet.error import ConnectionRefusedError
+    from twisted.python.failure import Failure
+
+    host, port, factory, timeout, _ = reactor.tcpClients[k]
+    factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+
+
+def test_connect_to_leader_retries_then_registers():
+    from twisted.internet.testing import MemoryReactorClock
+
+    from zk_twisted.quorum.quorum_port import connect_to_leader
+
+    reactor = MemoryReactorClock()
+    sim = Sim(3)
+    lr = Learner(2, None, WireLearnerEnv(sim.nodes[2]), accepted_epoch=1, current_epoch=1)
+    d = connect_to_leader(
+        reactor,
+        "127.0.0.1",
+        2888,
+        lambda: LeaderConnection(lr, SnapshotReader),
+        timeout_s=20,
+        retry_delay_s=1,
+    )
+    got = []
+    d.addCallback(got.append)
+    _refuse(reactor, 0)
+    reactor.advance(1)
+    assert len(reactor.tcpClients) == 2 and reactor.tcpClients[1][:2] == ("127.0.0.1", 2888)
+    factory = reactor.tcpClients[1][2]
+    proto = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 2888))
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    assert len(got) == 1 and isinstance(got[0], LeaderConnection) and lr.leader is got[0]
+    first = QuorumPacketReader()
+    first.feed(transport.value())
+    pkt = first.next()
+    assert (pkt.type, pkt.zxid) == (P.FOLLOWERINFO, z(1, 0))
+
+
+def test_connect_to_leader_gives_up_after_five_tries():
+    from twisted.internet.error import ConnectError
+    from twisted.internet.testing import MemoryReactorClock
+
+    from zk_twisted.quorum.quorum_port import connect_to_leader
+
+    reactor = MemoryReactorClock()
+    lr = Learner(2, None, WireLearnerEnv(Sim(3).nodes[2]), accepted_epoch=1, current_epoch=1)
+    d = connect_to_leader(
+        reactor, "127.0.0.1", 2888, lambda: LeaderConnection(lr), timeout_s=100, retry_delay_s=1
+    )
+    failures = []
+    d.addErrback(failures.append)
+    for k in range(5):
+        _refuse(reactor, k)
+        reactor.advance(1)
+    assert len(reactor.tcpClients) == 5
+    assert failures and failures[0].check(ConnectError)
