@@ -286,7 +286,7 @@ class Leader:
             return
         if learner_accepted >= self.epoch:
             self.epoch = learner_accepted + 1
-        if h.is_participant:
+        if self._is_participant(info_sid):
             self.connecting_followers.add(info_sid)
         h.phase = LH.WAIT_EPOCH
         self._try_decide_epoch()
@@ -324,7 +324,7 @@ class Leader:
                 raise ProtocolError(
                     f"Follower is ahead of the leader, leader summary: {ce} (current epoch), 0x{lz:x} (last zxid)"
                 )
-            if pkt.zxid != -1 and h.is_participant:
+            if pkt.zxid != -1 and self._is_participant(h.sid):
                 self.electing_followers.add(h.sid)
         h.phase = LH.WAIT_SYNC
         self._try_finish_epoch_ack()
@@ -388,7 +388,7 @@ class Leader:
             if self.quorum_formed:
                 self._up_to_date(h)
                 return
-            if h.is_participant:
+            if self._is_participant(h.sid):
                 self.new_leader_ackers.add(h.sid)
             h.phase = LH.WAIT_QUORUM
             self._try_establish()
