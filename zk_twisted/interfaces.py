@@ -132,7 +132,8 @@ class IZabEnvironment(Interface):
     def log(entries):
         """Append ``(zxid, data)`` txns (Util.marshallTxnEntry bytes) to the txn log, in
         zxid order, with group commit; call the core's ``logged(zxid)`` once every txn up
-        to ``zxid`` is durable."""
+        to ``zxid`` is durable.  When the role ends, what is queued is still written
+        before the next role reads the log (SyncRequestProcessor.shutdown flushes)."""
 
     def commit(zxid, data, request):
         """A txn is committed: apply it to the database now, in zxid order (``request``:
@@ -171,17 +172,21 @@ class ILearnerEnvironment(IZabEnvironment):
     """The learner's side: its own log and database, and its server's sessions."""
 
     def last_logged_zxid():
-        """The zxid of the last txn in the log (ACKEPOCH's zxid)."""
+        """ACKEPOCH's zxid: QuorumPeer.getLastLoggedZxid, the database's lastProcessedZxid
+        (after a restore: the last logged txn, or the zxid the newest snapshot is named by)."""
 
     def truncate_log(zxid):
-        """TRUNC: drop every txn after ``zxid`` from the log and the database (durably);
-        False if it cannot be done."""
+        """TRUNC: drop every txn after ``zxid`` from the log, and every snapshot named
+        after ``zxid``, durably; reload the database from what is left (ZKDatabase
+        .truncateLog).  False if what is left cannot rebuild the state at ``zxid``."""
 
     def load_snapshot(snapshot, zxid):
-        """SNAP: replace the database with the leader's snapshot (not yet durable)."""
+        """SNAP: replace the database with the leader's snapshot (not yet durable); its
+        lastProcessedZxid becomes ``zxid`` (ZKDatabase.setlastProcessedZxid)."""
 
     def save_snapshot():
-        """Make the database durable as a snapshot now (SNAP sync, at NEWLEADER)."""
+        """Make the database durable as a snapshot now (SNAP sync, at NEWLEADER), named by
+        its lastProcessedZxid, so a restore ignores the old log's txns up to it."""
 
     def touches():
         """Sessions touched since the last PING, as ``(session_id, timeout)`` pairs."""

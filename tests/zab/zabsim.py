@@ -48,17 +48,20 @@ class Disk:
     """What survives a crash: the log (durable part), the snapshot, the epoch files."""
 
     snapshot: list = field(default_factory=list)  # [Proposal] the snapshot holds
+    snapshot_zxid: int = 0  # its name: the db's lastProcessedZxid when taken (a SNAP's zxid)
     log: list = field(default_factory=list)  # [Proposal] after the snapshot
     accepted_epoch: int = 0
     current_epoch: int = 0
 
     def history(self) -> list[Proposal]:
-        base = self.snapshot[-1].zxid if self.snapshot else 0
+        """What a restore rebuilds: the snapshot, then the logged txns after its zxid."""
+        base = self.snapshot_zxid
         return list(self.snapshot) + [p for p in self.log if p.zxid > base]
 
     def last_zxid(self) -> int:
+        """QuorumPeer.getLastLoggedZxid after a restore: the db's lastProcessedZxid."""
         h = self.history()
-        return h[-1].zxid if h else 0
+        return max(self.snapshot_zxid, h[-1].zxid if h else 0)
 
 
 class Node:
@@ -71,6 +74,7 @@ class Node:
         self.disk = Disk()
         self.pending_log: list[Proposal] = []  # appended, not yet fsync'd
         self.db: list[Proposal] = []  # applied txns, in order
+        self.db_zxid = 0  # the db's lastProcessedZxid
         self.role = None
         self.role_ends: list[str] = []
         self.serving_epoch: int | None = None
@@ -87,6 +91,7 @@ class Node:
     # the fast-forward 3.8's ZooKeeperServer.shutdown does: the db catches up with the log
     def reload(self) -> None:
         self.db = self.disk.history()
+        self.db_zxid = max(self.disk.snapshot_zxid, self.db[-1].zxid if self.db else 0)
 
     @property
     def last_applied(self) -> int:
@@ -124,6 +129,7 @@ class _Env:
         if n.db and zxid <= n.db[-1].zxid:
             raise AssertionError(f"node {n.sid} applies 0x{zxid:x} after 0x{n.db[-1].zxid:x}")
         n.db.append(Proposal(zxid, data))
+        n.db_zxid = zxid
         n.commits.append(zxid)
         self.sim.record_commit(n.sid, zxid, data)
 
@@ -161,24 +167,31 @@ class LearnerEnv(_Env):
         return n.pending_log[-1].zxid if n.pending_log else n.disk.last_zxid()
 
     def truncate_log(self, zxid) -> bool:
+        """Drop logged txns after ``zxid`` and snapshots named after it; possible only if
+        what is left rebuilds the state at ``zxid`` (a snapshot holding no later txn)."""
         n = self.node
         n.truncations.append(zxid)
         n.sim.fsync(n.sid, notify=False)
-        if n.disk.snapshot and n.disk.snapshot[-1].zxid > zxid:
-            return False
-        n.disk.log = [p for p in n.disk.log if p.zxid <= zxid]
+        d = n.disk
+        if d.snapshot_zxid > zxid:
+            if any(p.zxid > zxid for p in d.snapshot):
+                return False
+            # the snapshot named after zxid goes; the older one it equals in content stays
+            d.snapshot_zxid = d.snapshot[-1].zxid if d.snapshot else 0
+        d.log = [p for p in d.log if p.zxid <= zxid]
         n.reload()
         return True
 
     def load_snapshot(self, snapshot, zxid) -> None:
         n = self.node
         n.db = list(snapshot)
-        n.snapshot_loaded = zxid
+        n.snapshot_loaded = n.db_zxid = zxid  # ZKDatabase.setlastProcessedZxid(SNAP zxid)
 
     def save_snapshot(self) -> None:
         n = self.node
         n.journal.append(("snapshot", n.db[-1].zxid if n.db else 0))
         n.disk.snapshot = list(n.db)
+        n.disk.snapshot_zxid = max(n.db_zxid, n.db[-1].zxid if n.db else 0)
 
     def touches(self):
         return [(self.node.sid * 100 + 2, 4000)]
@@ -223,6 +236,7 @@ class Sim:
 
     def lead(self, sid: int, **kw) -> Leader:
         n = self.nodes[sid]
+        self.fsync(sid, notify=False)  # a role that ends flushes its log (SyncRequestProcessor.shutdown)
         n.reload()
         hist = n.disk.history()
         leader = Leader(
@@ -245,6 +259,7 @@ class Sim:
     def follow(self, sid: int, leader_sid: int | None = None) -> Learner:
         leader_sid = self.leader_sid if leader_sid is None else leader_sid
         n = self.nodes[sid]
+        self.fsync(sid, notify=False)
         n.reload()
         learner = Learner(
             sid,
@@ -414,3 +429,108 @@ class Sim:
             for p in n.db:
                 if p.zxid in self.committed and s != self.leader_sid:
                     assert self.committed[p.zxid] == p.data
+
+
+# ---------------------------------------------------------------------------- schedules
+def live_leader(sim: Sim) -> Leader | None:
+    n = sim.nodes.get(sim.leader_sid) if sim.leader_sid else None
+    role = n.role if n else None
+    return role if isinstance(role, Leader) and role.ended is None else None
+
+
+def elect(sim: Sim, leader_sid: int) -> None:
+    """The oracle (spec OracleLead / OracleFollow): ``leader_sid`` leads, every other
+    running node follows it; the roles running until now end."""
+    for n in sim.nodes.values():
+        if n.role is not None and n.role.ended is None:
+            n.role.ended = "new election"
+    sim.links.clear()
+    sim.lead(leader_sid)
+    for sid in sim.nodes:
+        if sid != leader_sid and sim.nodes[sid].up:
+            sim.follow(sid)
+
+
+def most_recent(sim: Sim, sids) -> int:
+    """The node FastLeaderElection would pick: highest (currentEpoch, last zxid, sid)."""
+    return max(sids, key=lambda s: (sim.nodes[s].disk.current_epoch, sim.nodes[s].disk.last_zxid(), s))
+
+
+def settle(sim: Sim) -> None:
+    """Run until the most recent node leads every running node in BROADCAST."""
+    for _ in range(5):
+        sim.run()
+        if live_leader(sim) and all(
+            n.role is not None and n.role.ended is None and n.role.zab_state == "BROADCAST"
+            for n in sim.nodes.values()
+            if n.up
+        ):
+            return
+        elect(sim, most_recent(sim, [s for s, n in sim.nodes.items() if n.up]))
+    raise AssertionError("no stable leader")
+
+
+#: event kinds, repeated by weight; "elect" replaces a leader only when it is not serving
+EVENTS = ("deliver",) * 8 + ("fsync",) * 3 + ("write",) * 3 + ("tick", "crash", "crash", "elect")
+
+
+def run_schedule(n: int, choose, steps: int, max_crashes: int = 2) -> Sim:
+    """One schedule: ``choose(options, label)`` picks every event (hypothesis or a Random).
+
+    Invariants are checked after every step (Sim.check); then faults stop, every node
+    restarts, the most recent leads, and the histories must be equal and hold every txn
+    any node committed; one more write must reach everyone.
+    """
+    from zk_twisted.quorum.packets import make_zxid
+
+    sim = Sim(n, init_limit=4, sync_limit=2)
+    for nd in sim.nodes.values():
+        nd.up = True
+    sim.auto_fsync = False
+    if choose([False, True], "recovery state"):
+        # spec's ZabRecoverySpec: epoch 1 committed x everywhere, r also logged a (never committed)
+        r = choose(sorted(sim.nodes), "r")
+        for s in sim.nodes:
+            sim.give(s, [make_zxid(1, 1), make_zxid(1, 2)] if s == r else [make_zxid(1, 1)])
+    crashes = 0
+    elect(sim, choose(sorted(sim.nodes), "first leader"))
+    for _ in range(steps):
+        kind = choose(EVENTS, "event")
+        if kind == "deliver":
+            links = sorted(k for k, q in sim.links.items() if q)
+            if links:
+                sim.deliver(*choose(links, "link"))
+        elif kind == "fsync":
+            pend = [s for s, nd in sim.nodes.items() if nd.pending_log]
+            if pend:
+                sim.fsync(choose(pend, "fsync node"))
+        elif kind == "write":
+            leader = live_leader(sim)
+            if leader is not None and leader.zab_state == "BROADCAST":
+                sim.write()
+        elif kind == "tick":
+            sim.half_tick(choose(sorted(sim.nodes), "tick node"))
+        elif kind == "crash" and crashes < max_crashes:
+            victim = choose(sorted(sim.nodes), "crash node")
+            if sim.nodes[victim].up:
+                crashes += 1
+                sim.crash(victim)
+                sim.nodes[victim].up = choose([True, False], "restarts")
+        elif kind == "elect" and not (live_leader(sim) and live_leader(sim).zab_state == "BROADCAST"):
+            up = [s for s, nd in sim.nodes.items() if nd.up]
+            elect(sim, choose(up, "oracle leader"))
+        sim.check()
+    for nd in sim.nodes.values():
+        nd.up = True
+    settle(sim)
+    sim.check()
+    histories = {s: [p.zxid for p in nd.disk.history()] for s, nd in sim.nodes.items()}
+    first = histories[sim.leader_sid]
+    assert all(h == first for h in histories.values()), histories
+    assert set(sim.committed) <= set(first), "a committed txn was lost"
+    leader = live_leader(sim)
+    zx = sim.write()
+    sim.run()
+    assert all(nd.db[-1].zxid == zx for nd in sim.nodes.values())
+    assert leader.last_committed == zx
+    return sim

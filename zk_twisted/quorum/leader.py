@@ -93,6 +93,7 @@ class Leader:
         snapshot_size_factor: float = DEFAULT_SNAPSHOT_SIZE_FACTOR,
         commit_log_count: int = DEFAULT_COMMIT_LOG_COUNT,
         force_snap_sync: bool = False,
+        last_committed: int = 0,
     ) -> None:
         self.sid = sid
         self.verifier = verifier
@@ -124,8 +125,9 @@ class Leader:
         self.handlers: dict[object, LearnerHandler] = {}
         #: zxid -> LeaderProposal, in zxid order (outstandingProposals)
         self.outstanding: OrderedDict[int, LeaderProposal] = OrderedDict()
-        #: the last txn committed (spec lastCommitted: the whole log at establishment)
-        self.last_committed = last_zxid
+        #: spec lastCommitted: kept from the last role until establishment commits the
+        #: whole log (its last zxid), then each commit
+        self.last_committed = last_committed
         #: ZKDatabase lastProcessedZxid as 3.8's sync choice reads it (<<epoch, 0>> at establishment)
         self.last_processed = last_zxid
         self.last_proposed = last_zxid
@@ -284,7 +286,7 @@ class Leader:
             return
         if learner_accepted >= self.epoch:
             self.epoch = learner_accepted + 1
-        if h.is_participant:
+        if self._is_participant(info_sid):
             self.connecting_followers.add(info_sid)
         h.phase = LH.WAIT_EPOCH
         self._try_decide_epoch()
@@ -322,7 +324,7 @@ class Leader:
                 raise ProtocolError(
                     f"Follower is ahead of the leader, leader summary: {ce} (current epoch), 0x{lz:x} (last zxid)"
                 )
-            if pkt.zxid != -1 and h.is_participant:
+            if pkt.zxid != -1 and self._is_participant(h.sid):
                 self.electing_followers.add(h.sid)
         h.phase = LH.WAIT_SYNC
         self._try_finish_epoch_ack()
@@ -386,7 +388,7 @@ class Leader:
             if self.quorum_formed:
                 self._up_to_date(h)
                 return
-            if h.is_participant:
+            if self._is_participant(h.sid):
                 self.new_leader_ackers.add(h.sid)
             h.phase = LH.WAIT_QUORUM
             self._try_establish()
@@ -407,6 +409,7 @@ class Leader:
         self.quorum_formed = True
         self.new_leader_ackers = set()
         # startZkServer: everything in the log is committed; lastProcessed is <<epoch, 0>>
+        self.last_committed = self.leader_state[1]
         self.last_processed = make_zxid(self.epoch, 0)
         self.zab_state = BROADCAST
         log.info("Have quorum of supporters: established as leader of epoch %d", self.epoch)
