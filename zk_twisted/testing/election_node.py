@@ -49,7 +49,15 @@ class _Commands(LineReceiver):
             _emit(event="epoch", peer_epoch=int(cmd[1]))
         elif cmd[0] == "stats":
             m = self.node.stack.manager
-            _emit(event="stats", connected=sorted(m.workers), **m.stats)
+            fle = self.node.stack.fle
+            _emit(
+                event="stats",
+                connected=sorted(m.workers),
+                state=fle.state.name,
+                round=fle.logicalclock,
+                leader=fle.current_vote.leader if fle.current_vote else None,
+                **m.stats,
+            )
         elif cmd[0] == "quit":
             reactor.stop()
 
