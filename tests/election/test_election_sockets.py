@@ -149,3 +149,24 @@ def test_smaller_sid_dialler_sends_its_header_then_closes(tmp_path, procs):
         assert 44 < length < 1000
         time.sleep(0.1)
     fake.close()
+
+
+def test_hierarchical_quorum_processes(tmp_path, procs):
+    """group.1=1:2:3 with weight.3=0: 3 has the best zxid but can never lead; 1 and 2 are
+    the only weight there is, so both are needed (2 alone is no majority of weight 2)."""
+    text, ports = ensemble_config(3)
+    text += "group.1=1:2:3\nweight.1=1\nweight.2=1\nweight.3=0\n"
+    votes = {1: (1, 0x100000001), 2: (1, 0x100000002), 3: (1, 0x100000009)}
+    nodes = {}
+    for sid in (1, 2, 3):
+        epoch, zxid = votes[sid]
+        nodes[sid] = ElectionProc(tmp_path, sid, text + client_port_line(ports, sid), zxid=zxid, epoch=epoch)
+        procs.append(nodes[sid])
+    nodes[2].start()
+    nodes[3].start()
+    time.sleep(1.0)  # 2 and 3 are no quorum: weight 1 of 2
+    assert not [e for p in (nodes[2], nodes[3]) for e in p.seen if e["event"] == "decided"]
+    nodes[1].start()
+    decided = {sid: p.wait("decided") for sid, p in nodes.items()}
+    assert {d["leader"] for d in decided.values()} == {2}
+    assert decided[3]["state"] == "FOLLOWING"

@@ -25,7 +25,7 @@ from twisted.internet.defer import CancelledError
 from ..config import QuorumServer
 from ..election.driver import Decision
 from ..election.messages import ServerState
-from ..quorum.verifier import QuorumMaj
+from ..quorum.verifier import QuorumHierarchical, QuorumMaj
 from .network import ElectionNode, MemoryNetwork, election_node, kill
 
 __all__ = ["ElectionSim", "DecisionRecord"]
@@ -49,6 +49,9 @@ class ElectionSim:
     votes: Mapping[int, tuple[int, int]]
     observers: tuple[int, ...] = ()
     seed: int = 0
+    #: group.N / weight.N: hierarchical quorums when given (gid -> sids, sid -> weight)
+    groups: Mapping[int, tuple[int, ...]] | None = None
+    weights: Mapping[int, int] | None = None
     role_timeout: float = 4.0
     net: MemoryNetwork = field(default_factory=MemoryNetwork)
     nodes: dict[int, ElectionNode] = field(default_factory=dict)
@@ -68,7 +71,11 @@ class ElectionSim:
             for s in sids
         }
         voting = {s: q for s, q in self.servers.items() if q.is_participant}
-        self.verifier = QuorumMaj(voting, {s: self.servers[s] for s in self.observers})
+        observing = {s: self.servers[s] for s in self.observers}
+        if self.groups is not None:
+            self.verifier = QuorumHierarchical(voting, observing, self.groups, self.weights or {})
+        else:
+            self.verifier = QuorumMaj(voting, observing)
         self.incarnation = dict.fromkeys(sids, 0)
         for s in sids:
             self.start(s)
