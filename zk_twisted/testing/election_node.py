@@ -76,6 +76,7 @@ class _Node:
         from ..election.messages import ServerState
 
         self.stack.election.set_state(ServerState.LOOKING)
+        self.started = reactor.seconds()
         d = self.stack.election.look_for_leader(self.zxid, self.epoch)
         d.addCallback(self._decided)
 
@@ -90,6 +91,7 @@ class _Node:
             peer_epoch=v.peer_epoch,
             round=self.stack.fle.logicalclock,
             election_epoch=v.election_epoch,
+            elapsed_ms=round((reactor.seconds() - self.started) * 1000, 1),
         )
 
 
