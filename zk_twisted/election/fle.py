@@ -24,6 +24,10 @@ Where this differs from 3.8, on purpose:
 * While a quorum agrees and the finalize wait runs, our own looped-back vote is still
   recorded in ``recvset`` (3.8 drops it with the other non-better notifications); it
   changes no decision and keeps the spec's ``OwnVoteRecorded``.
+* An observer never answers a voter's notification.  A voter answers any non-voter at
+  once and never counts what it says, so 3.8's observer (OBSERVING, or LOOKING in a later
+  round) and a LOOKING voter ping-pong notifications for as long as the voter looks.
+  The observer still learns the leader from the answers to its own notifications.
 * QuorumOracleMaj (2-node oracle) and reconfig through notifications are not implemented;
   a notification's config is read for its version only.
 """
@@ -291,12 +295,12 @@ class FastLeaderElection:
             n.version,
         )
         if self.state != LOOKING:
-            if nstate == LOOKING and self.current_vote is not None:
+            if nstate == LOOKING and self.current_vote is not None and self.participant:
                 cv = self.current_vote
                 return [Send(n.sid, self.state, cv.leader, cv.zxid, cv.election_epoch, cv.peer_epoch)]
             return []
         out: list = []
-        if nstate == LOOKING and n.election_epoch < self.logicalclock:
+        if nstate == LOOKING and n.election_epoch < self.logicalclock and self.participant:
             p = self.proposal
             out.append(Send(n.sid, LOOKING, p.leader, p.zxid, self.logicalclock, p.peer_epoch))
         if self.looking:

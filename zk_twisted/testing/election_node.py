@@ -49,7 +49,15 @@ class _Commands(LineReceiver):
             _emit(event="epoch", peer_epoch=int(cmd[1]))
         elif cmd[0] == "stats":
             m = self.node.stack.manager
-            _emit(event="stats", connected=sorted(m.workers), **m.stats)
+            fle = self.node.stack.fle
+            _emit(
+                event="stats",
+                connected=sorted(m.workers),
+                state=fle.state.name,
+                round=fle.logicalclock,
+                leader=fle.current_vote.leader if fle.current_vote else None,
+                **m.stats,
+            )
         elif cmd[0] == "quit":
             reactor.stop()
 
@@ -68,6 +76,7 @@ class _Node:
         from ..election.messages import ServerState
 
         self.stack.election.set_state(ServerState.LOOKING)
+        self.started = reactor.seconds()
         d = self.stack.election.look_for_leader(self.zxid, self.epoch)
         d.addCallback(self._decided)
 
@@ -82,6 +91,7 @@ class _Node:
             peer_epoch=v.peer_epoch,
             round=self.stack.fle.logicalclock,
             election_epoch=v.election_epoch,
+            elapsed_ms=round((reactor.seconds() - self.started) * 1000, 1),
         )
 
 

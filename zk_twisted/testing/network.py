@@ -357,4 +357,4 @@ def kill(net: MemoryNetwork, node: ElectionNode) -> None:
     """Crash ``node``: the network forgets it, its timers stop."""
     net.crash(node.sid)
     node.election.stop()
-    node.qcm.halted = True
+    node.qcm.halt()  # the network ignores what a dead node writes or closes
