@@ -397,16 +397,20 @@ class JavaEnsemble:
         """Wait until exactly one of ``sids`` (default: the live ones) leads and all serve; the leader's sid."""
         sids = list(sids or [s for s, n in self.nodes.items() if n.proc is not None and n.proc.poll() is None])
         found: list[int] = []
+        modes: dict[int, str] = {}
 
         def ready() -> bool:
-            modes = {s: self.nodes[s].mode() for s in sids}
+            modes.update({s: self.nodes[s].mode() for s in sids})
             leaders = [s for s, m in modes.items() if m == "leader"]
             if len(leaders) == 1 and all(m in ("leader", "follower", "observer") for m in modes.values()):
                 found[:] = leaders
                 return True
             return False
 
-        wait_for(ready, timeout, interval=0.1, what=f"Java ensemble {sids} serving")
+        try:
+            wait_for(ready, timeout, interval=0.1, what=f"Java ensemble {sids} serving")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; modes {modes}; see {self.base}/zk*.log") from None
         return found[0]
 
     def leader(self) -> int:
