@@ -55,7 +55,7 @@ class Capture:
         self.last_committed_before_trunc = 0
         self.final_zxid = 0
         self.moved_session = 0
-        self.errors: list[str] = []
+        self.steps: list[tuple[str, float]] = []  # (scenario step, seconds since start)
 
 
 def _walk(kz, path: str, out: dict, acls: dict) -> None:
@@ -90,9 +90,15 @@ def capture(tmp_path_factory):
         clients.append(kz)
         return kz
 
+    t0 = time.monotonic()
+
+    def step(name: str) -> None:
+        cap.steps.append((name, round(time.monotonic() - t0, 2)))
+
     try:
         ens.start()
         cap.leader = ens.wait_serving()
+        step("started")
         cap.observer = 4
         cap.followers = [s for s in (1, 2, 3) if s != cap.leader]
         f1, f2 = cap.followers
@@ -117,6 +123,7 @@ def capture(tmp_path_factory):
         kz.create("/golden/eph", b"e", ephemeral=True)
         kz.sync("/golden")
 
+        step("writes")
         # ---- a session moving from one follower to the other: REVALIDATE
         kz2 = client(f1)
         kz2.create("/golden/eph2", b"", ephemeral=True)
@@ -131,6 +138,7 @@ def capture(tmp_path_factory):
         kz2.close()
         clients.remove(kz2)
 
+        step("session moved")
         # ---- a follower missing a few txns: DIFF
         ens.nodes[f2].kill()
         for i in range(3):
@@ -138,6 +146,7 @@ def capture(tmp_path_factory):
         ens.nodes[f2].start()
         ens.wait_serving()
 
+        step("diff")
         # ---- a follower that lost its disk: SNAP
         ens.nodes[f2].kill()
         ens.nodes[f2].wipe()
@@ -152,6 +161,7 @@ def capture(tmp_path_factory):
         ens.nodes[f2].start()
         ens.wait_serving()
 
+        step("snap")
         # ---- the leader's last proposal never reaches its followers; leader dies: TRUNC
         old = cap.leader
         raw = RawClient(ens.nodes[old].client_port)
@@ -171,6 +181,7 @@ def capture(tmp_path_factory):
 
         wait_until(dropped_proposal, 10, "the leader's proposal (dropped at the relay)")
         cap.uncommitted_zxid = dropped_proposal()
+        step("trunc: proposal held")
         time.sleep(0.5)  # the leader's own log write (SyncRequestProcessor, fsync)
         ens.nodes[old].kill()
         raw.close()
@@ -178,8 +189,10 @@ def capture(tmp_path_factory):
             cap.net.drop(QUORUM, f, old, IN, on=False)
         new_leader = ens.wait_serving([*cap.followers, cap.observer])
         cap.trunc_leader = new_leader
+        step("trunc: new leader")
         ens.nodes[old].start()  # before any txn of the new epoch: the old leader's zxid is above the new max
         ens.wait_serving()
+        step("trunc")
         kz.create("/golden/final", b"f")
         kz.sync("/")
         cap.final_zxid = _zxid_of(ens.nodes[f1])
@@ -188,6 +201,8 @@ def capture(tmp_path_factory):
             kz_.stop()
             kz_.close()
         clients.clear()
+        step("done")
+        print("capture steps (s):", cap.steps)  # shown with -s: where the module's time goes
         dump = os.environ.get("QUORUM_CAPTURE_DUMP")
         if dump:  # for looking at a capture offline: pickle of the connections and the facts
             facts = {k: v for k, v in vars(cap).items() if k not in ("ens", "net")}
