@@ -39,6 +39,8 @@ QUORUM = "quorum"
 ELECTION = "election"
 #: direction of a chunk: from the node that dialled, or towards it
 OUT, IN = "out", "in"
+#: how long a relay keeps retrying a port that is not open yet (seconds)
+DIAL_PATIENCE = 10.0
 
 
 @dataclass
@@ -99,6 +101,9 @@ class CaptureNet:
         self._wake_r, self._wake_w = socket.socketpair()
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
         self._pipes: dict[socket.socket, tuple[_Pipe, str]] = {}
+        self._todo: list[_Pipe] = []  # dialled, to be registered by the loop
+        #: sids of nodes that are stopped: connections to them are closed at once
+        self.down: set[int] = set()
         self._stopped = False
         self._thread: threading.Thread | None = None
 
@@ -173,6 +178,7 @@ class CaptureNet:
                         self._wake_r.recv(64)
                     except OSError:
                         pass
+                    self._register()
                 elif isinstance(obj, _Relay):
                     self._accept(obj)
                 else:
@@ -183,23 +189,46 @@ class CaptureNet:
             a, _ = relay.listener.accept()
         except OSError:
             return
-        try:
-            b = socket.create_connection(("127.0.0.1", relay.target_port), timeout=5)
-        except OSError:
-            a.close()  # the node is down: the dialler sees a refused/closed connection
-            return
+        threading.Thread(target=self._dial, args=(relay, a), name="quorumcapture-dial", daemon=True).start()
+
+    def _dial(self, relay: _Relay, a: socket.socket) -> None:
+        """Connect to the real port, retrying while it is not open yet (a new leader opens
+        its quorum port a moment after the election): a direct connection would have been
+        refused and retried by the Java node, while one the relay accepted and then closed
+        reads as a leader that dropped the learner, which sends it back to the election.
+        A node known to be down (:attr:`CaptureNet.down`) is not waited for."""
+        deadline = time.monotonic() + DIAL_PATIENCE
+        while True:
+            try:
+                b = socket.create_connection(("127.0.0.1", relay.target_port), timeout=5)
+                break
+            except OSError:
+                if self._stopped or relay.dst in self.down or time.monotonic() > deadline:
+                    a.close()  # the node is down: the dialler sees its connection closed
+                    return
+                time.sleep(0.05)
         for s in (a, b):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            s.setblocking(True)
             s.settimeout(None)
         with self._lock:
             conn = Connection(relay.kind, relay.src, relay.dst, len(self.connections), time.monotonic())
             self.connections.append(conn)
             pipe = _Pipe(conn, a, b, relay)
-            self._pipes[a] = (pipe, OUT)
-            self._pipes[b] = (pipe, IN)
-        self._sel.register(a, selectors.EVENT_READ, pipe)
-        self._sel.register(b, selectors.EVENT_READ, pipe)
+            self._todo.append(pipe)
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def _register(self) -> None:
+        with self._lock:
+            todo, self._todo = self._todo, []
+            for pipe in todo:
+                self._pipes[pipe.a] = (pipe, OUT)
+                self._pipes[pipe.b] = (pipe, IN)
+        for pipe in todo:
+            self._sel.register(pipe.a, selectors.EVENT_READ, pipe)
+            self._sel.register(pipe.b, selectors.EVENT_READ, pipe)
 
     def _close_pipe(self, pipe: _Pipe) -> None:
         with self._lock:
@@ -306,13 +335,18 @@ class JavaNode:
         except OSError:
             return ""
 
+    net: CaptureNet | None = None
+
     def start(self) -> None:
+        if self.net is not None:
+            self.net.down.discard(self.sid)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "myid").write_text(f"{self.sid}\n")
         out = open(self.base / f"zk{self.sid}.out", "ab")
         self.proc = subprocess.Popen(
             [
-                "java", "-cp", java_classpath(),
+                # quick start-up on a loaded machine; none of this changes what goes on the wire
+                "java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m", "-cp", java_classpath(),
                 f"-Dzookeeper.log.dir={self.base}", f"-Dzookeeper.log.file=zk{self.sid}.log",
                 f"-Dlog4j.configuration=file:{self.base}/log4j.properties",
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.cfg),
@@ -322,11 +356,15 @@ class JavaNode:
         out.close()
 
     def kill(self) -> None:
+        if self.net is not None:
+            self.net.down.add(self.sid)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self) -> None:
+        if self.net is not None:
+            self.net.down.add(self.sid)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -362,6 +400,7 @@ class JavaEnsemble:
         total = participants + observers
         for sid in range(1, total + 1):
             self.nodes[sid] = JavaNode(sid, self.base, free_port(), free_port(), free_port(), observer=sid > participants)
+            self.nodes[sid].net = self.net
         for i in self.nodes:
             for j in self.nodes:
                 if i != j:
@@ -397,16 +436,20 @@ class JavaEnsemble:
         """Wait until exactly one of ``sids`` (default: the live ones) leads and all serve; the leader's sid."""
         sids = list(sids or [s for s, n in self.nodes.items() if n.proc is not None and n.proc.poll() is None])
         found: list[int] = []
+        modes: dict[int, str] = {}
 
         def ready() -> bool:
-            modes = {s: self.nodes[s].mode() for s in sids}
+            modes.update({s: self.nodes[s].mode() for s in sids})
             leaders = [s for s, m in modes.items() if m == "leader"]
             if len(leaders) == 1 and all(m in ("leader", "follower", "observer") for m in modes.values()):
                 found[:] = leaders
                 return True
             return False
 
-        wait_for(ready, timeout, interval=0.1, what=f"Java ensemble {sids} serving")
+        try:
+            wait_for(ready, timeout, interval=0.1, what=f"Java ensemble {sids} serving")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; modes {modes}; see {self.base}/zk*.log") from None
         return found[0]
 
     def leader(self) -> int:
