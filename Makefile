@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install install-test zookeeper lint clean
+.PHONY: run ensemble ensemble5 test install install-test zookeeper lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,21 @@ zookeeper:
 run: install
 	mkdir -p data
 	$(VENV)/bin/twistd --pidfile= -n zkserver -c conf/zoo.cfg
+
+# a local ensemble in the foreground (Ctrl-C stops every member): conf/ensemble-N/zk<i>.cfg,
+# data under ./data/ensemble-N/zk<i> (myid written on first start)
+ensemble: install
+	@$(MAKE) --no-print-directory _members N=3
+
+ensemble5: install
+	@$(MAKE) --no-print-directory _members N=5
+
+_members:
+	@for i in $$(seq 1 $(N)); do d=data/ensemble-$(N)/zk$$i; mkdir -p $$d; \
+	  test -f $$d/myid || echo $$i > $$d/myid; done
+	@trap 'kill 0' INT TERM; for i in $$(seq 1 $(N)); do \
+	  $(VENV)/bin/twistd --pidfile= -n zkserver -c conf/ensemble-$(N)/zk$$i.cfg 2>&1 | sed -u "s/^/[zk$$i] /" & \
+	done; wait
 
 test: install zookeeper
 	$(PY) -m pytest -q

@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from client_ops import git_rev, median, rss_mb  # noqa: E402
-from zkharness import SHARED_TOOLS, ZK_JAVA_SH, ZKProcess, four_letter  # noqa: E402
+from zkharness import SHARED_TOOLS, ZK_JAVA_SH, ZKEnsemble, four_letter, free_port_range  # noqa: E402
 
 ZKLOAD = SHARED_TOOLS / "zkload.py"
 KINDS = ("java", "zk_twisted")
@@ -65,30 +65,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def free_base_port() -> int:
-    """A base port whose nine ports of the zk_java.sh layout are all free on 127.0.0.1."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base > 65535 - 210:
-            continue
-        ports = [base + off + i for off in (0, 100, 200) for i in range(3)]
-        socks = []
-        try:
-            for p in ports:
-                t = socket.socket()
-                t.bind(("127.0.0.1", p))
-                socks.append(t)
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free port range for an ensemble")
 
 
 def try_create(port: int, path: str, timeout: float = 1.0) -> bool:
@@ -166,26 +142,14 @@ class JavaEnsemble:
         subprocess.run(["bash", str(ZK_JAVA_SH), "stop", str(self.base)], capture_output=True, timeout=90)
 
 
-class TwistedEnsemble:
+class TwistedEnsemble(ZKEnsemble):
     name = "zk_twisted"
 
     def __init__(self, base: Path, base_port: int) -> None:
-        self.base, self.base_port = base, base_port
-        servers = {
-            f"server.{j}": f"127.0.0.1:{base_port + 100 + j - 1}:{base_port + 200 + j - 1}" for j in (1, 2, 3)
-        }
-        self.members = {}
-        for i in (1, 2, 3):
-            data = base / f"data{i}"
-            data.mkdir(parents=True, exist_ok=True)
-            (data / "myid").write_text(f"{i}\n")
-            self.members[i] = ZKProcess(
-                base / f"zk{i}", base_port + i - 1, extra={"maxClientCnxns": "0", **servers}, data_dir=data
-            )
+        super().__init__(base, 3, extra={"maxClientCnxns": "0"}, base_port=base_port)
 
     def launch(self) -> None:
-        for m in self.members.values():
-            m.start(wait=False)
+        self.start(wait=False)
 
     def pid(self, i: int) -> int | None:
         m = self.members[i]
@@ -199,10 +163,6 @@ class TwistedEnsemble:
 
     def log_text(self, i: int) -> str:
         return self.members[i].log()
-
-    def stop(self) -> None:
-        for m in self.members.values():
-            m.stop()
 
 
 def wait_first_write(ens, t0: float, timeout: float) -> float:
@@ -274,7 +234,7 @@ def failover(ens, leader: int, timeout: float = 60.0) -> dict:
 
 
 def run_round(kind: str, work: Path, a) -> dict:
-    base_port = free_base_port()
+    base_port = free_port_range(width=3)
     ens = (JavaEnsemble if kind == "java" else TwistedEnsemble)(work / f"{kind}", base_port)
     res: dict = {"base_port": base_port}
     t0 = time.perf_counter()

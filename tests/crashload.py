@@ -12,7 +12,9 @@ moment, restarts it on the same data dir, pauses the writers and checks every pa
 confirmed state present exactly (same data, same version), or, after uncertain writes,
 one of the states they could have produced.  What was checked becomes confirmed, so the
 next round is exact again.  Used by ``tests/test_crash.py`` (short) and
-``bench/crash_loop.py`` (20+ kills).
+``bench/crash_loop.py`` (20+ kills), against one server or an ensemble
+(:class:`EnsembleTarget`: a random member killed each round, the writers' sessions moving
+to the members that are left).
 """
 
 from __future__ import annotations
@@ -186,8 +188,36 @@ def crash_round(
     for w in writers:
         w.pause()
     checker_ready(checker)
+    checker.sync(ROOT)  # an ensemble member answers reads from what it has applied
     exact, resolved, problems = check(checker, writers)
     return RoundResult(ran, restart_s, exact, resolved, problems)
+
+
+class EnsembleTarget:
+    """What :func:`crash_round` kills in an ensemble: the leader and a random follower in
+    turn, restarted on its data dir; the round goes on once all serve again."""
+
+    def __init__(self, ensemble, rng: random.Random) -> None:
+        self.ensemble = ensemble
+        self.rng = rng
+        self.victim: int | None = None
+        self.kills: list[tuple[int, str]] = []
+
+    @property
+    def hosts(self) -> str:
+        return self.ensemble.hosts
+
+    def kill(self) -> None:
+        ens = self.ensemble
+        leader = ens.wait_serving(60)
+        others = [i for i in ens.sids if i != leader]
+        self.victim = leader if len(self.kills) % 2 == 0 else self.rng.choice(others)
+        self.kills.append((self.victim, "leader" if self.victim == leader else "follower"))
+        ens.members[self.victim].kill()
+
+    def start(self) -> None:
+        self.ensemble.members[self.victim].start(wait=False)
+        self.ensemble.wait_serving(60)
 
 
 def checker_ready(checker: KazooClient, timeout: float = 30.0) -> None:

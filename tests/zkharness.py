@@ -158,6 +158,99 @@ class ZKProcess:
         return self.proc is not None and self.proc.poll() is None
 
 
+class ZKEnsemble:
+    """zk_twisted ensemble members on 127.0.0.1, in zk_java.sh's port layout.
+
+    Member i (1-based) listens for clients on ``base_port + i - 1``, for learners on
+    ``base_port + 100 + i - 1`` and for elections on ``base_port + 200 + i - 1``; ``observers``
+    are sids whose server.N line says ``:observer``.  Each member has its own dir (zoo.cfg,
+    data with myid, server.log) under ``base``.
+    """
+
+    def __init__(self, base: Path, n: int = 3, observers=(), extra: dict | None = None, base_port: int | None = None):
+        self.base = Path(base)
+        self.base_port = base_port or free_port_range(width=max(n, 3))
+        self.sids = list(range(1, n + 1))
+        lines = {}
+        for j in self.sids:
+            kind = ":observer" if j in observers else ""
+            lines[f"server.{j}"] = f"127.0.0.1:{self.base_port + 100 + j - 1}:{self.base_port + 200 + j - 1}{kind}"
+        self.members: dict[int, ZKProcess] = {}
+        for i in self.sids:
+            data = self.base / f"zk{i}" / "data"
+            data.mkdir(parents=True, exist_ok=True)
+            (data / "myid").write_text(f"{i}\n")
+            cfg = {**lines, **(extra or {})}
+            if i in observers:
+                cfg["peerType"] = "observer"
+            self.members[i] = ZKProcess(self.base / f"zk{i}", self.base_port + i - 1, extra=cfg, data_dir=data)
+
+    def start(self, sids=None, wait: bool = True, timeout: float = 60.0) -> ZKEnsemble:
+        for i in sids or self.sids:
+            self.members[i].start(wait=False)
+        if wait:
+            self.wait_serving(timeout)
+        return self
+
+    def mode(self, sid: int) -> str:
+        for line in four_letter(self.members[sid].port, "srvr", timeout=1.0).splitlines():
+            if line.startswith("Mode: "):
+                return line[6:].strip()
+        return ""
+
+    def wait_serving(self, timeout: float = 60.0) -> int:
+        """Wait until one live member leads and every live member serves; -> the leader's sid."""
+        found: list[int] = []
+
+        def ready() -> bool:
+            modes = {}
+            for i, m in self.members.items():
+                if m.proc is not None and m.proc.poll() is not None:
+                    if m.proc.returncode not in (-9, -15):
+                        raise RuntimeError(f"member {i} exited with {m.proc.returncode}:\n{m.log()}")
+                    continue
+                if m.alive():
+                    modes[i] = self.mode(i)
+            leaders = [i for i, md in modes.items() if md == "leader"]
+            if len(leaders) == 1 and all(md in ("leader", "follower", "observer") for md in modes.values()):
+                found[:] = leaders
+                return True
+            return False
+
+        wait_for(ready, timeout, what="an ensemble with one leader and every member serving")
+        return found[0]
+
+    @property
+    def hosts(self) -> str:
+        return ",".join(m.hosts for m in self.members.values())
+
+    def stop(self) -> None:
+        for m in self.members.values():
+            m.stop()
+
+
+def free_port_range(offsets=(0, 100, 200), width: int = 5) -> int:
+    """A base port whose ``base + off + k`` (off in offsets, k < width) are free right now."""
+    for _ in range(200):
+        base = free_port()
+        if base + max(offsets) + width > 65535:
+            continue
+        socks = []
+        try:
+            for off in offsets:
+                for k in range(width):
+                    s = socket.socket()
+                    socks.append(s)
+                    s.bind(("127.0.0.1", base + off + k))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
 class JavaZK:
     """Apache ZooKeeper 3.8 (Debian package) standalone, through ../shared/tools/zk_java.sh."""
 

@@ -76,9 +76,6 @@ def makeService(options: Options):
         # twistd itself would exit 0 on a usage error; a bad zoo.cfg must exit 2, as 3.8 does
         print(f"{e}, exiting abnormally", file=sys.stderr)
         raise SystemExit(e.exit_code) from None
-    if not cfg.is_standalone:
-        print("quorum mode (server.N lines) is not implemented yet in zk_twisted", file=sys.stderr)
-        raise SystemExit(2)
     from twisted.internet import reactor
 
     from .gcpolicy import apply_server_gc_policy, freeze_restored_heap
@@ -93,4 +90,10 @@ def makeService(options: Options):
         print(f"Unable to load database on disk, exiting abnormally: {e}", file=sys.stderr)
         raise SystemExit(1) from None
     freeze_restored_heap()
-    return StandaloneServer(cfg, reactor, opened=opened)
+    if cfg.is_standalone:
+        return StandaloneServer(cfg, reactor, opened=opened)
+    from .network.election_port import create_election
+    from .quorum.peer import QuorumPeer
+    from .quorum.roles import role_for
+
+    return QuorumPeer(cfg, reactor, opened, create_election, role_for)

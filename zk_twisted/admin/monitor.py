@@ -17,12 +17,14 @@ from .view import ServerView
 
 #: 3.8's gauges, in the order its mntr prints them
 GAUGES = (
-    "ephemerals_count", "num_alive_connections", "avg_latency", "outstanding_requests", "znode_count",
-    "global_sessions", "non_mtls_remote_conn_count", "last_client_response_size", "packets_sent",
-    "packets_received", "max_client_response_size", "connection_drop_probability", "watch_count",
+    "ephemerals_count", "num_alive_connections", "avg_latency", "min_proposal_size", "outstanding_requests",
+    "znode_count", "global_sessions", "non_mtls_remote_conn_count", "last_client_response_size",
+    "packets_sent", "packets_received", "max_proposal_size", "max_client_response_size", "synced_followers",
+    "connection_drop_probability", "watch_count", "synced_non_voting_followers", "synced_observers",
     "auth_failed_count", "min_latency", "max_file_descriptor_count", "approximate_data_size",
-    "open_file_descriptor_count", "local_sessions", "uptime", "max_latency", "outstanding_tls_handshake",
-    "min_client_response_size", "non_mtls_local_conn_count",
+    "open_file_descriptor_count", "last_proposal_size", "pending_syncs", "leader_uptime", "local_sessions",
+    "uptime", "max_latency", "outstanding_tls_handshake", "learners", "min_client_response_size",
+    "non_mtls_local_conn_count", "quorum_size",
 )  # fmt: skip
 #: 3.8's per-namespace quota gauge sets, in its order
 QUOTA_GAUGE_SETS = (
@@ -278,7 +280,13 @@ def monitor_values(w: ServerView) -> list[tuple[str, object]]:
     """
     standalone = w.server_state() == "standalone"
     values: list[tuple[str, object]] = [("version", VERSION_STRING), ("server_state", w.server_state())]
+    peer_state = getattr(w.context, "peer_state", None)
+    if peer_state:
+        values.append(("peer_state", peer_state))
     gauges = _gauges(w)
+    quorum_gauges = getattr(w.context, "quorum_gauges", None)
+    if quorum_gauges is not None:
+        gauges.update(quorum_gauges())
     values.extend((k, gauges[k]) for k in GAUGES if k in gauges)
     values.extend(_quota_gauges(w))
     raw = _raw_counters(w)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from collections import deque
 from collections.abc import Iterator
 
@@ -25,6 +26,40 @@ log = logging.getLogger(__name__)
 _LEN = struct.Struct(">i")
 #: NIOServerCnxnFactory's sessionlessCnxnTimeout: a connection must send ConnectRequest in time
 SESSIONLESS_CNXN_TIMEOUT = 10.0
+
+
+class NotServing:
+    """The core a quorum peer's client port has between roles: every ConnectRequest is
+    refused as 3.8 refuses it while its ZooKeeperServer is not running (the connection is
+    closed; four-letter words still answer)."""
+
+    running = False
+
+    def __init__(self, cfg) -> None:
+        self.settings = _Limits(cfg.jute_maxbuffer)
+        self.cnxns: set = set()
+
+    @staticmethod
+    def now_ms() -> int:
+        return int(time.time() * 1000)
+
+    def connection_made(self, cnxn) -> None:
+        pass
+
+    def connection_lost(self, cnxn) -> None:
+        pass
+
+    def process_connect(self, cnxn, payload: bytes) -> None:
+        raise CloseConnection("ZooKeeperServer not running")
+
+    process_packet = process_connect
+
+
+class _Limits:
+    __slots__ = ("max_buffer",)
+
+    def __init__(self, max_buffer: int) -> None:
+        self.max_buffer = max_buffer
 
 
 class ClientProtocol(Protocol, ServerCnxn):

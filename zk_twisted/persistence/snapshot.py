@@ -181,26 +181,30 @@ def _load_nodes(path: Path, mm, off: int, tree) -> tuple[int, int]:
             rec, off = read_node(mm, off)
         except JuteError as e:
             raise CorruptFileError(path, start, str(e)) from None
-        czxid = rec.czxid
-        mzxid = rec.mzxid
-        if mzxid == czxid:
-            mzxid = czxid  # share the int object: a million nodes, a few bytes each
-        pzxid = rec.pzxid
-        if pzxid == czxid:
-            pzxid = czxid
-        ctime = rec.ctime
-        mtime = rec.mtime
-        if mtime == ctime:
-            mtime = ctime
         try:
-            node = DataNode(
-                rec.data, by_id(rec.acl), czxid, mzxid, ctime, mtime,
-                rec.version, rec.cversion, rec.aversion, rec.ephemeralOwner, pzxid,
-            )  # fmt: skip
-            add(node_path, node)
+            add(node_path, restored_node(rec, by_id))
         except ValueError as e:
             raise CorruptFileError(path, start, str(e)) from None
         n += 1
+
+
+def restored_node(rec, by_id) -> DataNode:
+    """A DataNode from a SnapNode record (snapshot file or SNAP stream); ``by_id`` maps its ACL id."""
+    czxid = rec.czxid
+    mzxid = rec.mzxid
+    if mzxid == czxid:
+        mzxid = czxid  # share the int object: a million nodes, a few bytes each
+    pzxid = rec.pzxid
+    if pzxid == czxid:
+        pzxid = czxid
+    ctime = rec.ctime
+    mtime = rec.mtime
+    if mtime == ctime:
+        mtime = ctime
+    return DataNode(
+        rec.data, by_id(rec.acl), czxid, mzxid, ctime, mtime,
+        rec.version, rec.cversion, rec.aversion, rec.ephemeralOwner, pzxid,
+    )  # fmt: skip
 
 
 def _read_zxid_digest(buf, off: int):
@@ -244,12 +248,14 @@ class SnapshotSerializer:
         self.sessions = dict(self.db.sessions_with_timeouts)
         self.paths = list(tree.nodes)
 
-    def node_chunks(self, nodes_per_chunk: int = 64) -> Iterator[bytes]:
+    def node_chunks(self, nodes_per_chunk: int = 64, created_after: int | None = None) -> Iterator[bytes]:
         """The node section (ending with the "/" marker), one chunk of bytes per step.
 
         Between steps the caller may let the reactor apply txns: a node deleted before it
         is reached is skipped, and so is everything below it (a subtree deleted and made
         again meanwhile is left to the log replay, as one created after the start is).
+        With ``created_after`` a node whose czxid is above it is skipped too, with its
+        subtree: the receiver replays the txns after that zxid, which create it again.
         """
         tree = self.db.tree
         paths = self.paths
@@ -269,7 +275,11 @@ class SnapshotSerializer:
                 if path == "/":  # the root's second name
                     continue
                 node = nodes.get(path)
-                if node is None or (skipped and path[: path.rfind("/")] in skipped):
+                if (
+                    node is None
+                    or (skipped and path[: path.rfind("/")] in skipped)
+                    or (created_after is not None and node.czxid > created_after)
+                ):
                     skipped.add(path)  # gone, or its parent was not written
                     continue
                 acl = node.acl

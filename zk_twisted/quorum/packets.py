@@ -74,3 +74,144 @@ def read_int_payload(data: bytes | None) -> int:
     if data is None or len(data) < 4:
         raise ValueError("expected a 4-byte int payload")
     return _I32.unpack_from(data, 0)[0]
+
+
+# ---------------------------------------------------------------------------- the stream
+#: BinaryInputArchive's default jute.maxbuffer; the extra allowance is max(maxbuffer, 1024)
+DEFAULT_MAX_BUFFER = 0xFFFFF
+_I64 = struct.Struct(">q")
+_HEAD = struct.Struct(">iqi")  # type, zxid, data length
+
+
+class QuorumStreamError(ValueError):
+    """Bytes on the quorum port that cannot be a QuorumPacket: the connection must close."""
+
+
+def max_length(max_buffer: int = DEFAULT_MAX_BUFFER) -> int:
+    """The largest length BinaryInputArchive.checkLength lets through (maxBuffer + extrasize)."""
+    return max_buffer + max(max_buffer, 1024)
+
+
+def encode_packet(qp: R.QuorumPacket) -> bytes:
+    """One packet as it goes on the wire: the record itself, no length prefix."""
+    return qp.to_bytes()
+
+
+class QuorumPacketReader:
+    """Cuts QuorumPackets out of the quorum port's byte stream (sans-IO, incremental).
+
+    The packets carry no frame length, so the reader parses the record's own fields as
+    bytes arrive, remembering where the next packet starts. Every length (data, authinfo
+    count, scheme, id) is checked as BinaryInputArchive.checkLength checks it: -1 is null,
+    anything below or above ``max_length(max_buffer)`` is garbage and raises
+    :class:`QuorumStreamError` at once, before waiting for bytes that would never make sense.
+
+    A SNAP packet is followed by the snapshot stream, not by packets: the reader stops after
+    it (:attr:`paused`), keeps what follows buffered, and the caller hands those bytes to a
+    ``snapstream.SnapStreamReader`` (:meth:`take_buffered`), then gives back what came after
+    the stream with :meth:`resume`.
+    """
+
+    def __init__(self, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
+        self.limit = max_length(max_buffer)
+        self._buf = bytearray()
+        self.offset = 0  # stream offset of the start of ``_buf`` (for error messages)
+        self.paused = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received that are not yet a whole packet."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[R.QuorumPacket]:
+        """Add bytes; return every packet they completed, in order."""
+        buf = self._buf
+        buf += data
+        out: list[R.QuorumPacket] = []
+        pos = 0
+        while not self.paused:
+            r = self._parse(buf, pos)
+            if r is None:
+                break
+            qp, pos = r
+            out.append(qp)
+            if qp.type == PacketType.SNAP:
+                self.paused = True
+        if pos:
+            del buf[:pos]
+            self.offset += pos
+        return out
+
+    def read_raw(self, n: int) -> bytes | None:
+        """Take ``n`` bytes off the front of what is buffered (None: not there yet).
+
+        For streams that follow a packet unframed: the SNAP stream comes right after the
+        SNAP packet on the same socket and is parsed by :mod:`snapstream`, not here.
+        """
+        if len(self._buf) < n:
+            return None
+        b = bytes(self._buf[:n])
+        del self._buf[:n]
+        self.offset += n
+        return b
+
+    def take_buffered(self) -> bytes:
+        """Everything buffered (the start of a SNAP stream, say), leaving the reader empty."""
+        b = bytes(self._buf)
+        self.offset += len(b)
+        self._buf.clear()
+        return b
+
+    def resume(self, data: bytes = b"") -> list[R.QuorumPacket]:
+        """After the snapshot stream: parse packets again, starting with ``data``."""
+        self.paused = False
+        return self.feed(data)
+
+    def _check(self, n: int, what: str, at: int) -> None:
+        if n < -1 or n > self.limit:
+            raise QuorumStreamError(
+                f"QuorumPacket.{what}: unreasonable length {n} at stream offset {self.offset + at}"
+                f" (jute.maxbuffer allows {self.limit})"
+            )
+
+    def _parse(self, buf: bytearray, pos: int):
+        """(packet, next pos), or None if ``buf[pos:]`` holds no whole packet yet."""
+        size = len(buf)
+        if pos + 16 > size:
+            return None
+        ptype, zxid, n = _HEAD.unpack_from(buf, pos)
+        self._check(n, "data", pos + 12)
+        off = pos + 16
+        if n >= 0:
+            if off + n > size:
+                return None
+            data = bytes(buf[off : off + n])
+            off += n
+        else:
+            data = None
+        if off + 4 > size:
+            return None
+        count = _I32.unpack_from(buf, off)[0]
+        self._check(count, "authinfo", off)
+        off += 4
+        if count >= 0:
+            auth = []
+            for _ in range(count):
+                fields = []
+                for what in ("authinfo.scheme", "authinfo.id"):
+                    if off + 4 > size:
+                        return None
+                    k = _I32.unpack_from(buf, off)[0]
+                    self._check(k, what, off)
+                    off += 4
+                    if k < 0:
+                        fields.append(None)
+                        continue
+                    if off + k > size:
+                        return None
+                    fields.append(bytes(buf[off : off + k]).decode("utf-8", "replace"))
+                    off += k
+                auth.append(R.Id(*fields))
+        else:
+            auth = None
+        return R.QuorumPacket(ptype, zxid, data, auth), off

@@ -58,6 +58,14 @@ class ZKDatabase:
             self.verify_digest()
         return rc
 
+    def clear(self) -> None:
+        """ZKDatabase.clear: forget the contents (an ensemble member reloads them from disk
+        when a role ends, so the next role starts from everything its log holds)."""
+        self.tree.clear()
+        self.sessions_with_timeouts.clear()
+        self.digest_log.clear()
+        self._expected = None
+
     def verify_digest(self) -> None:
         """Compare the tree digest with the one the last applied txn carried (ZKDatabase's
         compareDigest); a mismatch is logged and counted (digest_mismatches_count)."""

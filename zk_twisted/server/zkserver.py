@@ -116,6 +116,9 @@ class ImmediateSync:
 
 
 class ZooKeeperServer:
+    #: ReadOnlyZooKeeperServer (an ensemble member cut off from its quorum) says True
+    read_only = False
+
     def __init__(self, settings: ServerSettings, db: ZKDatabase, clock, sync_factory: Callable | None = None):
         self.settings = settings
         self.db = db
@@ -191,7 +194,11 @@ class ZooKeeperServer:
         if old is not None and old is not cnxn:
             old.close_after_flush()
             self.connection_lost(old)
-        valid = req.passwd == generate_passwd(sid) and self.sessions.touch(sid, timeout, now)
+        self.revalidate_session(cnxn, sid, timeout, req.passwd == generate_passwd(sid), now)
+
+    def revalidate_session(self, cnxn: ServerCnxn, sid: int, timeout: int, passwd_ok: bool, now: int) -> None:
+        """A client reconnects with ``sid``: valid if we know it (a learner asks its leader)."""
+        valid = passwd_ok and self.sessions.touch(sid, timeout, now)
         if not valid:
             log.info("Invalid session 0x%x for client %s, probably expired", sid & (2**64 - 1), cnxn.remote_ip)
         self.finish_session_init(cnxn, valid)
@@ -202,7 +209,7 @@ class ZooKeeperServer:
             0, cnxn.session_timeout if valid else 0, sid if valid else 0, generate_passwd(sid) if valid else bytes(16)
         ).to_bytes()
         if not cnxn.old_client:
-            rsp += b"\x00"  # readOnly: false, this server is not read-only
+            rsp += b"\x01" if self.read_only else b"\x00"  # ConnectResponse.readOnly
         cnxn.write(_I32.pack(len(rsp)) + rsp)
         if valid:
             self.session_cnxn[sid] = cnxn
@@ -272,14 +279,21 @@ class ZooKeeperServer:
                 self.waiting[req.session_id] = deque((req,))
             else:
                 queue.append(req)
-            self.sync.process(req)
+            self.log_txn(req)
         elif queue:
             queue.append(req)
         else:
             self.final.process(req)
 
+    def log_txn(self, req: Request) -> None:
+        """Hand a prepared txn to the Sync stage (a leader proposes it too)."""
+        self.sync.process(req)
+
     def commit(self, reqs) -> None:
-        """The txns of ``reqs`` are durable (in zxid order): apply and answer them."""
+        """The txns of ``reqs`` are durable (in zxid order): apply and answer them.
+
+        Standalone, durable is committed; ensemble members override this (the leader's fsync
+        is its ACK, a follower's is its ACK) and call :meth:`apply_committed` at commit."""
         waiting = self.waiting
         final = self.final
         for req in reqs:
@@ -295,6 +309,10 @@ class ZooKeeperServer:
                 del waiting[req.session_id]
         # before Prep can start again from the tree's digest (nothing outstanding)
         self.db.verify_digest()
+
+    #: apply and answer committed txns (the ensemble's subclasses keep this when they
+    #: override :meth:`commit`)
+    apply_committed = commit
 
     def apply(self, req: Request):
         """Apply a prepared txn to the database (Final's first step)."""

@@ -1,0 +1,70 @@
+"""TRUNC on disk: drop every txn after a zxid (FileTxnSnapLog.truncateLog, FileTxnLog.truncate).
+
+A learner holding txns the new leader never committed (a dead leader's last proposals) is
+told TRUNC(zxid): the log file that holds ``zxid`` is cut right after its entry, every later
+log file is deleted, and the database is loaded again from what is left.
+
+Where 3.8 is wrong, this is right: 3.8 keeps snapshots named after a zxid past the
+truncation point, and its reload then brings the truncated txns back from such a snapshot.
+Those snapshots are removed here first, since any of them may hold state past ``zxid``.
+Every change is made durable (file, then directory) before the function returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .errors import StorageError
+from .files import LOG_PREFIX, SNAPSHOT_PREFIX, fsync_dir, sorted_files, zxid_from_name
+from .txnlog import LogFileReader
+
+log = logging.getLogger(__name__)
+
+
+def truncate_log(log_dir: Path, snap_dir: Path, zxid: int) -> int:
+    """Cut the logs and snapshots of a data dir back to ``zxid``; -> txns removed.
+
+    Raises StorageError when no log file reaches back to ``zxid`` (3.8: "No log files found
+    to truncate!"), so the learner falls back to a snapshot sync instead of guessing.
+    """
+    log_dir, snap_dir = Path(log_dir), Path(snap_dir)
+    for snap in sorted_files(snap_dir, SNAPSHOT_PREFIX):
+        if zxid_from_name(snap.name, SNAPSHOT_PREFIX) > zxid:
+            log.warning("Removing %s: it may hold txns after the truncation point 0x%x", snap, zxid)
+            snap.unlink()
+    files = sorted_files(log_dir, LOG_PREFIX)
+    holder = None
+    for f in files:
+        if zxid_from_name(f.name, LOG_PREFIX) <= zxid:
+            holder = f
+    if holder is None:
+        raise StorageError(
+            f"No log files found to truncate to 0x{zxid:x} in {log_dir}! This could happen if you still"
+            " have snapshots from an old setup or log files were deleted accidentally"
+        )
+    removed = 0
+    reader = LogFileReader(holder, decode=True)
+    cut = None
+    for entry in reader:
+        if entry.hdr.zxid > zxid:
+            cut = entry.offset if cut is None else cut
+            removed += 1
+    if cut is not None:
+        log.info("Truncating %s at offset %d (after 0x%x)", holder, cut, zxid)
+        fd = os.open(holder, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, cut)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for f in files:
+        if zxid_from_name(f.name, LOG_PREFIX) > zxid:
+            removed += sum(1 for _ in LogFileReader(f, decode=False))
+            log.info("Removing %s: it starts after the truncation point 0x%x", f, zxid)
+            f.unlink()
+    fsync_dir(log_dir)
+    if snap_dir != log_dir:
+        fsync_dir(snap_dir)
+    return removed

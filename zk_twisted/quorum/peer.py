@@ -1,0 +1,266 @@
+"""QuorumPeer: one ensemble member's life, LOOKING -> LEADING | FOLLOWING | OBSERVING -> LOOKING.
+
+QuorumPeerMain.runFromConfig on Twisted.  Start-up: the database restored (by the caller,
+before the reactor runs, as 3.8's loadDataBase), then the epoch files read and checked
+against it, the client port opened (it stays open for the peer's whole life), the election
+port opened; then the role loop, with no thread and no blocking loop (DESIGN.md section 1):
+an election's Deferred fires with the decision, the role it names runs until its Deferred
+fires (quorum lost, leader gone, protocol error), and the peer looks for a leader again.
+
+Between roles nobody serves: a client's ConnectRequest is refused as 3.8 refuses it
+("ZooKeeperServer not running"), four-letter words answer "not currently serving".  Each
+role brings its own ZooKeeperServer on the shared database; its client connections are
+closed when the role ends, so clients reconnect to whoever serves next.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from twisted.application import service
+from twisted.internet import defer, task
+
+from ..election.driver import Decision
+from ..election.messages import ServerState
+from ..network.client_port import ClientFactory, NotServing
+from ..network.fourletter import FourLetterWords
+from ..persistence.txnlog import last_logged_zxid
+from ..service import settings_from_config
+from .epochs import EpochFiles
+from .peeradmin import PeerAdmin
+from .readonly import ReadOnlyZooKeeperServer
+
+log = logging.getLogger(__name__)
+
+#: ServerStats.getServerState's words for each state
+MODE_NAMES = {
+    ServerState.LOOKING: "leaderelection",
+    ServerState.LEADING: "leader",
+    ServerState.FOLLOWING: "follower",
+    ServerState.OBSERVING: "observer",
+}
+
+
+class Role:
+    """What the loop runs for a decision: ``run()`` -> Deferred fired when the role ends."""
+
+    #: the ZooKeeperServer this role serves clients with (None until it serves)
+    zks = None
+
+    def run(self) -> defer.Deferred:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def stop(self) -> defer.Deferred | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class QuorumPeer(service.Service):
+    """One ensemble member.  ``role_factory(peer, decision) -> Role``; ``election`` is the
+    ElectionStack (``zk_twisted.network.election_port.create_election``) or a factory of one."""
+
+    name = "quorumpeer"
+
+    def __init__(
+        self,
+        config,
+        reactor,
+        opened,
+        election_factory: Callable,
+        role_factory: Callable[[QuorumPeer, Decision], Role],
+    ) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.storage, self.db, self.sync_factory = opened
+        self._election_factory = election_factory
+        self._role_factory = role_factory
+        self.election = None
+        self.epochs = EpochFiles(config.snap_dir, fsync=config.force_sync)
+        self.state = ServerState.LOOKING
+        self.role: Role | None = None
+        self.port = None
+        self._ro_expiry = None
+        self.admin = None
+        self.factory: ClientFactory | None = None
+        self.four: FourLetterWords | None = None
+        self.started_at = 0.0
+        self._loop_done: defer.Deferred | None = None
+        #: every state entered, with the reactor's time (for logs, tests and the simulation)
+        self.history: list[tuple[float, ServerState]] = []
+        #: what the AdminServer's quorum commands and mntr read
+        self.quorum = PeerAdmin(self)
+
+    # ------------------------------------------------------------------ what 4lw / mntr read
+    @property
+    def server_state(self) -> str:
+        if self.factory is not None and getattr(self.factory.zks, "read_only", False):
+            return "read-only"
+        return MODE_NAMES[self.state]
+
+    @property
+    def peer_state(self) -> str:
+        """QuorumPeer.getDetailedPeerState: 'following - broadcast', 'looking - election', ..."""
+        return f"{self.state.name.lower()} - {self.quorum.zab_state()}"
+
+    def quorum_gauges(self) -> dict[str, int]:
+        return self.quorum.gauges()
+
+    @property
+    def my_id(self) -> int:
+        return self.config.server_id
+
+    @property
+    def current_epoch(self) -> int:
+        return self.epochs.current_epoch
+
+    @property
+    def accepted_epoch(self) -> int:
+        return self.epochs.accepted_epoch
+
+    def last_logged_zxid(self) -> int:
+        """QuorumPeer.getLastLoggedZxid: the database's last zxid, or the log's if later."""
+        zxid = self.db.last_processed_zxid
+        if self.storage is not None:
+            zxid = max(zxid, last_logged_zxid(self.storage.snaplog.log_dir))
+        return zxid
+
+    # ------------------------------------------------------------------ life
+    def startService(self) -> None:
+        super().startService()
+        t0 = time.monotonic()
+        cfg = self.config
+        for line in cfg.summary_lines():
+            log.info("config: %s", line)
+        current, accepted = self.epochs.load(self.db.last_processed_zxid)
+        log.info("currentEpoch %d, acceptedEpoch %d, last zxid 0x%x", current, accepted, self.db.last_processed_zxid)
+        self.four = FourLetterWords(None, cfg.four_letter_whitelist, context=self)
+        self._start_admin_server()
+        self.factory = ClientFactory(NotServing(cfg), self.reactor, cfg.max_client_cnxns, self.four)
+        if cfg.client_port:
+            backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 50
+            self.port = self.reactor.listenTCP(
+                cfg.client_port, self.factory, backlog=backlog, interface=cfg.client_port_ip or ""
+            )
+        if self.storage is not None:
+            self.storage.start_purge(self.reactor)
+        self.election = self._election_factory(cfg, self.reactor)
+        self.started_at = time.time()
+        log.info("zk_twisted quorum peer %d started in %.3fs", cfg.server_id, time.monotonic() - t0)
+        self._loop_done = self._loop()
+
+    def _start_admin_server(self) -> None:
+        """QuorumPeer.start: an AdminServer that cannot bind is logged and the peer serves on."""
+        self.admin = None
+        if not self.config.admin_enable_server:
+            log.info("AdminServer not started: admin.enableServer=false")
+            return
+        from ..admin.server import AdminServer, AdminServerError
+
+        admin = AdminServer.from_config(self.config, self.four, self.reactor)
+        try:
+            admin.startService()
+        except AdminServerError as e:
+            log.warning("Problem starting AdminServer: %s", e)
+            return
+        self.admin = admin
+
+    @defer.inlineCallbacks
+    def _loop(self):
+        while self.running:
+            self._enter(ServerState.LOOKING)
+            t0 = self.reactor.seconds()
+            ro = self._schedule_read_only() if self.config.readonly_mode_enabled else None
+            try:
+                decision = yield self.election.election.look_for_leader(
+                    self.last_logged_zxid(), self.current_epoch
+                )
+            except defer.CancelledError:
+                return
+            finally:
+                if ro is not None and ro.active():
+                    ro.cancel()
+                self.unserve()  # a read-only server, if one served meanwhile
+            if not self.running:
+                return
+            self._enter(decision.state)
+            took = int((self.reactor.seconds() - t0) * 1000)
+            log.info("%s - LEADER ELECTION TOOK - %d MS", decision.state.name, took)
+            role = self.role = self._role_factory(self, decision)
+            try:
+                yield role.run()
+            except Exception:
+                log.exception("Unexpected exception in role %s", decision.state.name)
+            finally:
+                self.unserve()
+                self.role = None
+            if self.running:
+                # ZooKeeperServer.shutdown clears the database: the next role (and its vote)
+                # starts from everything the log holds, committed or not
+                self.reload_database()
+                self.election.election.set_state(ServerState.LOOKING)
+
+    def _schedule_read_only(self):
+        """QuorumPeer.run, LOOKING with readonlymode.enabled: after max(2 s, tickTime) still
+        without a quorum, serve read-only clients from the database as it is."""
+
+        def serve_read_only() -> None:
+            if self.state == ServerState.LOOKING and self.running:
+                log.info("No quorum yet: serving read-only clients")
+                ro = ReadOnlyZooKeeperServer(settings_from_config(self.config), self.db, self.reactor)
+                self.serve(ro)
+                self._ro_expiry = task.LoopingCall(ro.expire_sessions)
+                self._ro_expiry.clock = self.reactor
+                self._ro_expiry.start(self.config.tick_time / 1000.0, now=False)
+
+        return self.reactor.callLater(max(2.0, self.config.tick_time / 1000.0), serve_read_only)
+
+    def _enter(self, state: ServerState) -> None:
+        if state != self.state or not self.history:
+            log.info("Peer state changed: %s", MODE_NAMES[state])
+        self.state = state
+        self.history.append((self.reactor.seconds(), state))
+
+    def reload_database(self) -> None:
+        """Load the database again from the data dir (snapshot + every logged txn)."""
+        self.db.clear()
+        result = self.storage.snaplog.restore(self.db)
+        log.info("Reloaded the database: zxid 0x%x (%d txns replayed)", result.zxid, result.txns_replayed)
+
+    # ------------------------------------------------------------------ the client port
+    def serve(self, zks) -> None:
+        """A role is established: new client connections go to ``zks``."""
+        self.factory.zks = zks
+        self.four.zks = zks
+
+    def unserve(self) -> None:
+        """The role ended: refuse new sessions, close the ones it served."""
+        if self._ro_expiry is not None and self._ro_expiry.running:
+            self._ro_expiry.stop()
+        self._ro_expiry = None
+        old = self.factory.zks
+        self.factory.zks = NotServing(self.config)
+        self.four.zks = None
+        if not isinstance(old, NotServing):
+            old.running = False
+            for cnxn in list(old.cnxns):
+                cnxn.close_after_flush()
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        super().stopService()
+        role = self.role
+        if role is not None:
+            yield defer.maybeDeferred(role.stop)
+        if self.election is not None:
+            yield defer.maybeDeferred(self.election.stop)
+        if self._loop_done is not None:
+            self._loop_done.cancel()
+        if self.port is not None:
+            yield self.port.stopListening()
+        if self.admin is not None:
+            yield defer.maybeDeferred(self.admin.stopService)
+        self.unserve()
+        if self.storage is not None:
+            yield defer.maybeDeferred(self.storage.close)
+        log.info("zk_twisted quorum peer %d stopped", self.config.server_id)

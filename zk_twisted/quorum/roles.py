@@ -1,0 +1,434 @@
+"""The roles a QuorumPeer runs: LEADING, FOLLOWING, OBSERVING.
+
+Each role joins a sans-IO ZAB core (``leader.Leader``, ``learner.Learner``) to its
+surroundings: the role's request chain (``zkservers``), the shared database and its storage,
+the epoch files, and the quorum port (``network.quorum_port``).  A role is what the core's
+environment interface (``interfaces.ILeaderEnvironment`` / ``ILearnerEnvironment``) names,
+plus the quorum port's handler; ``run()`` returns a Deferred that fires when the core says
+the role is over, after the role's connections, timers and Sync stage are shut down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from twisted.internet import defer, task
+from zope.interface import implementer
+
+from ..constants import Op
+from ..election.messages import ServerState
+from ..interfaces import ILeaderEnvironment, ILearnerEnvironment
+from ..jute import records as R
+from ..network.quorum_port import LearnerAcceptorFactory, connect_to_leader
+from ..persistence.truncate import truncate_log
+from ..persistence.txnlog import log_readers
+from ..service import settings_from_config
+from .leader import Leader
+from .learner import Learner
+from .packets import PacketType
+from .snapstream import SnapStreamLoader, serialize_snap_stream
+from .sync_choice import DEFAULT_COMMIT_LOG_COUNT, Proposal, TxnLogSlice
+from .verifier import verifier_from_config
+from .zkservers import LeaderZooKeeperServer, LearnerZooKeeperServer
+
+log = logging.getLogger(__name__)
+
+#: Learner.connectToLeader: attempts, and the pause between them (s)
+CONNECT_TRIES = 5
+CONNECT_RETRY_PAUSE = 1.0
+
+
+def _now_ms(reactor) -> int:
+    return int(reactor.seconds() * 1000)
+
+
+def logged_proposals(log_dir: Path, start: int, upto: int | None = None) -> Iterator[Proposal]:
+    """The txns of the log from ``start`` (inclusive) to ``upto``, as PROPOSAL data."""
+    for reader in log_readers(log_dir, start):
+        for e in reader:
+            z = e.hdr.zxid
+            if z < start:
+                continue
+            if upto is not None and z > upto:
+                return
+            yield Proposal(z, bytes(e.body))
+
+
+class _RoleBase:
+    """What every role shares: the peer, a Deferred for the role's end, the half-tick."""
+
+    kind = "role"
+
+    def __init__(self, peer, decision) -> None:
+        self.peer = peer
+        self.reactor = peer.reactor
+        self.cfg = peer.config
+        self.decision = decision
+        self.core = None
+        self.zks = None
+        self.done: defer.Deferred = defer.Deferred()
+        self._ticker: task.LoopingCall | None = None
+        self._timers: list = []
+        self.ended: str | None = None
+
+    def _start_ticking(self) -> None:
+        self._ticker = task.LoopingCall(self._half_tick)
+        self._ticker.clock = self.reactor
+        self._ticker.start(self.cfg.tick_time / 2000.0, now=False)
+
+    def _half_tick(self) -> None:
+        if self.core is not None:
+            self.core.half_tick()
+
+    # -- IZabEnvironment (shared part)
+    def send(self, peer, packet) -> None:
+        peer.send(packet)
+
+    def close(self, peer) -> None:
+        peer.close()
+
+    def write_accepted_epoch(self, epoch: int) -> None:
+        self.peer.epochs.set_accepted_epoch(epoch)
+
+    def write_current_epoch(self, epoch: int) -> None:
+        self.peer.epochs.set_current_epoch(epoch)
+
+    def role_ended(self, reason: str) -> None:
+        if self.ended is not None:
+            return
+        self.ended = reason
+        log.info("%s role ended: %s", self.kind, reason)
+        # let the core finish the step that ended it before tearing down
+        self.reactor.callLater(0, self._teardown)
+
+    @defer.inlineCallbacks
+    def _teardown(self):
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
+        for t in self._timers:
+            if t.running:
+                t.stop()
+        self.peer.unserve()
+        yield self._close_connections()
+        if self.zks is not None:
+            try:
+                yield defer.maybeDeferred(self.zks.sync.shutdown)
+            except Exception:
+                log.exception("Shutting down the %s's Sync stage", self.kind)
+        if not self.done.called:
+            self.done.callback(self.ended)
+
+    def _close_connections(self):
+        return None
+
+    def _serve_clients(self, epoch: int) -> None:
+        """The role is established: clients are served, the election vote carries the epoch."""
+        self.peer.serve(self.zks)
+        self.peer.election.election.update_election_vote(epoch)
+
+    def stop(self):
+        if self.core is not None and self.ended is None:
+            if isinstance(self.core, Leader):
+                self.core.shutdown("the server is shutting down")
+            else:
+                self.core._end("the server is shutting down")
+        return self.done
+
+
+@implementer(ILeaderEnvironment)
+class LeaderRole(_RoleBase):
+    """Leader.lead: accept learners on the quorum port, discover, synchronize, broadcast."""
+
+    kind = "leader"
+
+    def __init__(self, peer, decision) -> None:
+        super().__init__(peer, decision)
+        cfg = self.cfg
+        db = peer.db
+        self.zks = LeaderZooKeeperServer(settings_from_config(cfg), db, self.reactor, peer.sync_factory)
+        self.snaplog = peer.storage.snaplog
+        last = db.last_processed_zxid
+        first = max(0, last - DEFAULT_COMMIT_LOG_COUNT)
+        committed = list(logged_proposals(self.snaplog.log_dir, first + 1, last)) if last else []
+        self.core = Leader(
+            cfg.server_id,
+            verifier_from_config(cfg),
+            self,
+            accepted_epoch=peer.accepted_epoch,
+            current_epoch=peer.current_epoch,
+            last_zxid=last,
+            committed_log=committed,
+            init_limit=cfg.init_limit,
+            sync_limit=cfg.sync_limit,
+            newleader_data=f"version={cfg.config_version:x}".encode(),
+            config_version=cfg.config_version,
+            txn_log=self._read_txn_log,
+            snapshot_size=self._snapshot_size,
+            force_snap_sync=(cfg.system_property("zookeeper.forceSnapshotSync") or "").lower() == "true",
+        )
+        self.zks.broadcaster = self.core
+        self.port = None
+        self.connections: set = set()
+
+    def run(self) -> defer.Deferred:
+        me = self.cfg.my_server
+        host, port = me.addr
+        interface = "" if self.cfg.quorum_listen_on_all_ips else host
+        self.port = self.reactor.listenTCP(
+            port, LearnerAcceptorFactory(self, self.cfg.jute_maxbuffer), interface=interface
+        )
+        log.info("LEADING - accepting learners on %s:%d", interface or "0.0.0.0", port)
+        self._start_ticking()
+        self.core.start()
+        return self.done
+
+    @defer.inlineCallbacks
+    def _close_connections(self):
+        for c in list(self.connections):
+            c.close()
+        if self.port is not None:
+            yield self.port.stopListening()
+
+    # -- the quorum port's handler
+    def connected(self, conn) -> None:
+        self.connections.add(conn)
+        self.core.learner_connected(conn)
+
+    def packet_received(self, conn, p) -> None:
+        self.core.receive(conn, p)
+
+    def connection_lost(self, conn, reason) -> None:
+        self.connections.discard(conn)
+        self.core.learner_lost(conn)
+
+    # -- ILeaderEnvironment
+    def log(self, entries) -> None:
+        for zxid, _ in entries:
+            self.zks.log_proposed(zxid)
+
+    def commit(self, zxid, data, request) -> None:
+        self.zks.committed([zxid])
+
+    def serving(self, epoch: int) -> None:
+        zks = self.zks
+        zks.start_epoch(epoch)
+        # Leader.startZkServer: the database's last zxid names the new epoch (as 3.8)
+        tree = self.peer.db.tree
+        tree.last_processed_zxid = max(tree.last_processed_zxid, epoch << 32)
+        self._serve_clients(epoch)
+        self._schedule_session_expiry()
+        containers = task.LoopingCall(zks.check_containers)
+        containers.clock = self.reactor
+        containers.start(self.cfg.container_check_interval_ms / 1000.0, now=False)
+        self._timers.append(containers)
+
+    def _schedule_session_expiry(self) -> None:
+        def expire() -> None:
+            if self.ended is None:
+                self.zks.expire_sessions()
+
+        loop = task.LoopingCall(expire)
+        loop.clock = self.reactor
+        loop.start(self.cfg.tick_time / 1000.0, now=False)
+        self._timers.append(loop)
+
+    def send_snapshot(self, peer) -> None:
+        d = peer.send_stream(serialize_snap_stream(self.peer.db))
+        d.addErrback(lambda f: log.warning("Sending a snapshot to %s failed: %s", peer.describe(), f.value))
+
+    def submit_learner_request(self, peer, sid, session_id, cxid, op, body, authinfo) -> None:
+        if op == Op.sync:
+            self.core.process_sync(peer)
+            return
+        auth = tuple((i.scheme, i.id) for i in authinfo or ())
+        self.zks.submit_learner_request(session_id, cxid, op, body, auth)
+
+    def touch(self, session_id, timeout) -> None:
+        self.zks.sessions.touch(session_id, timeout, _now_ms(self.reactor))
+
+    def revalidate_session(self, sid, session_id, timeout) -> bool:
+        return self.zks.sessions.touch(session_id, timeout, _now_ms(self.reactor))
+
+    # -- what the sync choice reads
+    def _read_txn_log(self, start: int) -> TxnLogSlice | None:
+        readers = log_readers(self.snaplog.log_dir, start)
+        if not readers:
+            return None
+        size = sum(r.path.stat().st_size for r in readers)
+        props = logged_proposals(self.snaplog.log_dir, start, self.peer.db.last_processed_zxid)
+        first = next(props, None)
+        if first is None:
+            return TxnLogSlice(None, size, ())
+
+        def chained():
+            yield first
+            yield from props
+
+        return TxnLogSlice(first.zxid, size, chained())
+
+    def _snapshot_size(self) -> int:
+        snaps = self.snaplog.find_n_valid_snapshots(1)
+        return snaps[0].stat().st_size if snaps else 0
+
+
+@implementer(ILearnerEnvironment)
+class LearnerRole(_RoleBase):
+    """Follower.followLeader / Observer.observeLeader: connect, register, sync, follow."""
+
+    kind = "follower"
+
+    def __init__(self, peer, decision, observer: bool = False) -> None:
+        super().__init__(peer, decision)
+        self.observer = observer
+        self.kind = "observer" if observer else "follower"
+        cfg = self.cfg
+        self.zks = LearnerZooKeeperServer(settings_from_config(cfg), peer.db, self.reactor, peer.sync_factory)
+        self.zks.link = self
+        self.conn = None
+        self._revalidations: dict[int, list] = {}
+        self._snap: SnapStreamLoader | None = None
+        self._snap_packet = None
+
+    @defer.inlineCallbacks
+    def run(self):
+        leader = self.cfg.servers.get(self.decision.leader)
+        if leader is None:
+            self.role_ended(f"the leader {self.decision.leader} is not in the configuration")
+            result = yield self.done
+            return result
+        host, port = leader.addr
+        timeout = self.cfg.tick_time * self.cfg.init_limit / 1000.0
+        for attempt in range(1, CONNECT_TRIES + 1):
+            try:
+                self.conn = yield connect_to_leader(self.reactor, host, port, self, timeout, self.cfg.jute_maxbuffer)
+                break
+            except Exception as e:  # noqa: BLE001 - any failure to connect is retried
+                log.warning("Unexpected exception, tries=%d, connecting to %s:%d: %s", attempt, host, port, e)
+                if attempt == CONNECT_TRIES:
+                    self.role_ended(f"could not connect to the leader {self.decision.leader}")
+                    result = yield self.done
+                    return result
+                yield task.deferLater(self.reactor, CONNECT_RETRY_PAUSE, lambda: None)
+        result = yield self.done
+        return result
+
+    def _close_connections(self):
+        if self.conn is not None:
+            self.conn.close()
+
+    # -- the quorum port's handler
+    def connected(self, conn) -> None:
+        self.conn = conn
+        self.core = Learner(
+            self.cfg.server_id,
+            conn,
+            self,
+            observer=self.observer,
+            accepted_epoch=self.peer.accepted_epoch,
+            current_epoch=self.peer.current_epoch,
+            config_version=self.cfg.config_version,
+            init_limit=self.cfg.init_limit,
+            sync_limit=self.cfg.sync_limit,
+        )
+        self._start_ticking()
+        self.core.connected()
+
+    def packet_received(self, conn, p) -> None:
+        if p.type == PacketType.SNAP:
+            # the stream that follows is loaded into the database before the core hears of it
+            self._snap_packet = p
+            self._snap = SnapStreamLoader(self.peer.db, p.zxid)
+            conn.raw_mode(self._snap_bytes)
+            return
+        self.core.receive(p)
+
+    def _snap_bytes(self, data: bytes) -> bytes | None:
+        if not self._snap.feed(data):
+            return None
+        loader, pkt = self._snap, self._snap_packet
+        self._snap = self._snap_packet = None
+        self.core.receive(pkt, snapshot=loader)
+        return loader.reader.leftover
+
+    def connection_lost(self, conn, reason) -> None:
+        if self.core is not None:
+            self.core.connection_lost()
+        else:
+            self.role_ended("the connection to the leader closed")
+
+    # -- the chain's LeaderLink
+    def forward(self, req) -> None:
+        auth = [R.Id(s, i) for s, i in (req.auth_ids or ())]
+        self.core.forward_request(req.session_id, req.cxid, req.type, req.payload, auth)
+
+    def logged(self, zxid: int) -> None:
+        if self.core is not None:
+            self.core.logged(zxid)
+
+    def revalidate(self, session_id: int, timeout: int, done) -> None:
+        self._revalidations.setdefault(session_id, []).append(done)
+        self.core.revalidate(session_id, timeout)
+
+    # -- ILearnerEnvironment
+    def log(self, entries) -> None:
+        for _, data in entries:
+            self.zks.log_proposal(data)
+
+    def commit(self, zxid, data, request) -> None:
+        self.zks.committed(zxid)
+
+    def serving(self, epoch: int) -> None:
+        self._serve_clients(epoch)
+
+    def last_logged_zxid(self) -> int:
+        return self.peer.last_logged_zxid()
+
+    def truncate_log(self, zxid: int) -> bool:
+        snaplog = self.peer.storage.snaplog
+        try:
+            n = truncate_log(snaplog.log_dir, snaplog.data_dir, zxid)
+        except Exception as e:  # noqa: BLE001 - the core turns False into a protocol error
+            log.error("Unable to truncate the log to 0x%x: %s", zxid, e)
+            return False
+        self.peer.reload_database()
+        log.info("Truncated %d txns; the database is at 0x%x", n, self.peer.db.last_processed_zxid)
+        self._resync_sessions()
+        return True
+
+    def load_snapshot(self, snapshot, zxid) -> None:
+        # the stream was loaded into the shared database as it arrived (packet_received)
+        log.info("Loaded the leader's snapshot at 0x%x: %d nodes", zxid, snapshot.nodes)
+        self._resync_sessions()
+
+    def _resync_sessions(self) -> None:
+        now = self.zks.now_ms()
+        for sid, timeout in self.peer.db.sessions_with_timeouts.items():
+            self.zks.sessions.track_session(sid, timeout, now)
+
+    def save_snapshot(self) -> None:
+        self.peer.storage.snaplog.save(self.peer.db)
+
+    def touches(self):
+        return list(self.zks.sessions.take_touches().items())
+
+    def sync_done(self) -> None:
+        self.zks.synced()
+
+    def revalidated(self, session_id, valid) -> None:
+        waiting = self._revalidations.get(session_id)
+        if waiting:
+            done = waiting.pop(0)
+            if not waiting:
+                del self._revalidations[session_id]
+            done(valid)
+
+
+def role_for(peer, decision):
+    """QuorumPeer's role factory: the decision's state names the role."""
+    if decision.state == ServerState.LEADING:
+        return LeaderRole(peer, decision)
+    if decision.state == ServerState.OBSERVING:
+        return LearnerRole(peer, decision, observer=True)
+    return LearnerRole(peer, decision)
