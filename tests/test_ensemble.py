@@ -377,3 +377,22 @@ def test_member_cut_off_serves_read_only_clients_and_rejoins(ensemble):
     c.create("/ro/after", b"")
     c.stop()
     c.close()
+
+
+def test_leader_serves_no_clients_with_leader_serves_no(ensemble):
+    ens = ensemble(3, extra={"leaderServes": "no"}).start(wait=False)
+
+    def settled() -> bool:
+        modes = [ens.mode(i) for i in ens.sids]
+        return sorted(m for m in modes if m) == ["follower", "follower"]
+
+    wait_for(settled, 60, what="two serving followers and a leader that serves no clients")
+    leader = next(i for i in ens.sids if not ens.mode(i))
+    assert "not currently serving" in four_letter(ens.members[leader].port, "srvr")
+    with pytest.raises(KazooTimeoutError):
+        KazooClient(hosts=ens.members[leader].hosts, timeout=2).start(timeout=4)
+    follower = next(i for i in ens.sids if i != leader)
+    c = client(ens, follower)
+    c.create("/through-a-follower", b"")
+    c.stop()
+    c.close()

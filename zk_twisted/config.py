@@ -130,7 +130,7 @@ _SYSPROP_ACTED = frozenset(
         "snapshot.trust.empty", "jute.maxbuffer", "readonlymode.enabled", "znode.container.checkIntervalMs",
         "znode.container.maxPerMinute", "znode.container.maxNeverUsedIntervalMs",
         "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
-        "admin.idleTimeout",
+        "admin.idleTimeout", "leaderServes", "forceSnapshotSync", "cnxTimeout", "quorumCnxnTimeoutMs",
     }
 )  # fmt: skip
 #: ... and only the Java server uses (exact names)
@@ -140,9 +140,9 @@ _SYSPROP_NOT_ACTED = frozenset(
         "serverCnxnFactory", "maxCnxns", "flushDelay", "maxWriteQueuePollTime",
         "intBufferStartingSizeBytes", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
         "enableEagerACLCheck", "superUser", "allowSaslFailedClients", "jute.maxbuffer.extrasize",
-        "largeRequestMaxBytes", "largeRequestThreshold", "cnxTimeout", "commitLogCount",
-        "datadir.autocreate", "db.autocreate", "electionPortBindRetry", "forceSnapshotSync",
-        "leaderServes", "letAnySaslUserDoX", "maxInProcessingDeadWatchers", "quorumCnxnTimeoutMs",
+        "largeRequestMaxBytes", "largeRequestThreshold", "commitLogCount",
+        "datadir.autocreate", "db.autocreate", "electionPortBindRetry",
+        "letAnySaslUserDoX", "maxInProcessingDeadWatchers",
         "request.timeout", "requireKerberosConfig", "sessionRequireClientSASLAuth",
         "snapshotSizeFactor", "tcpKeepAlive", "throttled_op_wait_time", "watchManagerName",
         "bitHashCacheSize", "leaderConnectDelayDuringRetryMs", "observerMaster.sizeLimit",

@@ -217,7 +217,12 @@ class LeaderRole(_RoleBase):
         # Leader.startZkServer: the database's last zxid names the new epoch (as 3.8)
         tree = self.peer.db.tree
         tree.last_processed_zxid = max(tree.last_processed_zxid, epoch << 32)
-        self._serve_clients(epoch)
+        if (self.cfg.system_property("zookeeper.leaderServes") or "yes") != "no":
+            self._serve_clients(epoch)
+        else:
+            # Leader.lead: with leaderServes=no the client port stays with nobody serving
+            log.info("leaderServes=no: this leader serves no clients")
+            self.peer.election.election.update_election_vote(epoch)
         self._schedule_session_expiry()
         containers = task.LoopingCall(zks.check_containers)
         containers.clock = self.reactor
