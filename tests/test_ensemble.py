@@ -396,3 +396,49 @@ def test_leader_serves_no_clients_with_leader_serves_no(ensemble):
     c.create("/through-a-follower", b"")
     c.stop()
     c.close()
+
+
+def _session_moved_script(port_a: int, port_b: int) -> dict:
+    """One session on member A, then the same session opened on member B; A's old connection
+    writes again.  What each step answered, for comparison with 3.8."""
+    from rawclient import Closed, RawClient, create_body, i32
+
+    a = RawClient(port_a)
+    s = a.connect()
+    out = {"create": a.call("create", create_body("/moved", b"a")).err}
+    b = RawClient(port_b)
+    rsp = b.connect(session_id=s.session_id, passwd=s.passwd)
+    out["reopened"] = rsp.session_id == s.session_id
+    out["sync_b"] = b.call("sync", i32(len(b"/")) + b"/").err
+    body = i32(len(b"/moved")) + b"/moved" + i32(1) + b"b" + i32(-1)
+    try:
+        out["stale_write"] = a.call("setData", body).err
+        out["stale_connection"] = "open" if a.is_open(0.5) else "closed"
+    except Closed:
+        out["stale_write"] = "connection closed"
+    out["b_write"] = b.call("setData", i32(len(b"/moved")) + b"/moved" + i32(1) + b"c" + i32(-1)).err
+    a.close()
+    b.close()
+    return out
+
+
+def test_request_on_a_moved_sessions_old_connection_gets_sessionmoved_as_in_3_8(ensemble, tmp_path):
+    import subprocess
+
+    from zkharness import ZK_JAVA_SH, free_port_range
+
+    ens = ensemble(3).start()
+    leader = leader_of(ens)
+    fa, fb = [ens.members[i].port for i in ens.sids if i != leader]
+    ours = _session_moved_script(fa, fb)
+    base = free_port_range(width=3)
+    jdir = tmp_path / "java"
+    r = subprocess.run(["bash", str(ZK_JAVA_SH), "ensemble", str(jdir), str(base)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    try:
+        jl = int(subprocess.run(["bash", str(ZK_JAVA_SH), "leader", str(jdir)], capture_output=True, text=True).stdout.split()[0])
+        ja, jb = [base + i - 1 for i in (1, 2, 3) if i != jl]
+        java = _session_moved_script(ja, jb)
+    finally:
+        subprocess.run(["bash", str(ZK_JAVA_SH), "stop", str(jdir)], capture_output=True)
+    assert ours == java, (ours, java)

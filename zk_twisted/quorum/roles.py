@@ -248,13 +248,13 @@ class LeaderRole(_RoleBase):
             self.core.process_sync(peer)
             return
         auth = tuple((i.scheme, i.id) for i in authinfo or ())
-        self.zks.submit_learner_request(session_id, cxid, op, body, auth)
+        self.zks.submit_learner_request(session_id, cxid, op, body, auth, owner=sid)
 
     def touch(self, session_id, timeout) -> None:
         self.zks.sessions.touch(session_id, timeout, _now_ms(self.reactor))
 
     def revalidate_session(self, sid, session_id, timeout) -> bool:
-        return self.zks.sessions.touch(session_id, timeout, _now_ms(self.reactor))
+        return self.zks.revalidate_learner_session(sid, session_id, timeout)
 
     # -- what the sync choice reads
     def _read_txn_log(self, start: int) -> TxnLogSlice | None:

@@ -25,7 +25,7 @@ import logging
 from collections import deque
 from typing import Protocol
 
-from ..constants import Op
+from ..constants import Code, KeeperError, Op
 from ..server.request import TXN_TYPES, Request
 from ..server.sessions import SessionTracker
 from ..server.txn import decode_txn, encode_txn
@@ -84,6 +84,34 @@ class LearnerSessionTracker(SessionTracker):
         return []
 
 
+#: the owner of sessions whose clients are connected to the leader itself (ServerCnxn.me)
+LOCAL = "leader"
+
+
+class LeaderSessionTracker(SessionTracker):
+    """The leader's session tracker: it also knows which member each session is attached
+    to, so a request a member forwards for a session that moved elsewhere (REVALIDATE on
+    another member) fails with SESSIONMOVED, as 3.8's SessionTrackerImpl.checkSession."""
+
+    #: who the request being prepared comes from (a learner's sid, LOCAL), None: internal
+    current_owner = None
+
+    def check(self, session_id: int, owner=None) -> None:
+        s = self.sessions.get(session_id)
+        if s is None or s.closing:
+            raise KeeperError(Code.SESSIONEXPIRED)
+        owner = self.current_owner if owner is None else owner
+        if owner is None:
+            return
+        if s.owner is None:
+            s.owner = owner
+        elif s.owner != owner:
+            raise KeeperError(Code.SESSIONMOVED)
+
+    def set_owner(self, session_id: int, owner) -> None:
+        super().set_owner(session_id, self.current_owner if self.current_owner is not None else owner)
+
+
 def proposal_data(req: Request) -> bytes:
     """PROPOSAL data: Util.marshallTxnEntry (TxnHeader, txn, TxnDigest), as the log holds it."""
     return encode_txn(req.hdr, req.txn, req.digest)
@@ -94,6 +122,11 @@ class LeaderZooKeeperServer(ZooKeeperServer):
 
     def __init__(self, settings, db, clock, sync_factory=None, broadcaster: Broadcaster | None = None) -> None:
         super().__init__(settings, db, clock, sync_factory)
+        now = self.now_ms()
+        tracker = LeaderSessionTracker(settings.tick_time, settings.session_server_id, now)
+        for sid, timeout in db.sessions_with_timeouts.items():
+            tracker.track_session(sid, timeout, now)
+        self.sessions = tracker
         self.broadcaster = broadcaster
         #: proposals not yet committed, zxid -> request (Proposal -> Commit)
         self.proposed: dict[int, Request] = {}
@@ -110,16 +143,38 @@ class LeaderZooKeeperServer(ZooKeeperServer):
             last = max(self.proposed)
             self.pending_syncs.append((last, req))
             return
-        super().submit(req)
+        self._submit_as(LOCAL if req.cnxn is not None else None, req)
+
+    def _submit_as(self, owner, req: Request) -> None:
+        tracker = self.sessions
+        tracker.current_owner = owner
+        try:
+            super().submit(req)
+        finally:
+            tracker.current_owner = None
 
     def submit_learner_request(
-        self, session_id: int, cxid: int, op: int, body: bytes, auth_ids: tuple = ()
+        self, session_id: int, cxid: int, op: int, body: bytes, auth_ids: tuple = (), owner=None
     ) -> None:
-        """A REQUEST from a learner: prepared and proposed like a local write, answered there."""
+        """A REQUEST from learner ``owner``: prepared and proposed like a local write,
+        answered there."""
         req = Request(None, session_id, cxid, op, body, auth_ids, self.now_ms())
         if op != Op.createSession:
             self.sessions.touch(session_id, self.sessions.timeouts().get(session_id, 0), self.now_ms())
-        super().submit(req)
+        self._submit_as(owner, req)
+
+    def revalidate_session(self, cnxn, session_id: int, timeout: int, passwd_ok: bool, now: int) -> None:
+        """A client reconnecting here: its session now belongs to the leader's connections."""
+        if passwd_ok and session_id in self.sessions:
+            self.sessions.set_owner(session_id, LOCAL)
+        super().revalidate_session(cnxn, session_id, timeout, passwd_ok, now)
+
+    def revalidate_learner_session(self, learner_sid: int, session_id: int, timeout: int) -> bool:
+        """Leader.revalidateSession: valid if alive; the session now belongs to that learner."""
+        valid = self.sessions.touch(session_id, timeout, self.now_ms())
+        if valid:
+            self.sessions.sessions[session_id].owner = learner_sid
+        return valid
 
     def log_txn(self, req: Request) -> None:
         """Proposal: the leader core sends it to the followers and has it logged here

@@ -138,6 +138,11 @@ class FinalRequestProcessor:
                 zks.send(cnxn, StreamedReply(header, 20 + body.length, body.chunks), req)
                 return
         except KeeperError as e:
+            if e.code == Code.SESSIONMOVED:
+                # a connection-level error in 3.8 (ZOOKEEPER-710): the client's connection to
+                # this server is closed, unanswered; it goes on where its session is now
+                cnxn.close_after_flush()
+                return
             err = e.code
             body = b""
         except (JuteError, ValueError, UnicodeError, TypeError, AttributeError):
