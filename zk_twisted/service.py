@@ -42,8 +42,9 @@ class StandaloneServer(service.Service):
 
     name = "zkserver"
 
-    def __init__(self, config, reactor=None, opened=None) -> None:
-        """``opened``: what ``open_storage`` returned, when the database was restored already."""
+    def __init__(self, config, reactor=None, opened=None, metrics_provider=None) -> None:
+        """``opened``: what ``open_storage`` returned, when the database was restored already;
+        ``metrics_provider``: a started PrometheusMetricsProvider, to attach the server to."""
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
@@ -54,6 +55,7 @@ class StandaloneServer(service.Service):
         self.port = None
         self.storage = None
         self._opened = opened
+        self.metrics_provider = metrics_provider
         self._timers: list = []
         self.started_at = 0.0
 
@@ -68,6 +70,8 @@ class StandaloneServer(service.Service):
         self.storage, db, sync_factory = self._opened or open_storage(cfg, self.reactor)
         self.zks = ZooKeeperServer(settings_from_config(cfg), db, self.reactor, sync_factory)
         four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)
+        if self.metrics_provider is not None:
+            self.metrics_provider.attach(four)
         factory = ClientFactory(self.zks, self.reactor, cfg.max_client_cnxns, four)
         backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 50
         self.port = self.reactor.listenTCP(
@@ -112,4 +116,6 @@ class StandaloneServer(service.Service):
             yield defer.maybeDeferred(self.zks.sync.shutdown)
         if self.storage is not None:
             yield defer.maybeDeferred(self.storage.close)
+        if self.metrics_provider is not None:
+            yield defer.maybeDeferred(self.metrics_provider.stop)
         log.info("zk_twisted stopped")

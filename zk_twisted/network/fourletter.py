@@ -852,6 +852,12 @@ def _leaves(nodes: dict, root: str) -> Iterator[tuple[str, object]]:
 
 
 def _quota_gauges(w: FourLetterWords) -> list[tuple[str, int]]:
+    """mntr's flat keys of the quota gauge sets: ``<namespace>_<set name>``."""
+    sums = quota_gauge_sets(w)
+    return [(f"{ns}_{name}", v) for name in QUOTA_GAUGE_SETS for ns, v in sorted(sums[name].items())]
+
+
+def quota_gauge_sets(w: FourLetterWords) -> dict[str, dict[str, int]]:
     """QuotaMetricsUtils: per top-level namespace, limits and usage summed over its quotas."""
     from ..server.quotas import LIMIT_NODE, QUOTA_ROOT, STAT_NODE, parse_stats
 
@@ -876,7 +882,7 @@ def _quota_gauges(w: FourLetterWords) -> list[tuple[str, int]]:
             pairs = (("quota_count_usage_per_namespace", count), ("quota_bytes_usage_per_namespace", nbytes))
         for name, v in pairs:
             sums[name][ns] = sums[name].get(ns, 0) + v
-    return [(f"{ns}_{name}", v) for name in QUOTA_GAUGE_SETS for ns, v in sorted(sums[name].items())]
+    return sums
 
 
 def _raw_counters(w: FourLetterWords) -> dict[str, int | float]:
