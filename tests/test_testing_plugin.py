@@ -1,0 +1,102 @@
+"""The pytest plugin and context manager for client test suites (zk_twisted.testing).
+
+A project in a temp dir (pytester) that only has zk_twisted and kazoo installed uses the
+``zk_server`` fixture and passes; its failing test carries the server's log in its report.
+"""
+
+from __future__ import annotations
+
+import unittest
+
+from kazoo.client import KazooClient
+
+from zk_twisted.testing import ServerStartError, four_letter, server
+
+pytest_plugins = ["pytester"]
+
+PROJECT_TEST = '''
+from kazoo.client import KazooClient
+
+def test_create_and_read(zk_server):
+    zk = KazooClient(hosts=zk_server.hosts)
+    zk.start()
+    zk.create("/app", b"hello")
+    assert zk.get("/app")[0] == b"hello"
+    zk.stop()
+
+def test_each_test_gets_a_fresh_server(zk_server):
+    zk = KazooClient(hosts=zk_server.hosts)
+    zk.start()
+    assert zk.exists("/app") is None
+    zk.stop()
+'''
+
+
+def test_a_project_uses_zk_server_with_kazoo(pytester):
+    pytester.makepyfile(test_client=PROJECT_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_failing_test_reports_the_server_log(pytester):
+    pytester.makepyfile(
+        test_fail='''
+def test_fails(zk_server):
+    assert zk_server.hosts.startswith("127.0.0.1:")
+    assert False, "on purpose"
+'''
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*zk_server 127.0.0.1:* log*", "*zk_twisted standalone serving on*"])
+
+
+def test_zk_server_config_can_be_overridden(pytester):
+    pytester.makeconftest(
+        '''
+import pytest
+
+@pytest.fixture
+def zk_server_config():
+    return {"maxSessionTimeout": "12345"}
+'''
+    )
+    pytester.makepyfile(
+        test_conf='''
+from zk_twisted.testing import four_letter
+
+def test_conf(zk_server):
+    assert "maxSessionTimeout=12345" in four_letter(zk_server.port, "conf")
+'''
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_this_suites_zk_server_is_the_plugins(zk_server):
+    # tests/conftest.py only overrides zk_server_config: extended types on
+    assert "zk_server" in zk_server.log_path.parts
+    assert "extendedTypesEnabled=true" in zk_server.cfg_path.read_text()
+    assert four_letter(zk_server.port, "ruok") == "imok"
+
+
+class ContextManagerUnderUnittest(unittest.TestCase):
+    def test_server_context_manager(self):
+        with server() as srv:
+            zk = KazooClient(hosts=srv.hosts)
+            zk.start()
+            zk.create("/x", b"1")
+            self.assertEqual(zk.get("/x")[0], b"1")
+            zk.stop()
+            base = srv.base
+        self.assertFalse(srv.alive())
+        self.assertFalse(base.exists())  # its temp dir is gone
+        self.assertEqual(four_letter(srv.port, "ruok", timeout=1), "")
+
+
+def test_a_bad_config_fails_start_with_the_log(tmp_path):
+    try:
+        with server({"tickTime": "nope"}, base=str(tmp_path)):
+            raise AssertionError("started")
+    except ServerStartError as e:
+        assert "exited with 2" in str(e) and "tickTime" in str(e)
