@@ -67,8 +67,8 @@ def mntr_pairs(port: int) -> list[tuple[str, str]]:
     return out
 
 
-def test_every_mntr_metric_is_exported_under_38s_name_and_type(prom):
-    with closing(KazooClient(prom.hosts)) as kz:
+def _quota_and_reads(hosts: str) -> None:
+    with closing(KazooClient(hosts)) as kz:
         kz.start()
         # a quota, so the per-namespace gauge sets have a key
         kz.ensure_path("/cmp")
@@ -76,9 +76,17 @@ def test_every_mntr_metric_is_exported_under_38s_name_and_type(prom):
         kz.create("/zookeeper/quota/cmp/zookeeper_limits", b"count=10,bytes=-1")
         kz.create("/zookeeper/quota/cmp/zookeeper_stats", b"count=1,bytes=0")
         kz.get("/cmp")
-        pairs = mntr_pairs(prom.port)
-        content_type, text = scrape(prom.http_port)
         kz.stop()
+
+
+def test_every_mntr_metric_is_exported_under_38s_name_and_type(prom, zk_factory):
+    # mntr's keys from a server with the default provider (with Prometheus on, 3.8's mntr
+    # prints the Prometheus samples instead), the same script run on both
+    plain = zk_factory()
+    _quota_and_reads(plain.hosts)
+    _quota_and_reads(prom.hosts)
+    pairs = mntr_pairs(plain.port)
+    content_type, text = scrape(prom.http_port)
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     fams = {f.name: f for f in text_string_to_metric_families(text)}
     summaries = set(fl.BASIC_SUMMARIES) | set(fl.ADVANCED_SUMMARIES)
@@ -114,6 +122,19 @@ def test_every_mntr_metric_is_exported_under_38s_name_and_type(prom):
     assert fams["write_per_namespace"].type == "summary"
     # exportJvmInfo (default true): process_* under the names Java's StandardExports uses
     assert "process_cpu_seconds_total" in text and "process_resident_memory_bytes" in text
+
+
+def test_mntr_prints_the_prometheus_dump_as_38(prom):
+    # MonitorCommand: dumpMonitorValues, then PrometheusMetricsProvider.dump: every sample
+    # keyed name{labels} (no trailing comma), its value a double
+    pairs = dict(mntr_pairs(prom.port))
+    assert list(pairs)[:2] == ["version", "server_state"]
+    assert pairs["server_state"] == "standalone"
+    assert float(pairs["znode_count"]) >= 4 and pairs["znode_count"].endswith(".0")
+    assert pairs["proposal_count"] == "0.0"
+    assert 'readlatency{quantile="0.5"}' in pairs and "readlatency_count" in pairs
+    assert "avg_latency" in pairs and "avg_readlatency" not in pairs  # no DefaultMetricsProvider keys
+    assert "process_cpu_seconds_total" in pairs
 
 
 def test_values_move_with_load(prom):

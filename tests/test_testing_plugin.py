@@ -7,6 +7,7 @@ A project in a temp dir (pytester) that only has zk_twisted and kazoo installed 
 from __future__ import annotations
 
 import unittest
+from pathlib import Path
 
 from kazoo.client import KazooClient
 
@@ -32,45 +33,45 @@ def test_each_test_gets_a_fresh_server(zk_server):
 '''
 
 
+def readme_example() -> str:
+    """The kazoo test the README shows (the first python block after its testing heading)."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text[text.index("## Testing client code") :]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
 def test_a_project_uses_zk_server_with_kazoo(pytester):
-    pytester.makepyfile(test_client=PROJECT_TEST)
+    # a project of its own, and the README's example verbatim
+    pytester.makepyfile(test_client=PROJECT_TEST, test_readme=readme_example())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
-def test_a_failing_test_reports_the_server_log(pytester):
-    pytester.makepyfile(
-        test_fail='''
-def test_fails(zk_server):
-    assert zk_server.hosts.startswith("127.0.0.1:")
-    assert False, "on purpose"
-'''
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*zk_server 127.0.0.1:* log*", "*zk_twisted standalone serving on*"])
-
-
-def test_zk_server_config_can_be_overridden(pytester):
+def test_config_override_and_a_failing_tests_report_has_the_log(pytester):
     pytester.makeconftest(
-        '''
+        """
 import pytest
 
 @pytest.fixture
 def zk_server_config():
     return {"maxSessionTimeout": "12345"}
-'''
+"""
     )
     pytester.makepyfile(
-        test_conf='''
+        test_conf="""
 from zk_twisted.testing import four_letter
 
 def test_conf(zk_server):
     assert "maxSessionTimeout=12345" in four_letter(zk_server.port, "conf")
-'''
+
+def test_fails(zk_server):
+    assert zk_server.hosts.startswith("127.0.0.1:")
+    assert False, "on purpose"
+"""
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*zk_server 127.0.0.1:* log*", "*zk_twisted standalone serving on*"])
 
 
 def test_this_suites_zk_server_is_the_plugins(zk_server):

@@ -943,8 +943,13 @@ def monitor_values(w: FourLetterWords) -> list[tuple[str, object]]:
     connection expiry, the prep / sync processors' internal queues and timings, watch-fire
     counts, startup load times, per-namespace read / write bytes, quota-exceeded counts.
     """
-    standalone = w.server_state() == "standalone"
     values: list[tuple[str, object]] = [("version", VERSION_STRING), ("server_state", w.server_state())]
+    provider = getattr(w.context, "metrics_provider", None)
+    if provider is not None:
+        # 3.8's MonitorCommand prints the provider's dump: Prometheus' samples, as doubles
+        values.extend(provider.dump())
+        return values
+    standalone = w.server_state() == "standalone"
     gauges = _gauges(w)
     values.extend((k, gauges[k]) for k in GAUGES if k in gauges)
     values.extend(_quota_gauges(w))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from twisted.web import resource, server
 
-from .prometheus import CONTENT_TYPE_004, ZooKeeperCollector, generate_004, make_registry
+from .prometheus import CONTENT_TYPE_004, ZooKeeperCollector, dump_samples, generate_004, make_registry
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,11 @@ class PrometheusMetricsProvider:
     def attach(self, words) -> None:
         """From now on the server's metrics are exported (3.8: ZooKeeperServer registers them)."""
         self.collector.words = words
+
+    def dump(self) -> list[tuple[str, float]]:
+        """PrometheusMetricsProvider.dump, what 3.8's mntr prints after version and server_state:
+        every sample of the registry as ``name{label="v",...}`` -> its double."""
+        return dump_samples(self.registry)
 
     def stop(self):
         if self.port is not None:

@@ -181,6 +181,19 @@ def generate_004(registry: CollectorRegistry | Collector, names: Iterable[str] =
     return "".join(out).encode("utf-8")
 
 
+def dump_samples(registry: CollectorRegistry | Collector) -> list[tuple[str, float]]:
+    """Every sample as 3.8's PrometheusMetricsProvider.dump keys it (buildKeyForDump: no
+    trailing comma, unlike the text format)."""
+    out: list[tuple[str, float]] = []
+    for metric in registry.collect():
+        for s in metric.samples:
+            if s.name.endswith("_created"):
+                continue
+            labels = ",".join(f'{k}="{v}"' for k, v in s.labels.items())
+            out.append((f"{s.name}{{{labels}}}" if labels else s.name, float(s.value)))
+    return out
+
+
 def make_registry(collector: ZooKeeperCollector, export_jvm_info: bool = True) -> CollectorRegistry:
     """A registry of this server's metrics; ``exportJvmInfo`` adds what this runtime has in
     place of simpleclient_hotspot's: process_* (the same names as Java's StandardExports),
