@@ -187,6 +187,9 @@ def test_name_filter_and_only_metrics_path(prom):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(f"http://127.0.0.1:{prom.http_port}/other", timeout=10)
     assert e.value.code == 404
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"http://127.0.0.1:{prom.http_port}/metrics/more", timeout=10)
+    assert e.value.code == 404
 
 
 def test_export_jvm_info_false_leaves_process_metrics_out(tmp_path):

@@ -95,6 +95,28 @@ class ContextManagerUnderUnittest(unittest.TestCase):
         self.assertEqual(four_letter(srv.port, "ruok", timeout=1), "")
 
 
+def test_a_port_taken_before_the_server_binds_it_is_replaced(tmp_path, monkeypatch):
+    import socket
+
+    from zk_twisted.testing import process
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        ports = iter([taken.getsockname()[1]])
+        real = process.free_port
+        monkeypatch.setattr(process, "free_port", lambda host="127.0.0.1": next(ports, None) or real(host))
+        srv = process.ServerProcess(tmp_path / "zk")
+        assert srv.port == taken.getsockname()[1]
+        try:
+            srv.start()
+            assert srv.port != taken.getsockname()[1]
+            assert four_letter(srv.port, "ruok") == "imok"
+            assert "Address already in use" in srv.log()  # the first launch's error, kept
+        finally:
+            srv.stop()
+
+
 def test_a_bad_config_fails_start_with_the_log(tmp_path):
     try:
         with server({"tickTime": "nope"}, base=str(tmp_path)):

@@ -54,6 +54,8 @@ class MetricsPage(resource.Resource):
         self.provider = provider
 
     def render_GET(self, request) -> bytes:
+        if any(request.postpath):  # the servlet is mapped at /metrics exactly
+            return resource.NoResource().render(request)
         names = [n.decode("utf-8", "replace") for n in request.args.get(b"name[]", [])]
         body = generate_004(self.provider.registry, names)
         request.setHeader(b"content-type", CONTENT_TYPE_004.encode())

@@ -62,6 +62,8 @@ class ServerProcess:
     def __init__(self, base: str | os.PathLike, config: dict | None = None, port: int | None = None) -> None:
         self.base = Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
+        #: a port of our choosing may be taken by someone else before the server binds it
+        self._own_port = port is None
         self.port = port or free_port()
         self.data_dir = self.base / "data"
         self.cfg_path = self.base / "zoo.cfg"
@@ -79,7 +81,24 @@ class ServerProcess:
         return [f"{k}={v}" for k, v in lines.items()]
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        """Launch and wait until the server answers ``ruok`` (raises ServerStartError)."""
+        """Launch and wait until the server answers ``ruok`` (raises ServerStartError).
+
+        When the port this object chose was taken meanwhile (another process got it between
+        our probe and the server's bind), it tries again on a new one, up to 3 times."""
+        for attempt in range(3):
+            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            try:
+                self._launch()
+                self.wait_ready(timeout)
+                return self
+            except ServerStartError:
+                lost_port = "Address already in use" in self.log(since=offset)
+                if not (self._own_port and lost_port and attempt < 2):
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _launch(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.cfg_path.write_text("\n".join(self.config_lines()) + "\n")
         with open(self.log_path, "ab") as log:
@@ -91,8 +110,6 @@ class ServerProcess:
                 cwd=str(self.base),
                 start_new_session=True,
             )
-        self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -131,11 +148,15 @@ class ServerProcess:
     def restart(self, timeout: float = 30.0) -> ServerProcess:
         """Stop and start again on the same port and data (sessions survive their timeout)."""
         self.stop()
+        self._own_port = False  # clients hold this address now: never move it
         return self.start(timeout)
 
-    def log(self, limit: int = 20000) -> str:
+    def log(self, limit: int = 20000, since: int = 0) -> str:
+        """The server's output (its last ``limit`` characters from byte ``since`` on)."""
         try:
-            return self.log_path.read_text(errors="replace")[-limit:]
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                return f.read().decode("utf-8", "replace")[-limit:]
         except OSError:
             return ""
 
