@@ -123,30 +123,61 @@ def _tool(args: list[str], stderr) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_tool_shows_a_bar_on_a_terminal(big_file):
+@pytest.fixture(scope="module")
+def big_log(tmp_path_factory) -> Path:
+    from zk_twisted.constants import OpCode
+    from zk_twisted.jute import records as R
+    from zk_twisted.persistence.files import make_log_name
+    from zk_twisted.persistence.txnlog import FileTxnLog
+
+    d = tmp_path_factory.mktemp("biglog")
+    tl = FileTxnLog(d, 64 * 1024)
+    acl = [R.ACL(31, R.Id("world", "anyone"))]
+    for z in range(1, 5001):
+        hdr = R.TxnHeader(0x100, z, z, 1000 + z, OpCode.create)
+        tl.append(hdr, R.CreateTxn(f"/n{z}", b"v" * 256, acl, False, z), R.TxnDigest(2, z))
+    tl.commit()
+    tl.close()
+    path = d / make_log_name(1)
+    assert path.stat().st_size > BIG_FILE
+    return path
+
+
+def _on_a_pty(args: list[str]) -> str:
+    """Run the tool with stderr on a terminal; what the terminal received (read while it runs,
+    so a slow run cannot fill the pty and block)."""
     master, slave = pty.openpty()
     try:
-        _tool(["snapshot", str(big_file)], slave)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zk_twisted.tools", *args], stdout=subprocess.DEVNULL, stderr=slave
+        )
         os.close(slave)
         slave = -1
         out = b""
         while True:
             try:
                 d = os.read(master, 65536)
-            except OSError:  # EIO: the pty's other end is closed and drained
+            except OSError:  # EIO: the tool exited and the pty is drained
                 break
             if not d:
                 break
             out += d
+        assert proc.wait(120) == 0
     finally:
         if slave != -1:
             os.close(slave)
         os.close(master)
-    text = out.decode()
+    return out.decode()
+
+
+def test_tool_shows_a_bar_on_a_terminal(big_file, big_log):
+    text = _on_a_pty(["snapshot", str(big_file)])
     assert f"reading {big_file.name}: [" in text
-    assert "100%" in text and "nodes" in text
+    assert "100%" in text and "5,00" in text and "nodes" in text
+    text = _on_a_pty(["txnlog", str(big_log)])
+    assert f"reading {big_log.name}: [" in text and "100%  5,000 txns" in text
 
 
-def test_tool_is_quiet_when_piped(big_file):
-    r = _tool(["snapshot", str(big_file)], subprocess.PIPE)
-    assert r.stderr == b""
+def test_tool_is_quiet_when_piped(big_file, big_log):
+    for args in (["snapshot", str(big_file)], ["txnlog", str(big_log)]):
+        assert _tool(args, subprocess.PIPE).stderr == b""
