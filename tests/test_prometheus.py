@@ -7,6 +7,7 @@ with load, and the provider's start-up failure must match 3.8's (it refuses to s
 
 from __future__ import annotations
 
+import os
 import socket
 import urllib.request
 from contextlib import closing
@@ -223,12 +224,30 @@ def test_metrics_port_in_use_stops_startup_as_38(tmp_path):
     assert four_letter(server.port, "ruok", timeout=1) == ""  # it never served
 
 
-def test_default_provider_serves_no_metrics_port(zk_factory):
-    http = free_port()
-    server = zk_factory()
-    with pytest.raises(OSError):
-        urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=2)
-    assert four_letter(server.port, "ruok") == "imok"
+def listening_ports(pid: int) -> set[int]:
+    """TCP ports the process listens on (its socket inodes matched in /proc/net/tcp{,6})."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # state LISTEN
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_only_the_prometheus_provider_opens_a_metrics_port(prom, zk_factory):
+    plain = zk_factory()
+    assert listening_ports(plain.proc.pid) == {plain.port}
+    assert listening_ports(prom.proc.pid) == {prom.port, prom.http_port}
 
 
 # ---------------------------------------------------------------------- the text format
