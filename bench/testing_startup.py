@@ -2,6 +2,10 @@
 
     python bench/testing_startup.py [--rounds 10] [--java-rounds 3] [--no-java] [--json-out FILE]
 
+Then the wait a test has for the ``zk_server`` fixture in a sequence of tests (whose bodies
+sleep ``--test-seconds``), with the plugin's spare server (started while the previous test
+runs) and without it (``--zk-server-no-spare``).
+
 Each round: ``ServerProcess.start()`` from an empty data dir until ``ruok`` answers ``imok``
 (wall time, as a test waits for it), the server's own CPU time at that moment (utime+stime
 from /proc: steadier than wall time on a loaded machine), then ``stop()`` (timed too: a
@@ -28,6 +32,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from client_ops import Java  # noqa: E402
 
 from zk_twisted.testing import ServerProcess  # noqa: E402
+from zk_twisted.testing.pytest_plugin import ServerPool  # noqa: E402
 
 TARGET_S = 0.5
 
@@ -63,6 +68,22 @@ def ours(rounds: int, work: Path) -> dict:
     return {"start_s": spread(start), "server_cpu_at_ready_s": spread(cpu), "stop_s": spread(stop)}
 
 
+def fixture_waits(rounds: int, work: Path, spare: bool, body_s: float) -> dict:
+    """What a test waits for ``zk_server`` in a suite: the plugin's pool, tests of ``body_s``."""
+    pool = ServerPool(work / ("spare" if spare else "nospare"), spare)
+    waits = []
+    try:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            srv = pool.take({})
+            waits.append(time.perf_counter() - t0)
+            time.sleep(body_s)  # the test's own work (idle here)
+            srv.stop()
+    finally:
+        pool.close()
+    return spread(waits)
+
+
 def java(rounds: int, work: Path) -> dict:
     start = []
     for i in range(rounds):
@@ -79,6 +100,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--java-rounds", type=int, default=3)
     ap.add_argument("--no-java", action="store_true")
+    ap.add_argument("--test-seconds", type=float, default=0.5, help="test body length in the fixture runs")
     ap.add_argument("--json-out")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zk-testing-startup-"))
@@ -87,6 +109,11 @@ def main() -> int:
             "bench": "testing_startup",
             "loadavg_before": os.getloadavg(),
             "zk_twisted": ours(a.rounds, work),
+        }
+        result["zk_server_fixture_wait_s"] = {
+            "test_body_s": a.test_seconds,
+            "with_spare": fixture_waits(a.rounds, work, True, a.test_seconds),
+            "no_spare": fixture_waits(a.rounds, work, False, a.test_seconds),
         }
         if not a.no_java:
             result["java"] = java(a.java_rounds, work)

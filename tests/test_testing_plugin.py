@@ -6,6 +6,7 @@ A project in a temp dir (pytester) that only has zk_twisted and kazoo installed 
 
 from __future__ import annotations
 
+import os
 import unittest
 from pathlib import Path
 
@@ -47,6 +48,51 @@ def test_a_project_uses_zk_server_with_kazoo(pytester):
     result.assert_outcomes(passed=3)
 
 
+SPARE_TEST = """
+import os
+
+from kazoo.client import KazooClient
+
+def _use(zk_server, request, name):
+    zk = KazooClient(hosts=zk_server.hosts)
+    zk.start()
+    assert zk.get_children("/") == ["zookeeper"]  # fresh: nothing from the other tests
+    zk.create("/" + name)
+    zk.stop()
+    pool = request.getfixturevalue("_zk_server_pool")
+    # the next test's server is already starting, in a directory of its own
+    assert pool.spare is not None and pool.spare.alive() and pool.spare.base != zk_server.base
+    with open(os.environ["PIDS"], "a") as f:
+        f.write(f"{zk_server.proc.pid} {pool.spare.proc.pid}\\n")
+
+def test_one(zk_server, request):
+    _use(zk_server, request, "one")
+
+def test_two(zk_server, request):
+    _use(zk_server, request, "two")
+"""
+
+
+def test_the_next_server_starts_while_a_test_runs_and_none_outlives_the_session(pytester, monkeypatch):
+    pids = pytester.path / "pids"
+    monkeypatch.setenv("PIDS", str(pids))
+    pytester.makepyfile(test_spare=SPARE_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    (used1, spare1), (used2, spare2) = (map(int, line.split()) for line in pids.read_text().splitlines())
+    assert used2 == spare1  # test two got the server started during test one
+    for pid in (used1, used2, spare2):
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return f.read().lower()
+    except OSError:
+        return "zombie"
+
+
 def test_config_override_and_a_failing_tests_report_has_the_log(pytester):
     pytester.makeconftest(
         """
@@ -76,7 +122,7 @@ def test_fails(zk_server):
 
 def test_this_suites_zk_server_is_the_plugins(zk_server):
     # tests/conftest.py only overrides zk_server_config: extended types on
-    assert "zk_server" in zk_server.log_path.parts
+    assert zk_server.log_path.parent.name.startswith("zk_server")
     assert "extendedTypesEnabled=true" in zk_server.cfg_path.read_text()
     assert four_letter(zk_server.port, "ruok") == "imok"
 

@@ -70,6 +70,7 @@ class ServerProcess:
         self.log_path = self.base / "server.log"
         self.config = dict(config or {})
         self.proc: subprocess.Popen | None = None
+        self._log_offset = 0
 
     @property
     def hosts(self) -> str:
@@ -81,26 +82,14 @@ class ServerProcess:
         return [f"{k}={v}" for k, v in lines.items()]
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        """Launch and wait until the server answers ``ruok`` (raises ServerStartError).
+        """Launch and wait until the server answers ``ruok`` (raises ServerStartError)."""
+        return self.launch().finish_start(timeout)
 
-        When the port this object chose was taken meanwhile (another process got it between
-        our probe and the server's bind), it tries again on a new one, up to 3 times."""
-        for attempt in range(3):
-            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-            try:
-                self._launch()
-                self.wait_ready(timeout)
-                return self
-            except ServerStartError:
-                lost_port = "Address already in use" in self.log(since=offset)
-                if not (self._own_port and lost_port and attempt < 2):
-                    raise
-                self.port = free_port()
-        raise AssertionError("unreachable")
-
-    def _launch(self) -> None:
+    def launch(self) -> ServerProcess:
+        """Start the process and return at once (:meth:`finish_start` waits for it)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.cfg_path.write_text("\n".join(self.config_lines()) + "\n")
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [*TWISTD, "--pidfile=", "-n", "zkserver", "-c", str(self.cfg_path)],
@@ -110,6 +99,24 @@ class ServerProcess:
                 cwd=str(self.base),
                 start_new_session=True,
             )
+        return self
+
+    def finish_start(self, timeout: float = 30.0) -> ServerProcess:
+        """Wait for a launched server to serve.
+
+        When the port this object chose was taken meanwhile (another process got it between
+        our probe and the server's bind), it launches again on a new one, up to 3 times."""
+        for attempt in range(3):
+            try:
+                self.wait_ready(timeout)
+                return self
+            except ServerStartError:
+                lost_port = "Address already in use" in self.log(since=self._log_offset)
+                if not (self._own_port and lost_port and attempt < 2):
+                    raise
+                self.port = free_port()
+                self.launch()
+        raise AssertionError("unreachable")
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
