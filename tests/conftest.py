@@ -13,11 +13,10 @@ from zkharness import JavaZK, ZKProcess  # noqa: E402
 
 
 @pytest.fixture
-def zk_server(tmp_path):
-    """A running zk_twisted standalone server (extended types on, as our shipped config)."""
-    server = ZKProcess(tmp_path / "zk", extra={"extendedTypesEnabled": "true"}).start()
-    yield server
-    server.stop()
+def zk_server_config():
+    """``zk_server`` is the fixture of our pytest plugin (zk_twisted.testing.pytest_plugin):
+    here with extended types on, as our shipped config."""
+    return {"extendedTypesEnabled": "true"}
 
 
 @pytest.fixture

@@ -63,3 +63,18 @@ def test_client_ops_no_java(tmp_path: Path):
     assert t["rss_after_load_below_java"]["met"] is None
     assert isinstance(t["startup_under_1s"]["met"], bool)
     assert list(tmp_path.iterdir()) == [out_file]                   # the servers' dirs are removed
+
+
+def test_testing_startup_no_java(tmp_path: Path):
+    r = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "testing_startup.py"), "--no-java", "--rounds", "1",
+         "--test-seconds", "0", "--json-out", str(tmp_path / "out.json")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, f"rc={r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    doc = json.loads(r.stdout)
+    assert len(doc["zk_twisted"]["start_s"]["samples"]) == 1
+    assert doc["zk_twisted"]["server_cpu_at_ready_s"]["median"] > 0
+    waits = doc["zk_server_fixture_wait_s"]
+    assert len(waits["with_spare"]["samples"]) == len(waits["no_spare"]["samples"]) == 1
+    assert isinstance(doc["target"]["met"], bool) and "java" not in doc

@@ -437,8 +437,8 @@ def test_java_only_keys_are_not_acted_on(tmp_path):
         "secureClientPort": "2281",
         "localSessionsEnabled": "true",
         "localSessionsUpgradingEnabled": "true",
-        "metricsProvider.className": "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
-        "metricsProvider.httpPort": "7000",
+        "metricsProvider.className": "org.apache.zookeeper.metrics.impl.NullMetricsProvider",
+        "metricsProvider.numWorkerThreads": "1",
         "quorum.auth.enableSasl": "false",
         "quorum.auth.kerberos.servicePrincipal": "zk/_HOST",
         "jvm.pause.monitor": "true",
@@ -457,6 +457,24 @@ def test_java_only_keys_are_not_acted_on(tmp_path):
     assert set(cfg.not_acted_on) == set(java_only)
     assert list(cfg.not_acted_on) == [k for k in java_only]  # file order, once each
     assert cfg.unknown == {}
+
+
+def test_metrics_provider_keys(tmp_path):
+    prom = "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n"
+    cfg = load(tmp_path, MIN + prom + "metricsProvider.httpPort=7001\nmetricsProvider.numWorkerThreads=2\n")
+    assert cfg.metrics_provider_class_name.endswith(".PrometheusMetricsProvider")
+    assert dict(cfg.metrics_provider_configuration) == {"httpPort": "7001", "numWorkerThreads": "2"}
+    assert cfg.not_acted_on == ("metricsProvider.numWorkerThreads",)
+    assert load(tmp_path, MIN).metrics_provider_class_name.endswith(".DefaultMetricsProvider")
+    # 3.8 checks the class exists while parsing (IllegalArgumentException: exit 2)
+    with pytest.raises(ConfigError) as e:
+        load(tmp_path, MIN + "metricsProvider.className=com.example.Nope\n")
+    assert e.value.key == "metricsProvider.className" and e.value.exit_code == 2
+    assert "metrics provider class was not found" in str(e.value)
+    for bad in ("http", "70000", " 7000x"):
+        with pytest.raises(ConfigError) as e:
+            load(tmp_path, MIN + prom + f"metricsProvider.httpPort={bad}\n")
+        assert e.value.key == "metricsProvider.httpPort"
 
 
 def test_unprefixed_jvm_properties_are_honoured_from_zoo_cfg(tmp_path):

@@ -206,6 +206,15 @@ def _kv_error(key: str, value: str, what: str, **kw: Any) -> ConfigError:
     return ConfigError(f"{key}={shown}{sep}{what}", key=key, value=value, **kw)
 
 
+#: metricsProvider.className values 3.8 ships: the default (mntr), Prometheus (GET /metrics)
+#: and the null provider (last: accepted, not acted on)
+DEFAULT_METRICS_PROVIDER = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider"
+PROMETHEUS_METRICS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+METRICS_PROVIDERS = (
+    DEFAULT_METRICS_PROVIDER, PROMETHEUS_METRICS_PROVIDER, "org.apache.zookeeper.metrics.impl.NullMetricsProvider",
+)  # fmt: skip
+
+
 # ------------------------------------------------------------------ java.util.Properties.load
 def _java_trim(s: str) -> str:
     """String.trim: strips every char <= U+0020 (and only those) from both ends."""
@@ -718,6 +727,9 @@ class ZKConfig:
     admin_command_url: str = "/commands"
     #: ms an idle HTTP connection is kept; <= 0 = no limit
     admin_idle_timeout: int = 30000
+    #: metricsProvider.className and the metricsProvider.* properties without the prefix
+    metrics_provider_class_name: str = DEFAULT_METRICS_PROVIDER
+    metrics_provider_configuration: Mapping[str, str] = _mapping_field()
     # -- bookkeeping
     #: every key as parsed (trimmed key -> value as 3.8 sees it), file order
     raw: Mapping[str, str] = _mapping_field()
@@ -959,6 +971,7 @@ class _Parser:
         sasl = {"enable": False, "server": False, "learner": False}
         multi_address = False
         has_dynamic = "dynamicConfigFile" in self.props
+        metrics_props: dict[str, str] = {}
 
         ints = {
             "clientPortListenBacklog": "client_port_listen_backlog",
@@ -1027,13 +1040,16 @@ class _Parser:
                 sasl["server"] = _strict_bool(key, value)
             elif key == "quorum.auth.learnerRequireSasl":
                 sasl["learner"] = _strict_bool(key, value)
+            elif key == "metricsProvider.className":
+                o["metrics_provider_class_name"] = value
+            elif key.startswith("metricsProvider."):
+                metrics_props[key[len("metricsProvider.") :]] = value
             elif key in (
                 "quorum.auth.learner.saslLoginContext",
                 "quorum.auth.server.saslLoginContext",
                 "quorum.auth.kerberos.servicePrincipal",
-                "metricsProvider.className",
                 "oraclePath",
-            ) or key.startswith("metricsProvider."):
+            ):
                 pass
             elif key == "quorum.cnxn.threads.size":
                 _java_int(key, value)
@@ -1131,11 +1147,27 @@ class _Parser:
         o["system_properties"] = _ro(self.sysprops)
         o["unknown"] = _ro(self.unknown)
         o["jvm_properties"] = _ro(self.jvm)
+        self.metrics_provider(metrics_props)
         o["not_acted_on"] = tuple(dict.fromkeys(self.not_acted))
         o["warnings"] = tuple(self.warnings)
         o["raw"] = _ro(self.props)
         o["config_path"] = self.config_path
         return ZKConfig(**o)
+
+    def metrics_provider(self, props: dict[str, str]) -> None:
+        """QuorumPeerConfig's class check (IllegalArgumentException: exit 2), and which keys we act on."""
+        o = self.out
+        name = o.get("metrics_provider_class_name", DEFAULT_METRICS_PROVIDER)
+        if name not in METRICS_PROVIDERS:
+            raise _kv_error("metricsProvider.className", name, ": metrics provider class was not found")
+        o["metrics_provider_configuration"] = _ro(props)
+        acted = {"metricsProvider.className"} if name != METRICS_PROVIDERS[-1] else set()
+        if name == PROMETHEUS_METRICS_PROVIDER:
+            acted |= {"metricsProvider.httpHost", "metricsProvider.httpPort", "metricsProvider.exportJvmInfo"}
+            port = props.get("httpPort", "7000")
+            if not re.fullmatch(r"[+-]?[0-9]+", port) or not 0 <= int(port) <= 65535:
+                raise _kv_error("metricsProvider.httpPort", port, "is not a valid port number")
+        self.not_acted = [k for k in self.not_acted if k not in acted]
 
     def client_address(self, port_key: str, port: int, addr_key: str, addr: str | None) -> _SockAddr | None:
         """clientPort + clientPortAddress -> an address (None when the port is not set)."""

@@ -43,8 +43,9 @@ class StandaloneServer(service.Service):
 
     name = "zkserver"
 
-    def __init__(self, config, reactor=None, opened=None) -> None:
-        """``opened``: what ``open_storage`` returned, when the database was restored already."""
+    def __init__(self, config, reactor=None, opened=None, metrics_provider=None) -> None:
+        """``opened``: what ``open_storage`` returned, when the database was restored already;
+        ``metrics_provider``: a started PrometheusMetricsProvider, to attach the server to."""
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
@@ -56,6 +57,7 @@ class StandaloneServer(service.Service):
         self.admin = None  # the AdminServer, when admin.enableServer
         self.storage = None
         self._opened = opened
+        self.metrics_provider = metrics_provider
         self._timers: list = []
         self.started_at = 0.0
 
@@ -71,6 +73,8 @@ class StandaloneServer(service.Service):
         self.zks = ZooKeeperServer(settings_from_config(cfg), db, self.reactor, sync_factory)
         four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)
         self._start_admin_server(four)
+        if self.metrics_provider is not None:
+            self.metrics_provider.attach(four)
         factory = ClientFactory(self.zks, self.reactor, cfg.max_client_cnxns, four)
         backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 50
         self.port = self.reactor.listenTCP(
@@ -135,4 +139,6 @@ class StandaloneServer(service.Service):
             yield defer.maybeDeferred(self.zks.sync.shutdown)
         if self.storage is not None:
             yield defer.maybeDeferred(self.storage.close)
+        if self.metrics_provider is not None:
+            yield defer.maybeDeferred(self.metrics_provider.stop)
         log.info("zk_twisted stopped")

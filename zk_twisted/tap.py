@@ -83,6 +83,7 @@ def makeService(options: Options):
     from .service import StandaloneServer
 
     apply_server_gc_policy()
+    metrics_provider = start_metrics_provider(cfg, reactor)
     try:
         # 3.8 loads its database before it serves: a damaged data dir stops start-up here
         opened = open_storage(cfg, reactor)
@@ -91,9 +92,30 @@ def makeService(options: Options):
         raise SystemExit(1) from None
     freeze_restored_heap()
     if cfg.is_standalone:
-        return StandaloneServer(cfg, reactor, opened=opened)
+        return StandaloneServer(cfg, reactor, opened=opened, metrics_provider=metrics_provider)
     from .network.election_port import create_election
     from .quorum.peer import QuorumPeer
     from .quorum.roles import role_for
 
-    return QuorumPeer(cfg, reactor, opened, create_election, role_for)
+    return QuorumPeer(cfg, reactor, opened, create_election, role_for, metrics_provider=metrics_provider)
+
+
+def start_metrics_provider(cfg, reactor):
+    """MetricsProviderBootstrap: 3.8 starts the provider first; one that cannot start stops it."""
+    from .config import PROMETHEUS_METRICS_PROVIDER
+
+    if cfg.metrics_provider_class_name != PROMETHEUS_METRICS_PROVIDER:
+        return None
+    from twisted.internet.error import CannotListenError
+
+    from .network.metrics_http import PrometheusMetricsProvider, PrometheusSettings
+
+    provider = PrometheusMetricsProvider(PrometheusSettings.from_properties(cfg.metrics_provider_configuration))
+    try:
+        provider.start(reactor)
+    except CannotListenError as e:
+        # 3.8: "Cannot boot MetricsProvider ...", then "Unexpected exception, exiting abnormally" (1)
+        print(f"Cannot boot MetricsProvider {cfg.metrics_provider_class_name}: {e.socketError}", file=sys.stderr)
+        print("Unexpected exception, exiting abnormally", file=sys.stderr)
+        raise SystemExit(1) from None
+    return provider

@@ -108,6 +108,15 @@ STANDALONE_ZERO = frozenset((
 ))  # fmt: skip
 
 
+def all_gauges(w: ServerView) -> dict[str, int | float]:
+    """Every gauge this server has: the server's own, and a quorum member's (its role's)."""
+    gauges = _gauges(w)
+    quorum_gauges = getattr(w.context, "quorum_gauges", None)
+    if quorum_gauges is not None:
+        gauges.update(quorum_gauges())
+    return gauges
+
+
 def _gauges(w: ServerView) -> dict[str, int | float]:
     zks = w.zks
     s = zks.stats
@@ -163,6 +172,12 @@ def _leaves(nodes: dict, root: str) -> Iterator[tuple[str, object]]:
 
 
 def _quota_gauges(w: ServerView) -> list[tuple[str, int]]:
+    """mntr's flat keys of the quota gauge sets: ``<namespace>_<set name>``."""
+    sums = quota_gauge_sets(w)
+    return [(f"{ns}_{name}", v) for name in QUOTA_GAUGE_SETS for ns, v in sorted(sums[name].items())]
+
+
+def quota_gauge_sets(w: ServerView) -> dict[str, dict[str, int]]:
     """QuotaMetricsUtils: per top-level namespace, limits and usage summed over its quotas."""
     from ..server.quotas import LIMIT_NODE, QUOTA_ROOT, STAT_NODE, parse_stats
 
@@ -187,7 +202,7 @@ def _quota_gauges(w: ServerView) -> list[tuple[str, int]]:
             pairs = (("quota_count_usage_per_namespace", count), ("quota_bytes_usage_per_namespace", nbytes))
         for name, v in pairs:
             sums[name][ns] = sums[name].get(ns, 0) + v
-    return [(f"{ns}_{name}", v) for name in QUOTA_GAUGE_SETS for ns, v in sorted(sums[name].items())]
+    return sums
 
 
 def _raw_counters(w: ServerView) -> dict[str, int | float]:
@@ -278,15 +293,17 @@ def monitor_values(w: ServerView) -> list[tuple[str, object]]:
     connection expiry, the prep / sync processors' internal queues and timings, watch-fire
     counts, startup load times, per-namespace read / write bytes, quota-exceeded counts.
     """
-    standalone = w.server_state() == "standalone"
     values: list[tuple[str, object]] = [("version", VERSION_STRING), ("server_state", w.server_state())]
+    provider = getattr(w.context, "metrics_provider", None)
+    if provider is not None:
+        # 3.8's MonitorCommand prints the provider's dump: Prometheus' samples, as doubles
+        values.extend(provider.dump())
+        return values
+    standalone = w.server_state() == "standalone"
     peer_state = getattr(w.context, "peer_state", None)
     if peer_state:
         values.append(("peer_state", peer_state))
-    gauges = _gauges(w)
-    quorum_gauges = getattr(w.context, "quorum_gauges", None)
-    if quorum_gauges is not None:
-        gauges.update(quorum_gauges())
+    gauges = all_gauges(w)
     values.extend((k, gauges[k]) for k in GAUGES if k in gauges)
     values.extend(_quota_gauges(w))
     raw = _raw_counters(w)

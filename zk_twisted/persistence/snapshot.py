@@ -41,6 +41,7 @@ from ..server.datatree import DIGEST_VERSION, DataNode
 from ..server.zkdatabase import ZKDatabase
 from .errors import CorruptFileError
 from .files import SNAPSHOT_PREFIX, TMP_PREFIX, adler32_combine, fsync_dir, make_snapshot_name, zxid_from_name
+from .progress import NODES_PER_CHECK, ProgressLog
 
 log = logging.getLogger(__name__)
 
@@ -113,21 +114,22 @@ class LoadedSnapshot:
     digest: object | None
 
 
-def load_snapshot(path: Path, db: ZKDatabase) -> LoadedSnapshot:
+def load_snapshot(path: Path, db: ZKDatabase, progress: ProgressLog | None = None) -> LoadedSnapshot:
     """FileSnap.deserialize of one file into ``db`` (tree and sessions replaced).
 
     Raises CorruptFileError naming the offset of the first thing that does not parse or
     does not checksum; ``db`` is then left half-filled and must be cleared by the caller.
+    A big file logs its progress every few seconds (``progress``; default: to this log).
     """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             raise CorruptFileError(path, 0, "empty file")
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return _load(path, mm, size, db)
+            return _load(path, mm, size, db, progress or ProgressLog(f"Reading snapshot {path}"))
 
 
-def _load(path: Path, mm, size: int, db: ZKDatabase) -> LoadedSnapshot:
+def _load(path: Path, mm, size: int, db: ZKDatabase, progress: ProgressLog) -> LoadedSnapshot:
     off = 0
     tree = db.tree
     try:
@@ -145,7 +147,7 @@ def _load(path: Path, mm, size: int, db: ZKDatabase) -> LoadedSnapshot:
     cache = tree.acl_cache
     for e in acl_map.entries or ():
         cache.load(e.id, acl_tuple(e.acls))
-    node_count, off = _load_nodes(path, mm, off, tree)
+    node_count, off = _load_nodes(path, mm, off, tree, progress, size)
     with memoryview(mm) as view:
         digest = None
         try:
@@ -166,7 +168,7 @@ def _load(path: Path, mm, size: int, db: ZKDatabase) -> LoadedSnapshot:
     return LoadedSnapshot(path, zxid, node_count, digest)
 
 
-def _load_nodes(path: Path, mm, off: int, tree) -> tuple[int, int]:
+def _load_nodes(path: Path, mm, off: int, tree, progress: ProgressLog, size: int) -> tuple[int, int]:
     """DataTree.deserialize's node loop; returns (nodes read, offset of the seal)."""
     read_node = SnapNode._read
     by_id = tree.acl_cache.by_id
@@ -186,6 +188,8 @@ def _load_nodes(path: Path, mm, off: int, tree) -> tuple[int, int]:
         except ValueError as e:
             raise CorruptFileError(path, start, str(e)) from None
         n += 1
+        if not n % NODES_PER_CHECK:
+            progress.update(n, off / size)
 
 
 def restored_node(rec, by_id) -> DataNode:
@@ -241,12 +245,16 @@ class SnapshotSerializer:
     acls: dict[int, AclList] = field(default_factory=dict)
     nodes_written: int = 0
     paths: list[str] = field(default_factory=list)
+    #: logs nodes written, rate and ETA every few seconds (default: to this module's log)
+    progress: ProgressLog | None = None
 
     def __post_init__(self) -> None:
         tree = self.db.tree
         self.zxid = tree.last_processed_zxid
         self.sessions = dict(self.db.sessions_with_timeouts)
         self.paths = list(tree.nodes)
+        if self.progress is None:
+            self.progress = ProgressLog(f"Writing snapshot 0x{self.zxid:x}")
 
     def node_chunks(self, nodes_per_chunk: int = 64, created_after: int | None = None) -> Iterator[bytes]:
         """The node section (ending with the "/" marker), one chunk of bytes per step.
@@ -265,6 +273,8 @@ class SnapshotSerializer:
         last_acl: AclList | None = None
         acl_id = 0
         skipped: set[str] = set()
+        total = len(paths) or 1
+        progress = self.progress
         for start in range(0, len(paths), nodes_per_chunk):
             parts: list[bytes] = []
             append = parts.append
@@ -304,6 +314,8 @@ class SnapshotSerializer:
                 )  # fmt: skip
                 written += 1
             self.nodes_written += written
+            if progress is not None:
+                progress.update(self.nodes_written, min(1.0, (start + nodes_per_chunk) / total))
             yield b"".join(parts)
         self.paths = []
         yield _END_OF_NODES

@@ -1,8 +1,11 @@
 """Summaries as ZooKeeper 3.8's metrics keep them, for ``mntr`` (avg/min/max/cnt/sum[/pNN]).
 
-Sans-IO and cheap: one ``add`` per data point.  A summary with percentiles keeps a uniform
-reservoir of 4096 samples (as AvgMinMaxPercentileCounter), so p50..p999 are estimates
-from a sample once more than 4096 points were added, exactly as in 3.8.
+Sans-IO and cheap: one ``add`` per data point.  Every summary keeps a uniform reservoir of
+4096 samples (as AvgMinMaxPercentileCounter), so p50..p999 are estimates from a sample once
+more than 4096 points were added, exactly as in 3.8; ``mntr`` prints them for the ADVANCED
+ones only (``percentiles``), the Prometheus export reads quantiles of every summary.
+Count and total also run on across resets (``lifetime_count`` / ``lifetime_total``): a
+Prometheus summary is never reset ('srst' leaves 3.8's Prometheus provider alone).
 """
 
 from __future__ import annotations
@@ -25,15 +28,33 @@ def round_avg(total: int, count: int) -> float:
 class Summary:
     """One 3.8 summary; ``percentiles`` makes it an ADVANCED one (p50, p95, p99, p999)."""
 
-    __slots__ = ("name", "percentiles", "count", "total", "min", "max", "_samples", "_rng")
+    __slots__ = (
+        "name", "percentiles", "count", "total", "min", "max", "_samples", "_rng", "_carried_count",
+        "_carried_total",
+    )  # fmt: skip
 
     def __init__(self, name: str, percentiles: bool = False) -> None:
         self.name = name
         self.percentiles = percentiles
         self._rng = random.Random()
+        self._carried_count = 0
+        self._carried_total = 0
+        self.count = 0
+        self.total = 0
         self.reset()
 
+    @property
+    def lifetime_count(self) -> int:
+        """Points added since the summary was made ('srst' does not reset it)."""
+        return self._carried_count + self.count
+
+    @property
+    def lifetime_total(self) -> int:
+        return self._carried_total + self.total
+
     def reset(self) -> None:
+        self._carried_count += self.count
+        self._carried_total += self.total
         self.count = 0
         self.total = 0
         self.min: int | None = None
@@ -47,29 +68,25 @@ class Summary:
             self.min = value
         if self.max is None or value > self.max:
             self.max = value
-        if self.percentiles:
-            if self.count <= _RESERVOIR:
-                self._samples.append(value)
-            else:
-                # replace a uniform slot with probability RESERVOIR/count (Vitter's algorithm R)
-                rnd = self._rng.random
-                if rnd() * self.count < _RESERVOIR:
-                    self._samples[int(rnd() * _RESERVOIR)] = value
+        if self.count <= _RESERVOIR:
+            self._samples.append(value)
+        else:
+            # replace a uniform slot with probability RESERVOIR/count (Vitter's algorithm R)
+            rnd = self._rng.random
+            if rnd() * self.count < _RESERVOIR:
+                self._samples[int(rnd() * _RESERVOIR)] = value
 
     def quantile(self, q: float) -> float:
         """Dropwizard's UniformSnapshot.getValue: linear interpolation between ranks."""
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs) -> list[float]:
+        """Several quantiles from one sort of the reservoir (0.0 each when empty)."""
         values = sorted(self._samples)
-        n = len(values)
-        if n == 0:
-            return 0.0
-        pos = q * (n + 1)
-        index = int(pos)
-        if index < 1:
-            return float(values[0])
-        if index >= n:
-            return float(values[-1])
-        lower, upper = values[index - 1], values[index]
-        return lower + (pos - math.floor(pos)) * (upper - lower)
+        return [_rank_value(values, q) for q in qs]
+
+    def has_samples(self) -> bool:
+        return bool(self._samples)
 
     def values(self) -> list[tuple[str, int | float]]:
         """The (key, value) pairs 3.8 prints for this summary, in its order."""
@@ -82,9 +99,24 @@ class Summary:
             (f"sum_{n}", self.total),
         ]
         if self.percentiles:
-            for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)):
-                out.append((f"{label}_{n}", math.floor(self.quantile(q) + 0.5)))
+            labels = ("p50", "p95", "p99", "p999")
+            for label, v in zip(labels, self.quantiles((0.5, 0.95, 0.99, 0.999)), strict=True):
+                out.append((f"{label}_{n}", math.floor(v + 0.5)))
         return out
+
+
+def _rank_value(values: list[int], q: float) -> float:
+    n = len(values)
+    if n == 0:
+        return 0.0
+    pos = q * (n + 1)
+    index = int(pos)
+    if index < 1:
+        return float(values[0])
+    if index >= n:
+        return float(values[-1])
+    lower, upper = values[index - 1], values[index]
+    return lower + (pos - math.floor(pos)) * (upper - lower)
 
 
 class BufferStats:

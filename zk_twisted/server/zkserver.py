@@ -72,6 +72,9 @@ class ServerStats:
     response_sizes: BufferStats = field(default_factory=BufferStats)
     connection_requests: int = 0
     sessions_expired: int = 0
+    #: what the two counters above held at earlier resets (the Prometheus export never resets)
+    connection_requests_carried: int = 0
+    sessions_expired_carried: int = 0
 
     # ServerStats' own latency figures cover every answered request: reads and updates
     # together, reset together ('srst'), so they are derived rather than counted twice
@@ -99,6 +102,8 @@ class ServerStats:
         self.read_latency.reset()
         self.update_latency.reset()
         self.response_sizes.reset()
+        self.connection_requests_carried += self.connection_requests
+        self.sessions_expired_carried += self.sessions_expired
         self.connection_requests = self.sessions_expired = 0
 
 

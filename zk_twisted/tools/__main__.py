@@ -11,6 +11,7 @@ from ..persistence.errors import StorageError
 from ..persistence.purge import COUNT_ERR_MSG, MIN_RETAIN, purge
 from .formatters import ToolError, log_json, log_text, read_log, read_snapshot, snapshot_json, snapshot_text
 from .javafmt import medium_datetime
+from .progressbar import ProgressBar
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,14 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "snapshot":
-            dump = read_snapshot(args.file)
+            dump = _with_bar(read_snapshot, args.file, "nodes", lambda d: len(d.nodes))
             if args.json:
                 json.dump(snapshot_json(dump), sys.stdout, indent=1)
                 sys.stdout.write("\n")
             else:
                 _print_lines(snapshot_text(dump, args.dump_data))
         elif args.command == "txnlog":
-            dump = read_log(args.file)
+            dump = _with_bar(read_log, args.file, "txns", lambda d: len(d.records))
             if args.json:
                 json.dump(log_json(dump), sys.stdout, indent=1)
                 sys.stdout.write("\n")
@@ -68,6 +69,21 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     return 0
+
+
+def _with_bar(read, path: Path, unit: str, count):
+    """Read with a progress bar on stderr when it is a terminal and the file is big."""
+    bar = ProgressBar.for_file(f"reading {path.name}", path, unit)
+    if bar is None:
+        return read(path)
+    try:
+        dump = read(path, bar.update)
+    except BaseException:
+        if bar.drawn:
+            bar.stream.write("\n")
+        raise
+    bar.close(bar.total, count(dump))
+    return dump
 
 
 def _purge(args) -> int:

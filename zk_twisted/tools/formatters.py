@@ -41,6 +41,10 @@ _M64 = (1 << 64) - 1
 MAX_BUFFER = 2 * 0xFFFFF
 
 
+#: records between two progress callbacks
+_EVERY = 2048
+
+
 class ToolError(Exception):
     """What the Java tool would print on stderr, with its exit status."""
 
@@ -97,16 +101,18 @@ class SnapshotDump:
     digest_checksum_ok: bool | None = None
 
 
-def read_snapshot(path: Path) -> SnapshotDump:
-    """Parse a snapshot as FileSnap + DataTree.deserialize do, checksums noted, not enforced."""
+def read_snapshot(path: Path, progress=None) -> SnapshotDump:
+    """Parse a snapshot as FileSnap + DataTree.deserialize do, checksums noted, not enforced.
+
+    ``progress(offset, nodes)`` is called every few thousand nodes (a terminal's bar)."""
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             raise ToolError(f"{path}: empty file")
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return _read_snapshot(Path(path), mm)
+            return _read_snapshot(Path(path), mm, progress)
 
 
-def _read_snapshot(path: Path, mm) -> SnapshotDump:
+def _read_snapshot(path: Path, mm, progress=None) -> SnapshotDump:
     off = 0
     try:
         header, off = R.FileHeader._read(mm, 0)
@@ -123,6 +129,8 @@ def _read_snapshot(path: Path, mm) -> SnapshotDump:
                 break
             rec, off = SnapNode._read(mm, off)
             dump.nodes.append((node_path, rec))
+            if progress is not None and not len(dump.nodes) % _EVERY:
+                progress(off, len(dump.nodes))
     except JuteError as e:
         raise ToolError(f"{path} at offset {off}: {e}") from None
     try:
@@ -236,8 +244,9 @@ class LogDump:
     end_offset: int
 
 
-def read_log(path: Path) -> LogDump:
-    """The entries of a txn log as TxnLogToolkit reads them (until EOF or a zero length)."""
+def read_log(path: Path, progress=None) -> LogDump:
+    """The entries of a txn log as TxnLogToolkit reads them (until EOF or a zero length);
+    ``progress(offset, records)`` every few thousand records."""
     data = Path(path).read_bytes()
     try:
         header, off = R.FileHeader._read(data, 0)
@@ -257,6 +266,8 @@ def read_log(path: Path) -> LogDump:
             return LogDump(Path(path), header, records, "eof", off)
         rec = LogRecord(off, crc, data[off + 12 : off + 12 + n])
         records.append(rec)
+        if progress is not None and not len(records) % _EVERY:
+            progress(off, len(records))
         if off + 12 + n >= size or data[off + 12 + n] != EOR:
             return LogDump(Path(path), header, records, "partial", off)
         off += 13 + n

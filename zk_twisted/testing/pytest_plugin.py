@@ -1,0 +1,96 @@
+"""pytest fixtures (entry point ``pytest11``, so installing zk_twisted is enough).
+
+* ``zk_server``: a fresh standalone server per test (:class:`ServerProcess`: ``.hosts``,
+  ``.port``, ``.stop()``, ``.kill()``, ``.restart()``, ``.log()``), its data and log in a
+  directory of its own under the session's temp dir.  A failing test's report gets the
+  server's log as a section.
+* ``zk_server_config``: the extra zoo.cfg keys of ``zk_server`` (``{}``); override it in a
+  conftest.py or a test module to change them.
+
+While a test runs, the server for the next one is already starting (one spare, launched
+once the current one serves, for the same config), so a suite waits for start-up once
+rather than once per test.  ``--zk-server-no-spare`` turns that off.
+
+Reserved for later: ``zk_ensemble`` (3 nodes, ``kill(n)`` / ``restart(n)`` /
+``partition(...)``), once zk_twisted runs ensembles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .process import ServerProcess
+
+_SERVERS = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--zk-server-no-spare",
+        action="store_true",
+        help="zk_twisted: start each zk_server only when its test asks (no server starting ahead)",
+    )
+
+
+class ServerPool:
+    """Hands out started servers; keeps at most one spare starting for the next test."""
+
+    def __init__(self, base: Path, spare: bool = True) -> None:
+        self.base = base
+        self.keep_spare = spare
+        self.spare: ServerProcess | None = None
+        self.made = 0
+
+    def _launch(self, config: dict) -> ServerProcess:
+        self.made += 1
+        return ServerProcess(self.base / f"zk_server{self.made}", config).launch()
+
+    def take(self, config: dict) -> ServerProcess:
+        srv, self.spare = self.spare, None
+        if srv is not None and srv.config != config:
+            srv.stop()
+            srv = None
+        if srv is None:
+            srv = self._launch(config)
+        srv.finish_start()
+        if self.keep_spare:
+            self.spare = self._launch(dict(config))
+        return srv
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.stop()
+            self.spare = None
+
+
+@pytest.fixture(scope="session")
+def _zk_server_pool(request, tmp_path_factory):
+    pool = ServerPool(tmp_path_factory.mktemp("zk_servers"), not request.config.getoption("--zk-server-no-spare"))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def zk_server_config() -> dict:
+    """Extra zoo.cfg keys for ``zk_server`` (override to change)."""
+    return {}
+
+
+@pytest.fixture
+def zk_server(request, zk_server_config, _zk_server_pool) -> ServerProcess:
+    """A running standalone zk_twisted server for this test, fresh (no data); stopped afterwards."""
+    srv = _zk_server_pool.take(dict(zk_server_config))
+    request.node.stash.setdefault(_SERVERS, []).append(srv)
+    yield srv
+    srv.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for srv in item.stash.get(_SERVERS, []):
+            report.sections.append((f"zk_server {srv.hosts} log", srv.log() or "(empty)"))
