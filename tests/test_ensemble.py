@@ -442,3 +442,23 @@ def test_request_on_a_moved_sessions_old_connection_gets_sessionmoved_as_in_3_8(
     finally:
         subprocess.run(["bash", str(ZK_JAVA_SH), "stop", str(jdir)], capture_output=True)
     assert ours == java, (ours, java)
+
+
+def test_prometheus_metrics_of_a_quorum_member(ensemble):
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+    from zkharness import free_port
+
+    ports = {i: free_port() for i in (1, 2, 3)}
+    ens = ensemble(3, extra={"metricsProvider.className": "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"})
+    for i, m in ens.members.items():
+        m.extra["metricsProvider.httpPort"] = str(ports[i])
+        m.extra["metricsProvider.httpHost"] = "127.0.0.1"
+    ens.start()
+    leader = leader_of(ens)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{ports[leader]}/metrics", timeout=10).read().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["quorum_size"].samples[0].value == 3.0
+    assert families["synced_followers"].samples[0].value == 2.0
+    assert families["learners"].samples[0].value == 2.0

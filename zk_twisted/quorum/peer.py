@@ -69,11 +69,14 @@ class QuorumPeer(service.Service):
         opened,
         election_factory: Callable,
         role_factory: Callable[[QuorumPeer, Decision], Role],
+        metrics_provider=None,
     ) -> None:
         self.config = config
         self.reactor = reactor
         self.storage, self.db, self.sync_factory = opened
         self._election_factory = election_factory
+        #: a started PrometheusMetricsProvider (metricsProvider.className), or None
+        self.metrics_provider = metrics_provider
         self._role_factory = role_factory
         self.election = None
         self.epochs = EpochFiles(config.snap_dir, fsync=config.force_sync)
@@ -136,6 +139,8 @@ class QuorumPeer(service.Service):
         log.info("currentEpoch %d, acceptedEpoch %d, last zxid 0x%x", current, accepted, self.db.last_processed_zxid)
         self.four = FourLetterWords(None, cfg.four_letter_whitelist, context=self)
         self._start_admin_server()
+        if self.metrics_provider is not None:
+            self.metrics_provider.attach(self.four)
         self.factory = ClientFactory(NotServing(cfg), self.reactor, cfg.max_client_cnxns, self.four)
         if cfg.client_port:
             backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 50
@@ -260,6 +265,8 @@ class QuorumPeer(service.Service):
             yield self.port.stopListening()
         if self.admin is not None:
             yield defer.maybeDeferred(self.admin.stopService)
+        if self.metrics_provider is not None:
+            yield defer.maybeDeferred(self.metrics_provider.stop)
         self.unserve()
         if self.storage is not None:
             yield defer.maybeDeferred(self.storage.close)
