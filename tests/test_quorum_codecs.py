@@ -202,7 +202,11 @@ def test_snap_stream_errors():
     with pytest.raises(S.SnapStreamError, match="signature"):
         S.SnapStreamReader().feed(bad_sig)
     with pytest.raises(S.SnapStreamError, match="session count"):
-        S.SnapStreamReader().feed(b"\x7f\xff\xff\xff")
+        S.SnapStreamReader().feed(b"\xff\xff\xff\xfe")
+    # a huge session count is not trusted to size a read: nothing is buffered ahead
+    huge = S.SnapStreamReader()
+    assert huge.feed(b"\x7f\xff\xff\xff" + b"\x00" * 12 * 5 + b"\x00" * 5) == []
+    assert len(huge._buf) == 5 and huge._items == [(0, 0)] * 5
     with pytest.raises(S.SnapStreamError, match="node data length"):
         S.SnapStreamReader().feed(b"\x00\x00\x00\x00" b"\x00\x00\x00\x00" b"\x00\x00\x00\x00" b"\x7f\x00\x00\x00")
     # a node whose parent is missing

@@ -192,7 +192,7 @@ class QuorumPacketReader:
         if off + 4 > size:
             return None
         count = _I32.unpack_from(buf, off)[0]
-        self._check(count, "authinfo", off)
+        self._check(count if count < 0 else count * 8, "authinfo", off)  # an Id takes 8 bytes at least
         off += 4
         if count >= 0:
             auth = []
