@@ -338,6 +338,14 @@ def test_broadcast_payloads(decoded, capture):
     assert informs and all(P.TxnPayload.from_bytes(q.data).hdr.zxid == q.zxid for q in informs)
     requests = [P.QuorumRequest.from_bytes(qp.data) for _, _, _, dec in decoded for qp, _ in dec.packets if qp.type == T.REQUEST]
     assert {r.type for r in requests} >= {-10, 1, 9, 14}  # createSession, create, sync, multi
+    # a createSession carries no authinfo (null); the others the connection's Ids
+    for qp in (qp for _, _, _, dec in decoded for qp, _ in dec.packets if qp.type == T.REQUEST):
+        req = P.QuorumRequest.from_bytes(qp.data)
+        assert qp.zxid == -1
+        if req.type == -10:
+            assert qp.authinfo is None and len(req.body) == 4  # int timeout
+        else:
+            assert any(a.scheme == "ip" for a in qp.authinfo)
     with_auth = [qp for _, _, _, dec in decoded for qp, _ in dec.packets if qp.type == T.REQUEST and qp.authinfo]
     assert any(a.scheme == "digest" and a.id.startswith("golden:") for qp in with_auth for a in qp.authinfo)
     syncs = [qp for _, _, _, dec in decoded for qp, fl in dec.packets if qp.type == T.SYNC]
