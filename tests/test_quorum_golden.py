@@ -24,8 +24,11 @@ import time
 import pytest
 from quorumcapture import ELECTION, IN, OUT, QUORUM, JavaEnsemble, env_ok, wait_until
 from rawclient import RawClient, create_body
+from zkharness import four_letter
 
 from zk_twisted.jute import records as R
+from zk_twisted.persistence.errors import CorruptFileError
+from zk_twisted.persistence.txnlog import last_logged_zxid
 from zk_twisted.quorum import payloads as P
 from zk_twisted.quorum import snapstream as S
 from zk_twisted.quorum.epochs import ACCEPTED_EPOCH, CURRENT_EPOCH, EpochFiles
@@ -55,6 +58,7 @@ class Capture:
         self.last_committed_before_trunc = 0
         self.final_zxid = 0
         self.moved_session = 0
+        self.uncommitted_survived = True
         self.steps: list[tuple[str, float]] = []  # (scenario step, seconds since start)
 
 
@@ -67,8 +71,6 @@ def _walk(kz, path: str, out: dict, acls: dict) -> None:
 
 
 def _zxid_of(node) -> int:
-    from zkharness import four_letter
-
     for line in four_letter(node.client_port, "srvr").splitlines():
         if line.startswith("Zxid: "):
             return int(line[6:], 16)
@@ -181,8 +183,15 @@ def capture(tmp_path_factory):
 
         wait_until(dropped_proposal, 10, "the leader's proposal (dropped at the relay)")
         cap.uncommitted_zxid = dropped_proposal()
+
+        def logged() -> bool:  # the leader's own log write (SyncRequestProcessor: flush, fsync)
+            try:
+                return last_logged_zxid(ens.nodes[old].data_dir / "version-2") >= cap.uncommitted_zxid
+            except CorruptFileError:
+                return False  # caught mid-write
+
+        wait_until(logged, 10, "the uncommitted proposal in the leader's txn log")
         step("trunc: proposal held")
-        time.sleep(0.5)  # the leader's own log write (SyncRequestProcessor, fsync)
         ens.nodes[old].kill()
         raw.close()
         for f in cap.followers:
@@ -193,6 +202,7 @@ def capture(tmp_path_factory):
         ens.nodes[old].start()  # before any txn of the new epoch: the old leader's zxid is above the new max
         ens.wait_serving()
         step("trunc")
+        cap.uncommitted_survived = client(old).exists("/golden/uncommitted") is not None
         kz.create("/golden/final", b"f")
         kz.sync("/")
         cap.final_zxid = _zxid_of(ens.nodes[f1])
@@ -389,6 +399,7 @@ def test_diff_snap_trunc_sync_paths(decoded, capture):
     truncs = [qp for conn, qp in syncs if qp.type == T.TRUNC]
     assert [qp.zxid for qp in truncs] == [capture.last_committed_before_trunc]
     assert capture.uncommitted_zxid > capture.last_committed_before_trunc
+    assert not capture.uncommitted_survived, "the old leader kept its uncommitted create after TRUNC"
     snaps = [(conn, qp) for conn, qp in syncs if qp.type == T.SNAP]
     assert any(conn.src == capture.snap_victim for conn, _ in snaps)
 
