@@ -263,3 +263,43 @@ def test_accepted_epoch_below_current_and_garbage_name_the_file(tmp_path):
             EpochFiles(tmp_path).load(make_zxid(5, 0))
     (tmp_path / ACCEPTED_EPOCH).write_bytes(b"6\n")  # Java reads the first line
     assert EpochFiles(tmp_path).load(make_zxid(5, 0)) == (5, 6)
+
+
+@given(st.sampled_from(sorted(set(range(1, 20)))), st.booleans(), st.one_of(st.none(), st.binary(max_size=80)))
+def test_any_payload_decodes_or_fails_with_payload_error(ptype, from_leader, data):
+    """Garbage in a packet's data is a PayloadError (the connection closes), never a crash."""
+    try:
+        value = P.decode_data(ptype, data, from_leader)
+    except P.PayloadError:
+        return
+    if ptype in (T.PROPOSAL, T.INFORM, T.INFORMANDACTIVATE):
+        return  # a TxnDigest that does not parse is dropped, as 3.8 ignores it
+    if ptype in (T.FOLLOWERINFO, T.OBSERVERINFO) and data is not None and len(data) != 20:
+        return  # LearnerHandler's short forms: re-encoded in full
+    again = P.encode_data(ptype, value)
+    if ptype == T.PING and not from_leader and data is None:
+        assert again == b""  # a learner's PING always carries a buffer
+    elif ptype == T.REVALIDATE:
+        assert data.startswith(again)  # 3.8 reads its long + int / bool and ignores the rest
+    else:
+        assert again == data
+
+
+@given(
+    st.integers(-(1 << 63), (1 << 63) - 1),
+    st.integers(-(1 << 31), (1 << 31) - 1),
+    st.integers(-(1 << 31), (1 << 31) - 1),
+    st.binary(max_size=40),
+    st.lists(st.tuples(st.integers(-(1 << 63), (1 << 63) - 1), st.integers(-(1 << 31), (1 << 31) - 1)), max_size=5),
+)
+def test_payload_values_round_trip(sid, cxid, timeout, body, touches):
+    for ptype, value, from_leader in (
+        (T.REQUEST, P.QuorumRequest(sid, cxid, timeout, body), False),
+        (T.PING, P.SessionTouches(touches), False),
+        (T.REVALIDATE, P.RevalidateRequest(sid, timeout), False),
+        (T.REVALIDATE, P.RevalidateReply(sid, cxid % 2 == 0), True),
+        (T.COMMITANDACTIVATE, P.Activate(sid), True),
+        (T.LEADERINFO, timeout, True),
+        (T.FOLLOWERINFO, R.LearnerInfo(sid, timeout, sid), False),
+    ):
+        assert P.decode_data(ptype, P.encode_data(ptype, value), from_leader) == value
