@@ -34,6 +34,7 @@ from ..persistence.snapshot import (
     acl_tuple,
     restored_node,
 )
+from ..server.acl import OPEN_UNSAFE_ACL_ID
 from ..server.zkdatabase import ZKDatabase
 from .packets import DEFAULT_MAX_BUFFER, max_length
 
@@ -116,7 +117,8 @@ def serialize_snap_stream(db: ZKDatabase, zxid: int | None = None, nodes_per_chu
         zxid = ser.zxid
     parts: list[bytes] = []
     SessionMap([SessionEntry(s, t) for s, t in ser.sessions.items()])._write(parts)
-    entries = sorted(db.tree.acl_cache.items())
+    # -1 is OPEN_UNSAFE_ACL_ID, which 3.8 resolves without the map and never writes in it
+    entries = sorted(e for e in db.tree.acl_cache.items() if e[0] != OPEN_UNSAFE_ACL_ID)
     AclMap([AclMapEntry(i, acl_records(acl)) for i, acl in entries])._write(parts)
     yield b"".join(parts)
     yield from ser.node_chunks(nodes_per_chunk, created_after=zxid)  # ends with the "/" marker
