@@ -62,6 +62,8 @@ class Connection:
     chunks: list[Chunk] = field(default_factory=list)
     #: election port: the connection header as forwarded (address rewritten), if it was
     rewritten: bytes | None = None
+    #: the relay's own port on its connection to the dialled node (what that node logs)
+    relay_port: int = 0
 
     def stream(self, direction: str, include_dropped: bool = True) -> bytes:
         """Every byte sent one way, in order (dropped ones too unless told otherwise)."""
@@ -212,6 +214,7 @@ class CaptureNet:
             s.settimeout(None)
         with self._lock:
             conn = Connection(relay.kind, relay.src, relay.dst, len(self.connections), time.monotonic())
+            conn.relay_port = b.getsockname()[1]
             self.connections.append(conn)
             pipe = _Pipe(conn, a, b, relay)
             self._todo.append(pipe)

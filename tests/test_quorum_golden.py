@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import time
 
 import pytest
@@ -482,7 +483,14 @@ def test_election_capture_is_available(capture):
         head = c.stream(OUT)[:8]
         if head:
             assert int.from_bytes(head, "big", signed=True) == -65536  # protocol version 1
-    assert any(c.rewritten is not None and c.src > c.dst for c in conns)
+    # every election connection a member accepted came through a relay, dial-backs included
+    # (they go to the address in the header, which the relay rewrites)
+    relayed = {c.relay_port for c in conns}
+    for sid, node in capture.ens.nodes.items():
+        accepted = re.findall(r"Received connection request from /127\.0\.0\.1:(\d+)", node.log())
+        assert {int(p) for p in accepted} <= relayed, f"member {sid} took a connection around the relays"
+        if sid == 1:
+            assert accepted  # every other member dials the smallest sid
 
 
 def test_java_epoch_files(capture):
