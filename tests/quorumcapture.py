@@ -21,7 +21,6 @@ seeing a leader's last proposal).
 
 from __future__ import annotations
 
-import os
 import selectors
 import shutil
 import signal
@@ -469,7 +468,3 @@ class JavaEnsemble:
 
 def wait_until(pred, timeout: float = 30.0, what: str = "condition") -> None:
     wait_for(pred, timeout, interval=0.05, what=what)
-
-
-def env_ok() -> bool:
-    return os.path.exists("/usr/share/java/zookeeper.jar") and shutil.which("java") is not None

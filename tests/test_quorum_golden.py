@@ -23,7 +23,7 @@ import re
 import time
 
 import pytest
-from quorumcapture import ELECTION, IN, OUT, QUORUM, JavaEnsemble, env_ok, wait_until
+from quorumcapture import ELECTION, IN, OUT, QUORUM, JavaEnsemble, wait_until
 from rawclient import RawClient, create_body
 from zkharness import four_letter
 
@@ -35,8 +35,6 @@ from zk_twisted.quorum import snapstream as S
 from zk_twisted.quorum.epochs import ACCEPTED_EPOCH, CURRENT_EPOCH, EpochFiles
 from zk_twisted.quorum.packets import PACKET_NAMES, PacketType, QuorumPacketReader, encode_packet, epoch_of
 from zk_twisted.server.zkdatabase import ZKDatabase
-
-pytestmark = pytest.mark.skipif(not env_ok(), reason="needs Debian's zookeeper package and java (make zookeeper)")
 
 T = PacketType
 
