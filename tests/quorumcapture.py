@@ -146,22 +146,6 @@ class CaptureNet:
             else:
                 self._drops.discard(key)
 
-    def cut(self, kind: str, src: int | None = None, dst: int | None = None) -> int:
-        """Close matching open connections at the relay (both sides); returns how many."""
-        n = 0
-        with self._lock:
-            pipes = {p for p, _ in self._pipes.values()}
-        for p in pipes:
-            c = p.conn
-            if c.kind == kind and (src is None or c.src == src) and (dst is None or c.dst == dst) and c.closed is None:
-                for s in (p.a, p.b):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                n += 1
-        return n
-
     def snapshot(self) -> list[Connection]:
         with self._lock:
             return list(self.connections)
