@@ -122,6 +122,8 @@ class CaptureNet:
         self._thread.start()
 
     def close(self) -> None:
+        if self._stopped:
+            return
         self._stopped = True
         try:
             self._wake_w.send(b"x")

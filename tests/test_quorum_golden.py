@@ -210,6 +210,7 @@ def capture(tmp_path_factory):
             kz_.stop()
             kz_.close()
         clients.clear()
+        ens.close()  # the bytes are in memory, the data dirs stay on disk
         step("done")
         print("capture steps (s):", cap.steps)  # shown with -s: where the module's time goes
         dump = os.environ.get("QUORUM_CAPTURE_DUMP")
