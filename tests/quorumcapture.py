@@ -21,7 +21,6 @@ seeing a leader's last proposal).
 
 from __future__ import annotations
 
-import os
 import selectors
 import shutil
 import signal
@@ -62,6 +61,8 @@ class Connection:
     chunks: list[Chunk] = field(default_factory=list)
     #: election port: the connection header as forwarded (address rewritten), if it was
     rewritten: bytes | None = None
+    #: the relay's own port on its connection to the dialled node (what that node logs)
+    relay_port: int = 0
 
     def stream(self, direction: str, include_dropped: bool = True) -> bytes:
         """Every byte sent one way, in order (dropped ones too unless told otherwise)."""
@@ -121,6 +122,8 @@ class CaptureNet:
         self._thread.start()
 
     def close(self) -> None:
+        if self._stopped:
+            return
         self._stopped = True
         try:
             self._wake_w.send(b"x")
@@ -144,22 +147,6 @@ class CaptureNet:
                 self._drops.add(key)
             else:
                 self._drops.discard(key)
-
-    def cut(self, kind: str, src: int | None = None, dst: int | None = None) -> int:
-        """Close matching open connections at the relay (both sides); returns how many."""
-        n = 0
-        with self._lock:
-            pipes = {p for p, _ in self._pipes.values()}
-        for p in pipes:
-            c = p.conn
-            if c.kind == kind and (src is None or c.src == src) and (dst is None or c.dst == dst) and c.closed is None:
-                for s in (p.a, p.b):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                n += 1
-        return n
 
     def snapshot(self) -> list[Connection]:
         with self._lock:
@@ -212,6 +199,7 @@ class CaptureNet:
             s.settimeout(None)
         with self._lock:
             conn = Connection(relay.kind, relay.src, relay.dst, len(self.connections), time.monotonic())
+            conn.relay_port = b.getsockname()[1]
             self.connections.append(conn)
             pipe = _Pipe(conn, a, b, relay)
             self._todo.append(pipe)
@@ -466,7 +454,3 @@ class JavaEnsemble:
 
 def wait_until(pred, timeout: float = 30.0, what: str = "condition") -> None:
     wait_for(pred, timeout, interval=0.05, what=what)
-
-
-def env_ok() -> bool:
-    return os.path.exists("/usr/share/java/zookeeper.jar") and shutil.which("java") is not None

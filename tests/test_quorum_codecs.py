@@ -184,9 +184,10 @@ def test_snap_stream_round_trip_into_a_fresh_tree_in_small_pieces():
         a, b = src.tree.get_node(path), tree.get_node(path)
         assert (a.data, a.acl, a.czxid, a.ephemeral_owner) == (b.data, b.acl, b.czxid, b.ephemeral_owner), path
     assert tree.ephemerals_of(0x77) == {"/e"} and tree.digest() == src.tree.digest()
-    # the root is the stream's first node, named ""
-    first = S.SnapStreamReader().feed(wire[:-4])[2]
-    assert first.path == ""
+    # the root is the stream's first node, named ""; the open ACL is id -1, not in the map
+    events = S.SnapStreamReader().feed(wire[:-4])
+    assert events[2].path == "" and events[2].node.acl == -1
+    assert [i for i, _ in events[1].entries] == sorted(i for i, _ in events[1].entries) and -1 not in dict(events[1].entries)
 
 
 def test_snap_stream_leaves_out_nodes_created_after_its_zxid():
@@ -202,7 +203,11 @@ def test_snap_stream_errors():
     with pytest.raises(S.SnapStreamError, match="signature"):
         S.SnapStreamReader().feed(bad_sig)
     with pytest.raises(S.SnapStreamError, match="session count"):
-        S.SnapStreamReader().feed(b"\x7f\xff\xff\xff")
+        S.SnapStreamReader().feed(b"\xff\xff\xff\xfe")
+    # a huge session count is not trusted to size a read: nothing is buffered ahead
+    huge = S.SnapStreamReader()
+    assert huge.feed(b"\x7f\xff\xff\xff" + b"\x00" * 12 * 5 + b"\x00" * 5) == []
+    assert len(huge._buf) == 5 and huge._items == [(0, 0)] * 5
     with pytest.raises(S.SnapStreamError, match="node data length"):
         S.SnapStreamReader().feed(b"\x00\x00\x00\x00" b"\x00\x00\x00\x00" b"\x00\x00\x00\x00" b"\x7f\x00\x00\x00")
     # a node whose parent is missing
@@ -259,3 +264,46 @@ def test_accepted_epoch_below_current_and_garbage_name_the_file(tmp_path):
             EpochFiles(tmp_path).load(make_zxid(5, 0))
     (tmp_path / ACCEPTED_EPOCH).write_bytes(b"6\n")  # Java reads the first line
     assert EpochFiles(tmp_path).load(make_zxid(5, 0)) == (5, 6)
+
+
+@given(st.sampled_from(sorted(set(range(1, 20)))), st.booleans(), st.one_of(st.none(), st.binary(max_size=80)))
+def test_any_payload_decodes_or_fails_with_payload_error(ptype, from_leader, data):
+    """Garbage in a packet's data is a PayloadError (the connection closes), never a crash."""
+    try:
+        value = P.decode_data(ptype, data, from_leader)
+    except P.PayloadError:
+        return
+    if ptype in (T.PROPOSAL, T.INFORM, T.INFORMANDACTIVATE):
+        return  # a TxnDigest that does not parse is dropped, as 3.8 ignores it
+    if ptype in (T.FOLLOWERINFO, T.OBSERVERINFO) and data is not None and len(data) != 20:
+        return  # LearnerHandler's short forms: re-encoded in full
+    again = P.encode_data(ptype, value)
+    if ptype == T.PING and not from_leader and data is None:
+        assert again == b""  # a learner's PING always carries a buffer
+    elif ptype == T.REVALIDATE and from_leader:
+        # 3.8 reads a long and a boolean (any non-zero byte is true) and ignores the rest
+        assert again[:8] == data[:8] and again[8] == (data[8] != 0)
+    elif ptype == T.REVALIDATE:
+        assert data.startswith(again)  # a long and an int, the rest ignored
+    else:
+        assert again == data
+
+
+@given(
+    st.integers(-(1 << 63), (1 << 63) - 1),
+    st.integers(-(1 << 31), (1 << 31) - 1),
+    st.integers(-(1 << 31), (1 << 31) - 1),
+    st.binary(max_size=40),
+    st.lists(st.tuples(st.integers(-(1 << 63), (1 << 63) - 1), st.integers(-(1 << 31), (1 << 31) - 1)), max_size=5),
+)
+def test_payload_values_round_trip(sid, cxid, timeout, body, touches):
+    for ptype, value, from_leader in (
+        (T.REQUEST, P.QuorumRequest(sid, cxid, timeout, body), False),
+        (T.PING, P.SessionTouches(touches), False),
+        (T.REVALIDATE, P.RevalidateRequest(sid, timeout), False),
+        (T.REVALIDATE, P.RevalidateReply(sid, cxid % 2 == 0), True),
+        (T.COMMITANDACTIVATE, P.Activate(sid), True),
+        (T.LEADERINFO, timeout, True),
+        (T.FOLLOWERINFO, R.LearnerInfo(sid, timeout, sid), False),
+    ):
+        assert P.decode_data(ptype, P.encode_data(ptype, value), from_leader) == value

@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import time
 
 import pytest
-from quorumcapture import ELECTION, IN, OUT, QUORUM, JavaEnsemble, env_ok, wait_until
+from quorumcapture import ELECTION, IN, OUT, QUORUM, JavaEnsemble, wait_until
 from rawclient import RawClient, create_body
+from zkharness import four_letter
 
 from zk_twisted.jute import records as R
+from zk_twisted.persistence.errors import CorruptFileError
+from zk_twisted.persistence.txnlog import last_logged_zxid
 from zk_twisted.quorum import payloads as P
 from zk_twisted.quorum import snapstream as S
 from zk_twisted.quorum.epochs import ACCEPTED_EPOCH, CURRENT_EPOCH, EpochFiles
 from zk_twisted.quorum.packets import PACKET_NAMES, PacketType, QuorumPacketReader, encode_packet, epoch_of
 from zk_twisted.server.zkdatabase import ZKDatabase
-
-pytestmark = pytest.mark.skipif(not env_ok(), reason="needs Debian's zookeeper package and java (make zookeeper)")
 
 T = PacketType
 
@@ -55,6 +57,7 @@ class Capture:
         self.last_committed_before_trunc = 0
         self.final_zxid = 0
         self.moved_session = 0
+        self.uncommitted_survived = True
         self.steps: list[tuple[str, float]] = []  # (scenario step, seconds since start)
 
 
@@ -67,8 +70,6 @@ def _walk(kz, path: str, out: dict, acls: dict) -> None:
 
 
 def _zxid_of(node) -> int:
-    from zkharness import four_letter
-
     for line in four_letter(node.client_port, "srvr").splitlines():
         if line.startswith("Zxid: "):
             return int(line[6:], 16)
@@ -181,8 +182,15 @@ def capture(tmp_path_factory):
 
         wait_until(dropped_proposal, 10, "the leader's proposal (dropped at the relay)")
         cap.uncommitted_zxid = dropped_proposal()
+
+        def logged() -> bool:  # the leader's own log write (SyncRequestProcessor: flush, fsync)
+            try:
+                return last_logged_zxid(ens.nodes[old].data_dir / "version-2") >= cap.uncommitted_zxid
+            except CorruptFileError:
+                return False  # caught mid-write
+
+        wait_until(logged, 10, "the uncommitted proposal in the leader's txn log")
         step("trunc: proposal held")
-        time.sleep(0.5)  # the leader's own log write (SyncRequestProcessor, fsync)
         ens.nodes[old].kill()
         raw.close()
         for f in cap.followers:
@@ -193,6 +201,7 @@ def capture(tmp_path_factory):
         ens.nodes[old].start()  # before any txn of the new epoch: the old leader's zxid is above the new max
         ens.wait_serving()
         step("trunc")
+        cap.uncommitted_survived = client(old).exists("/golden/uncommitted") is not None
         kz.create("/golden/final", b"f")
         kz.sync("/")
         cap.final_zxid = _zxid_of(ens.nodes[f1])
@@ -201,6 +210,7 @@ def capture(tmp_path_factory):
             kz_.stop()
             kz_.close()
         clients.clear()
+        ens.close()  # the bytes are in memory, the data dirs stay on disk
         step("done")
         print("capture steps (s):", cap.steps)  # shown with -s: where the module's time goes
         dump = os.environ.get("QUORUM_CAPTURE_DUMP")
@@ -338,6 +348,14 @@ def test_broadcast_payloads(decoded, capture):
     assert informs and all(P.TxnPayload.from_bytes(q.data).hdr.zxid == q.zxid for q in informs)
     requests = [P.QuorumRequest.from_bytes(qp.data) for _, _, _, dec in decoded for qp, _ in dec.packets if qp.type == T.REQUEST]
     assert {r.type for r in requests} >= {-10, 1, 9, 14}  # createSession, create, sync, multi
+    # a createSession carries no authinfo (null); the others the connection's Ids
+    for qp in (qp for _, _, _, dec in decoded for qp, _ in dec.packets if qp.type == T.REQUEST):
+        req = P.QuorumRequest.from_bytes(qp.data)
+        assert qp.zxid == -1
+        if req.type == -10:
+            assert qp.authinfo is None and len(req.body) == 4  # int timeout
+        else:
+            assert any(a.scheme == "ip" for a in qp.authinfo)
     with_auth = [qp for _, _, _, dec in decoded for qp, _ in dec.packets if qp.type == T.REQUEST and qp.authinfo]
     assert any(a.scheme == "digest" and a.id.startswith("golden:") for qp in with_auth for a in qp.authinfo)
     syncs = [qp for _, _, _, dec in decoded for qp, fl in dec.packets if qp.type == T.SYNC]
@@ -381,6 +399,7 @@ def test_diff_snap_trunc_sync_paths(decoded, capture):
     truncs = [qp for conn, qp in syncs if qp.type == T.TRUNC]
     assert [qp.zxid for qp in truncs] == [capture.last_committed_before_trunc]
     assert capture.uncommitted_zxid > capture.last_committed_before_trunc
+    assert not capture.uncommitted_survived, "the old leader kept its uncommitted create after TRUNC"
     snaps = [(conn, qp) for conn, qp in syncs if qp.type == T.SNAP]
     assert any(conn.src == capture.snap_victim for conn, _ in snaps)
 
@@ -463,7 +482,14 @@ def test_election_capture_is_available(capture):
         head = c.stream(OUT)[:8]
         if head:
             assert int.from_bytes(head, "big", signed=True) == -65536  # protocol version 1
-    assert any(c.rewritten is not None and c.src > c.dst for c in conns)
+    # every election connection a member accepted came through a relay, dial-backs included
+    # (they go to the address in the header, which the relay rewrites)
+    relayed = {c.relay_port for c in conns}
+    for sid, node in capture.ens.nodes.items():
+        accepted = re.findall(r"Received connection request from /127\.0\.0\.1:(\d+)", node.log())
+        assert {int(p) for p in accepted} <= relayed, f"member {sid} took a connection around the relays"
+        if sid == 1:
+            assert accepted  # every other member dials the smallest sid
 
 
 def test_java_epoch_files(capture):

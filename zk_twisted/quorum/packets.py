@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 
+from ..config import DEFAULT_JUTE_MAXBUFFER
 from ..jute import records as R
 
 
@@ -78,7 +79,7 @@ def read_int_payload(data: bytes | None) -> int:
 
 # ---------------------------------------------------------------------------- the stream
 #: BinaryInputArchive's default jute.maxbuffer; the extra allowance is max(maxbuffer, 1024)
-DEFAULT_MAX_BUFFER = 0xFFFFF
+DEFAULT_MAX_BUFFER = DEFAULT_JUTE_MAXBUFFER
 _I64 = struct.Struct(">q")
 _HEAD = struct.Struct(">iqi")  # type, zxid, data length
 
@@ -142,19 +143,6 @@ class QuorumPacketReader:
             self.offset += pos
         return out
 
-    def read_raw(self, n: int) -> bytes | None:
-        """Take ``n`` bytes off the front of what is buffered (None: not there yet).
-
-        For streams that follow a packet unframed: the SNAP stream comes right after the
-        SNAP packet on the same socket and is parsed by :mod:`snapstream`, not here.
-        """
-        if len(self._buf) < n:
-            return None
-        b = bytes(self._buf[:n])
-        del self._buf[:n]
-        self.offset += n
-        return b
-
     def take_buffered(self) -> bytes:
         """Everything buffered (the start of a SNAP stream, say), leaving the reader empty."""
         b = bytes(self._buf)
@@ -192,7 +180,7 @@ class QuorumPacketReader:
         if off + 4 > size:
             return None
         count = _I32.unpack_from(buf, off)[0]
-        self._check(count, "authinfo", off)
+        self._check(count if count < 0 else count * 8, "authinfo", off)  # an Id takes 8 bytes at least
         off += 4
         if count >= 0:
             auth = []

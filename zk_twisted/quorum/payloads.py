@@ -102,7 +102,14 @@ def encode_config(config: str | None) -> bytes | None:
 
 
 def decode_config(data: bytes | None) -> str | None:
-    return None if data is None else data.decode("utf-8", "replace")
+    """NEWLEADER's config string; bytes that are not UTF-8 are a PayloadError (3.8 would
+    build a config from the mangled text and fail on it later)."""
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PayloadError(f"NEWLEADER config: not UTF-8 ({e})") from None
 
 
 # ---------------------------------------------------------------------------- broadcast

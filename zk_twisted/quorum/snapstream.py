@@ -34,6 +34,7 @@ from ..persistence.snapshot import (
     acl_tuple,
     restored_node,
 )
+from ..server.acl import OPEN_UNSAFE_ACL_ID
 from ..server.zkdatabase import ZKDatabase
 from .packets import DEFAULT_MAX_BUFFER, max_length
 
@@ -116,7 +117,8 @@ def serialize_snap_stream(db: ZKDatabase, zxid: int | None = None, nodes_per_chu
         zxid = ser.zxid
     parts: list[bytes] = []
     SessionMap([SessionEntry(s, t) for s, t in ser.sessions.items()])._write(parts)
-    entries = sorted(db.tree.acl_cache.items())
+    # -1 is OPEN_UNSAFE_ACL_ID, which 3.8 resolves without the map and never writes in it
+    entries = sorted(e for e in db.tree.acl_cache.items() if e[0] != OPEN_UNSAFE_ACL_ID)
     AclMap([AclMapEntry(i, acl_records(acl)) for i, acl in entries])._write(parts)
     yield b"".join(parts)
     yield from ser.node_chunks(nodes_per_chunk, created_after=zxid)  # ends with the "/" marker
@@ -153,6 +155,7 @@ class _Cursor:
         return n
 
     def count(self, what: str, least: int) -> int:
+        """A count of items of at least ``least`` bytes each (0: not bounded by the buffer cap)."""
         at = self.pos
         n = self.int()
         if n < 0 or n * least > self.limit:
@@ -178,6 +181,8 @@ class SnapStreamReader:
         self._buf = bytearray()
         self._base = 0
         self._stage = 0  # 0 sessions, 1 acl map, 2 nodes, 3 signature, 4 done
+        self._left: int | None = None  # sessions / ACL entries still to come (None: count unread)
+        self._items: list = []
         self.done = False
         self.leftover = b""
 
@@ -205,16 +210,30 @@ class SnapStreamReader:
         return events
 
     def _item(self, cur: _Cursor):
+        """Parse one item at the cursor: a count, a session, an ACL entry, a node, the end.
+
+        Sessions and ACL entries are taken one at a time (their counts are not bounded by
+        jute.maxbuffer in 3.8, so a count is never trusted to size a read) and handed out
+        as one event when the last arrives.
+        """
         stage = self._stage
         if stage == 0:
-            n = cur.count("session", 12)
-            raw = cur.take(12 * n)
-            self._stage = 1
-            return Sessions([_QI.unpack_from(raw, i * 12) for i in range(n)])
+            if self._left is None:
+                self._left = cur.count("session", 0)
+                self._items = []
+                return None
+            if self._left:
+                self._items.append(_QI.unpack(cur.take(12)))
+                self._left -= 1
+                return None
+            self._stage, self._left = 1, None
+            return Sessions(self._items)
         if stage == 1:
-            n = cur.count("ACL map", 12)
-            entries = []
-            for _ in range(n):
+            if self._left is None:
+                self._left = cur.count("ACL map", 0)
+                self._items = []
+                return None
+            if self._left:
                 acl_id = _Q.unpack(cur.take(8))[0]
                 k = cur.count("ACL", 12)
                 acls = []
@@ -223,9 +242,11 @@ class SnapStreamReader:
                     scheme = cur.ustring("ACL scheme")
                     ident = cur.ustring("ACL id")
                     acls.append(R.ACL(perms, R.Id(scheme, ident)))
-                entries.append((acl_id, acls))
-            self._stage = 2
-            return AclEntries(entries)
+                self._items.append((acl_id, acls))
+                self._left -= 1
+                return None
+            self._stage, self._left = 2, None
+            return AclEntries(self._items)
         if stage == 2:
             at = cur.pos
             path = cur.ustring("path")
