@@ -60,8 +60,8 @@ def model_of(db: ZKDatabase) -> list[Proposal]:
 
 
 # ---------------------------------------------------------------------------- glue
-class WireLeaderEnv(LeaderEnv):
-    """zabsim's leader environment over real connections; also the acceptor's handler."""
+class _OverConnections:
+    """The send / close half of an environment whose peers are QuorumConnections."""
 
     def send(self, peer, pkt) -> None:
         self.node.journal.append(("send", pkt.type, pkt.zxid))
@@ -69,6 +69,10 @@ class WireLeaderEnv(LeaderEnv):
 
     def close(self, peer) -> None:
         peer.close()
+
+
+class WireLeaderEnv(_OverConnections, LeaderEnv):
+    """zabsim's leader environment over real connections; also the acceptor's handler."""
 
     def send_snapshot(self, peer) -> None:
         peer.send_stream(serialize_snap_stream(model_db(self.node.db)))
@@ -84,16 +88,9 @@ class WireLeaderEnv(LeaderEnv):
         self.node.role.learner_lost(conn)
 
 
-class WireLearnerEnv(LearnerEnv):
+class WireLearnerEnv(_OverConnections, LearnerEnv):
     """zabsim's learner environment over a real connection; also its handler (the part
     of LearnerRole that loads the SNAP stream before the core hears of the SNAP)."""
-
-    def send(self, peer, pkt) -> None:
-        self.node.journal.append(("send", pkt.type, pkt.zxid))
-        peer.send(pkt)
-
-    def close(self, peer) -> None:
-        peer.close()
 
     def load_snapshot(self, snapshot, zxid) -> None:
         self.loaded = snapshot.db
