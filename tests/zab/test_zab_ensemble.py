@@ -500,3 +500,31 @@ def test_learner_refuses_an_older_leaderinfo():
     sim.run()
     assert f.ended and "less than accepted epoch" in f.ended
     assert sim.nodes[2].disk.accepted_epoch == 3
+
+
+def test_learner_info_is_read_as_learner_handler_reads_it():
+    """8, 12 or 20 bytes, fields absent from the right; null (or too short for a sid) is
+    numbered from the follower counter and, with no protocol version, refused."""
+    sim = Sim(7)
+    leader = sim.lead(1, config_version=5)
+    info = R.LearnerInfo
+    cases = {
+        2: (info(2, 0x10000, 0).to_bytes()[:12], None),  # no config version: not compared
+        3: (info(3, 0x10000, 5).to_bytes(), None),
+        4: (info(4, 0x10000, 6).to_bytes(), "Follower is ahead of the leader"),
+        5: (info(5, 0x10000, 0).to_bytes()[:8], "predates Zab 1.0"),
+        6: (None, "predates Zab 1.0"),
+        7: (b"\x00\x00\x00\x07", "predates Zab 1.0"),
+    }
+    for peer, (data, _) in cases.items():
+        leader.learner_connected(peer)
+        leader.receive(peer, packet(P.FOLLOWERINFO, z(1, 0), data))
+    for peer in (2, 3):
+        assert leader.handlers[peer].sid == peer and leader.handlers[peer].phase != LH.NONE
+    assert sorted(leader.handlers) == [2, 3]
+    wanted = [want for _, want in cases.values() if want]
+    reasons = [r for _, r in leader.dropped]
+    assert len(reasons) == len(wanted) == 4
+    for want, got in zip(wanted, reasons, strict=True):
+        assert want in got
+    assert leader._follower_counter == -3  # peers 6 and 7 were numbered -1 and -2

@@ -293,13 +293,17 @@ class Sim:
         for key in ((a, b), (b, a)):
             self.links.pop(key, None)
         for x, y in ((a, b), (b, a)):
-            role = self.nodes[x].role
-            if role is None or role.ended is not None:
-                continue
-            if isinstance(role, Leader):
-                role.learner_lost(y)
-            elif role.leader == y:
-                role.connection_lost()
+            self._lost(x, y)
+
+    def _lost(self, x: int, y: int) -> None:
+        """Node x hears that its connection to y closed."""
+        role = self.nodes[x].role
+        if role is None or role.ended is not None:
+            return
+        if isinstance(role, Leader):
+            role.learner_lost(y)
+        elif role.leader == y:
+            role.connection_lost()
 
     def deliver(self, src: int, dst: int) -> bool:
         q = self.links.get((src, dst))
@@ -349,14 +353,7 @@ class Sim:
         for a, b in list(self.links):
             if sid in (a, b):
                 self.links.pop((a, b), None)
-                other = b if a == sid else a
-                orole = self.nodes[other].role
-                if orole is None or orole.ended is not None:
-                    continue
-                if isinstance(orole, Leader):
-                    orole.learner_lost(sid)
-                elif orole.leader == sid:
-                    orole.connection_lost()
+                self._lost(b if a == sid else a, sid)
         n.reload()
 
     # ------------------------------------------------------------------ clients

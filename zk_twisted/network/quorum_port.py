@@ -5,6 +5,7 @@ handler (the role), packets go out as their records' bytes (no length prefix).  
 packet the bytes that follow are the snapshot stream: the handler takes them with
 :meth:`QuorumConnection.raw_mode` until it says the stream is over.  Garbage, or a packet
 the handler refuses (``ValueError``), closes that one connection with a log line.
+:func:`connect_to_leader` is Learner.connectToLeader, retries included.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class QuorumConnection(Protocol):
 
     def __init__(self, handler, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
         self.handler = handler
+        #: runs :meth:`send_stream`'s writer (task.cooperate: the global reactor's cooperator)
+        self.cooperate: Callable = task.cooperate
         self.reader = QuorumPacketReader(max_buffer)
         self._raw: Callable[[bytes], bytes | None] | None = None
         self.closed = False
@@ -112,7 +115,7 @@ class QuorumConnection(Protocol):
                 self.transport.writeSequence(held)
             return result
 
-        return task.cooperate(write_all()).whenDone().addBoth(flush)
+        return self.cooperate(write_all()).whenDone().addBoth(flush)
 
     def abort(self, why: str) -> None:
         if not self.closed:
@@ -141,6 +144,8 @@ class LearnerAcceptorFactory(Factory):
 
     def __init__(self, handler, max_buffer: int = DEFAULT_MAX_BUFFER) -> None:
         self.handler = handler
+        #: runs :meth:`send_stream`'s writer (task.cooperate: the global reactor's cooperator)
+        self.cooperate: Callable = task.cooperate
         self.max_buffer = max_buffer
 
     def buildProtocol(self, addr):
@@ -161,10 +166,32 @@ class _LeaderConnector(ClientFactory):
             self.d.errback(reason)
 
 
-def connect_to_leader(reactor, host: str, port: int, handler, timeout: float, max_buffer: int = DEFAULT_MAX_BUFFER):
-    """Learner.connectToLeader's one attempt: fires with the :class:`QuorumConnection` as it
-    connects (just before ``handler.connected``), fails with the reason otherwise."""
-    d: defer.Deferred = defer.Deferred()
-    factory = _LeaderConnector(handler, max_buffer, d)
-    reactor.connectTCP(host, port, factory, timeout=timeout)
-    return d
+#: Learner.connectToLeader: attempts, and the pause between them (s)
+CONNECT_TRIES = 5
+CONNECT_RETRY_PAUSE = 1.0
+
+
+def connect_to_leader(
+    reactor, host: str, port: int, handler, timeout: float, max_buffer: int = DEFAULT_MAX_BUFFER,
+    *, tries: int = CONNECT_TRIES, retry_pause: float = CONNECT_RETRY_PAUSE,
+) -> defer.Deferred:  # fmt: skip
+    """Learner.connectToLeader: up to ``tries`` attempts, each allowed ``timeout`` seconds,
+    ``retry_pause`` apart.  Fires with the :class:`QuorumConnection` as it connects (just
+    before ``handler.connected``); fails with the last attempt's reason."""
+
+    @defer.inlineCallbacks
+    def attempts():
+        for attempt in range(1, tries + 1):
+            d: defer.Deferred = defer.Deferred()
+            reactor.connectTCP(host, port, _LeaderConnector(handler, max_buffer, d), timeout=timeout)
+            try:
+                conn = yield d
+            except Exception as e:  # noqa: BLE001 - any failure to connect is retried
+                log.warning("Unexpected exception, tries=%d, connecting to %s:%d: %s", attempt, host, port, e)
+                if attempt == tries:
+                    raise
+                yield task.deferLater(reactor, retry_pause, lambda: None)
+            else:
+                return conn
+
+    return attempts()

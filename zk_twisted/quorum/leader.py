@@ -25,8 +25,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..jute import records as R
 from . import learner_handler as LH
-from . import zab_payloads as pl
+from . import payloads as P
 from .learner_handler import LearnerHandler, ProtocolError
 from .packets import (
     PACKET_NAMES,
@@ -247,7 +248,7 @@ class Leader:
                 self.handle_REVALIDATE(h, pkt)
             else:
                 raise ProtocolError(f"unexpected {PACKET_NAMES.get(t, t)} from a learner")
-        except (ProtocolError, pl.PayloadError, ValueError) as e:
+        except (ProtocolError, P.PayloadError, ValueError) as e:
             if not h.closed:
                 self._drop(h, f"{e} (in {h.phase})")
 
@@ -260,21 +261,23 @@ class Leader:
     def handle_FOLLOWERINFO(self, h: LearnerHandler, pkt) -> None:
         """LearnerHandler.run's first packet + Leader.getEpochToPropose (spec HandleFOLLOWERINFO)."""
         self._expect(h, LH.NONE, what=PACKET_NAMES[pkt.type])
-        info = pl.read_learner_info(pkt.data)
-        if info.sid is None:
-            info_sid = self._follower_counter  # 3.8's getAndDecrementFollowerCounter
+        data = pkt.data
+        # lenient as LearnerHandler: 8, 12 or 20 bytes; null (or too short for a sid) numbers
+        # the learner from 3.8's getAndDecrementFollowerCounter, its version left at 0x1
+        info = P.decode_learner_info(data if data is not None and len(data) >= 8 else None)
+        if info is None:
+            info = R.LearnerInfo(self._follower_counter, 0x1, -1)
             self._follower_counter -= 1
-        else:
-            info_sid = info.sid
-        if info.config_version is not None and info.config_version > self.config_version:
+        info_sid = info.serverid
+        if info.configVersion > self.config_version:  # -1: not sent
             raise ProtocolError("Follower is ahead of the leader (has a later activated configuration)")
-        if info.protocol_version < PROTOCOL_VERSION:
-            raise ProtocolError(f"learner protocol version 0x{info.protocol_version:x} predates Zab 1.0")
+        if info.protocolVersion < PROTOCOL_VERSION:
+            raise ProtocolError(f"learner protocol version 0x{info.protocolVersion:x} predates Zab 1.0")
         for other in list(self.handlers.values()):
             if other is not h and other.sid == info_sid:
                 self._drop(other, "the learner connected again")
         h.sid = info_sid
-        h.protocol_version = info.protocol_version
+        h.protocol_version = info.protocolVersion
         h.learner_type = LH.OBSERVER if pkt.type == PacketType.OBSERVERINFO else LH.PARTICIPANT
         learner_accepted = epoch_of(pkt.zxid)
         log.info("Follower sid: %d (%s) acceptedEpoch %d", info_sid, h.learner_type, learner_accepted)
@@ -493,22 +496,25 @@ class Leader:
     def handle_PING(self, h: LearnerHandler, pkt) -> None:
         """A learner's PING reply: its sessions' touches."""
         self._expect(h, LH.SYNCED, what="PING")
-        for session, timeout in pl.decode_touches(pkt.data):
+        for session, timeout in P.SessionTouches.from_bytes(pkt.data).touches:
             self.env.touch(session, timeout)
 
     def handle_REQUEST(self, h: LearnerHandler, pkt) -> None:
         """A write (or sync) a learner forwards: into the leader's request pipeline."""
         self._expect(h, LH.SYNCED, what="REQUEST")
-        session, cxid, op, body = pl.decode_request(pkt.data)
+        req = P.QuorumRequest.from_bytes(pkt.data)
         h.requests_received += 1
-        self.env.submit_learner_request(h.peer, h.sid, session, cxid, op, body, pkt.authinfo)
+        self.env.submit_learner_request(
+            h.peer, h.sid, req.session_id, req.cxid, req.type, req.body, pkt.authinfo
+        )
 
     def handle_REVALIDATE(self, h: LearnerHandler, pkt) -> None:
         """Leader.revalidateSession: is a session that moved to this learner still valid?"""
         self._expect(h, LH.SYNCED, what="REVALIDATE")
-        session, timeout = pl.decode_revalidate(pkt.data)
-        valid = bool(self.env.revalidate_session(h.sid, session, timeout))
-        self._send(h, packet(PacketType.REVALIDATE, pkt.zxid, pl.encode_revalidate_answer(session, valid)))
+        req = P.RevalidateRequest.from_bytes(pkt.data)
+        valid = bool(self.env.revalidate_session(h.sid, req.session_id, req.timeout))
+        answer = P.RevalidateReply(req.session_id, valid).to_bytes()
+        self._send(h, packet(PacketType.REVALIDATE, pkt.zxid, answer))
 
     # ------------------------------------------------------------------ time
     def half_tick(self) -> None:

@@ -30,9 +30,9 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from . import zab_payloads as pl
+from . import payloads as P
 from .learner_handler import ProtocolError
-from .packets import PACKET_NAMES, PROTOCOL_VERSION, PacketType, epoch_of, int_payload, make_zxid, packet
+from .packets import PACKET_NAMES, PacketType, epoch_of, int_payload, make_zxid, packet
 from .packets import read_int_payload as _read_int
 from .sync_choice import Proposal
 
@@ -106,9 +106,8 @@ class Learner:
     # ------------------------------------------------------------------ lifecycle
     def connected(self) -> None:
         """Learner.registerWithLeader's first step: FOLLOWERINFO / OBSERVERINFO."""
-        ptype = PacketType.OBSERVERINFO if self.observer else PacketType.FOLLOWERINFO
-        data = pl.learner_info(self.sid, PROTOCOL_VERSION, self.config_version)
-        self.env.send(self.leader, packet(ptype, make_zxid(self.accepted_epoch, 0), data))
+        info = P.follower_info(self.accepted_epoch, self.sid, self.config_version, observer=self.observer)
+        self.env.send(self.leader, info)
 
     def connection_lost(self) -> None:
         self._end("the connection to the leader closed", close=False)
@@ -136,7 +135,7 @@ class Learner:
                 self.handle_SNAP(pkt, snapshot)
             else:
                 handler(self, pkt)
-        except (ProtocolError, pl.PayloadError, ValueError) as e:
+        except (ProtocolError, P.PayloadError, ValueError) as e:
             self._end(f"protocol error: {e} (zab {self.zab_state}, sync {self.sync_stage})")
 
     def _illegal(self, pkt) -> ProtocolError:
@@ -204,8 +203,9 @@ class Learner:
     def _check_order(self, pkt) -> bool:
         """A txn must come after the last one queued; False: one a SNAP already holds."""
         z = pkt.zxid
-        if pl.txn_zxid(pkt.data) != z:
-            raise ProtocolError(f"txn header zxid 0x{pl.txn_zxid(pkt.data):x} in packet 0x{z:x}")
+        hdr_zxid = P.txn_zxid(pkt.data)
+        if hdr_zxid != z:
+            raise ProtocolError(f"txn header zxid 0x{hdr_zxid:x} in packet 0x{z:x}")
         if z <= self.last_queued:
             if self.sync_mode == PacketType.SNAP and self.sync_stage == SYNCING and z <= self.sync_commit:
                 return False  # sent after a fuzzy snapshot that already holds it
@@ -366,8 +366,7 @@ class Learner:
             if self.sync_stage in (SYNCING, NEWLEADER_ACKED):
                 return
             raise self._illegal(pkt)
-        data = pl.encode_touches(self.env.touches())
-        self.env.send(self.leader, packet(PacketType.PING, pkt.zxid, data, pkt.authinfo))
+        self.env.send(self.leader, P.learner_ping(pkt, self.env.touches()))
 
     def handle_SYNC(self, pkt) -> None:
         if self.zab_state != BROADCAST:
@@ -377,25 +376,20 @@ class Learner:
     def handle_REVALIDATE(self, pkt) -> None:
         if self.zab_state != BROADCAST:
             raise self._illegal(pkt)
-        session, valid = pl.decode_revalidate_answer(pkt.data)
-        self.env.revalidated(session, valid)
+        answer = P.RevalidateReply.from_bytes(pkt.data)
+        self.env.revalidated(answer.session_id, answer.valid)
 
     def forward_request(self, session_id: int, cxid: int, op: int, body: bytes, authinfo=None) -> None:
         """FollowerRequestProcessor / Learner.request: a write or sync goes to the leader."""
         if self.ended is not None or self.zab_state != BROADCAST:
             raise RuntimeError("not following a leader")
-        self.env.send(
-            self.leader,
-            packet(PacketType.REQUEST, -1, pl.encode_request(session_id, cxid, op, body), authinfo),
-        )
+        self.env.send(self.leader, P.request(P.QuorumRequest(session_id, cxid, op, body or b""), authinfo))
 
     def revalidate(self, session_id: int, timeout: int) -> None:
         """Learner.validateSession: ask the leader whether a session that moved here lives."""
         if self.ended is not None or self.zab_state != BROADCAST:
             raise RuntimeError("not following a leader")
-        self.env.send(
-            self.leader, packet(PacketType.REVALIDATE, -1, pl.encode_revalidate(session_id, timeout))
-        )
+        self.env.send(self.leader, P.revalidate(session_id, timeout))
 
     # ------------------------------------------------------------------ time
     def half_tick(self) -> None:

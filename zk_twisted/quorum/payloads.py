@@ -32,6 +32,7 @@ __all__ = [
     "decode_data",
     "decode_learner_info",
     "encode_data",
+    "txn_zxid",
 ]
 
 _Q = struct.Struct(">q")
@@ -137,6 +138,12 @@ class TxnPayload:
         except JuteError as e:
             raise PayloadError(f"txn payload: {e}") from None
         return cls(hdr, txn, digest)
+
+
+def txn_zxid(data: bytes | None) -> int:
+    """The zxid in a PROPOSAL / INFORM's TxnHeader (long clientId, int cxid, long zxid, ...),
+    read without decoding the txn: what a learner checks against the packet's zxid."""
+    return _Q.unpack_from(_need(data, 32, "txn header"), 12)[0]
 
 
 def proposal(hdr: R.TxnHeader, txn, digest: R.TxnDigest | None = None) -> R.QuorumPacket:

@@ -35,10 +35,6 @@ from .zkservers import LeaderZooKeeperServer, LearnerZooKeeperServer
 
 log = logging.getLogger(__name__)
 
-#: Learner.connectToLeader: attempts, and the pause between them (s)
-CONNECT_TRIES = 5
-CONNECT_RETRY_PAUSE = 1.0
-
 
 def _now_ms(reactor) -> int:
     return int(reactor.seconds() * 1000)
@@ -305,17 +301,12 @@ class LearnerRole(_RoleBase):
             return result
         host, port = leader.addr
         timeout = self.cfg.tick_time * self.cfg.init_limit / 1000.0
-        for attempt in range(1, CONNECT_TRIES + 1):
-            try:
-                self.conn = yield connect_to_leader(self.reactor, host, port, self, timeout, self.cfg.jute_maxbuffer)
-                break
-            except Exception as e:  # noqa: BLE001 - any failure to connect is retried
-                log.warning("Unexpected exception, tries=%d, connecting to %s:%d: %s", attempt, host, port, e)
-                if attempt == CONNECT_TRIES:
-                    self.role_ended(f"could not connect to the leader {self.decision.leader}")
-                    result = yield self.done
-                    return result
-                yield task.deferLater(self.reactor, CONNECT_RETRY_PAUSE, lambda: None)
+        try:
+            self.conn = yield connect_to_leader(
+                self.reactor, host, port, self, timeout, self.cfg.jute_maxbuffer
+            )
+        except Exception:  # noqa: BLE001 - every try failed (the shell logged each)
+            self.role_ended(f"could not connect to the leader {self.decision.leader}")
         result = yield self.done
         return result
 
