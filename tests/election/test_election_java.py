@@ -147,7 +147,8 @@ def test_java_ensemble_and_our_election(java_ensemble, tmp_path):
     )
 
     # 4. our election as server 3 joins the running Java leader, without a new Java round
-    ours = ElectionProc(tmp_path, 3, (base / "zk3.cfg").read_text(), zxid=0x100000000, epoch=1)
+    #    (we claim an empty database: whatever epoch the Java pair is in, its vote is better)
+    ours = ElectionProc(tmp_path, 3, (base / "zk3.cfg").read_text(), zxid=0, epoch=0)
     ours.cfg = base / "zk3.cfg"
     try:
         ours.start()
@@ -159,7 +160,7 @@ def test_java_ensemble_and_our_election(java_ensemble, tmp_path):
         assert "Something went wrong while processing config received from 3" not in log
         assert {_mode(bp, 1), _mode(bp, 2)} == {"leader", "follower"}
 
-        # 5. the Java leader dies; we and the Java survivor elect the survivor (its epoch is newer)
+        # 5. the Java leader dies; we and the Java survivor elect the survivor (its vote is better)
         survivor = 3 - leader
         mark = len((base / f"zk{survivor}.log").read_text())
         _kill(base, leader)
