@@ -258,3 +258,14 @@ def test_vote_equality_as_3_8():
     assert Vote(1, 5, 2, 3, F, 2).matches(Vote(1, 9, 7, 3, LD, 2))
     assert not Vote(1, 5, 2, 3, F, 2).matches(Vote(1, 5, 2, 4, LD, 2))
     assert Vote(1, 5, 2, 3, F, 0).matches(Vote(1, 5, 2, 4, LD, 2))
+
+
+def test_abstract_state_in_the_spec_shape():
+    fle, _ = started(sid=1, zxid=0x100000005, epoch=1)
+    fle.handle_notification(note(1, 1, 0x100000005, 1, 1))
+    fle.handle_notification(note(2, 2, 0x100000001, 1, 1, F))
+    st = fle.abstract_state()
+    assert st["state"] == "LOOKING" and st["logicalclock"] == 1
+    assert st["vote"] == {"leader": 1, "zxid": (1, 5), "peerEpoch": 1}
+    assert st["recvVotes"] == {(1, 1, (1, 5), 1, 1, "LOOKING"), (2, 2, (1, 1), 1, 1, "FOLLOWING")}
+    assert st["outOfElection"] == {(2, 2, (1, 1), 1, 1, "FOLLOWING")}
