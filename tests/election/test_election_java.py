@@ -26,7 +26,7 @@ from zk_twisted.election.messages import (
     encode_notification,
     frame,
 )
-from zk_twisted.quorum.verifier import QuorumMaj
+from zk_twisted.quorum.verifier import QuorumHierarchical, QuorumMaj
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zkharness import ZK_JAVA_SH, four_letter, free_port, wait_for  # noqa: E402
@@ -203,3 +203,27 @@ def test_java_ensemble_and_our_election(java_ensemble, tmp_path):
                          (base / f"zk{survivor}.log").read_text()[mark:])  # fmt: skip
     finally:
         ours.stop()
+
+
+def test_hierarchical_config_text_matches_java(tmp_path):
+    """QuorumHierarchical.toString, byte for byte: Java's notification carries its verifier's
+    text, ours must be the same (HashMap order of servers, group members, weights)."""
+    base = tmp_path / "java"
+    bp = free_port() % 20000 + 20000
+    extra = ["group.1=3:1", "group.2=2", "weight.1=2", "weight.2=1", "weight.3=0"]
+    r = zk_java("ensemble", str(base), str(bp), *extra)
+    try:
+        assert r.returncode == 0, r.stdout + r.stderr
+        cfg = load_config(base / "zk1.cfg")
+        ours = QuorumHierarchical.from_config(cfg).to_string().encode()
+        with socket.create_connection(cfg.servers[1].election_addr, timeout=10) as s:
+            s.sendall(encode_initial_message(3, [cfg.servers[3].election_addr]))
+            s.sendall(frame(encode_notification(0, 3, 0, 1, 0, ours)))
+            n = decode_notification(_read_frame(s), 1)
+        assert n.config == ours, (n.config, ours)
+        time.sleep(0.5)
+        log = (base / "zk1.log").read_text()
+        assert "Something went wrong while processing config received from 3" not in log
+        assert re.search(r"n\.sid:3, n\.state:LOOKING, .*n\.config version:0x0", log)
+    finally:
+        zk_java("stop", str(base))
