@@ -269,3 +269,26 @@ def test_abstract_state_in_the_spec_shape():
     assert st["vote"] == {"leader": 1, "zxid": (1, 5), "peerEpoch": 1}
     assert st["recvVotes"] == {(1, 1, (1, 5), 1, 1, "LOOKING"), (2, 2, (1, 1), 1, 1, "FOLLOWING")}
     assert st["outOfElection"] == {(2, 2, (1, 1), 1, 1, "FOLLOWING")}
+
+
+def test_driver_over_a_clock_fires_the_deferred_and_can_be_cancelled():
+    from twisted.internet.task import Clock
+
+    from zk_twisted.election.driver import LeaderElection
+    from zk_twisted.testing.network import MemoryNetwork, election_node
+
+    net = MemoryNetwork(Clock())
+    servers = {i: qs(i) for i in (1, 2, 3)}
+    v = maj(3)
+    nodes = [election_node(net, i, servers, v, last_zxid=i, current_epoch=1, start=False) for i in (1, 2, 3)]
+    results = []
+    for n in nodes[:2]:
+        n.election.look_for_leader(n.last_zxid, n.current_epoch).addCallback(results.append)
+    net.run(lambda: len(results) == 2)
+    assert [(d.leader, d.state) for d in results] == [(2, F), (2, LD)]
+    assert net.clock.seconds() >= 0.2  # the finalize wait ran on the clock
+    d = nodes[2].election.look_for_leader(0, 0)
+    d.addErrback(lambda f: results.append("cancelled"))
+    d.cancel()
+    assert results[-1] == "cancelled" and not nodes[2].fle.looking
+    assert isinstance(nodes[2].election, LeaderElection)
