@@ -258,3 +258,37 @@ def test_vote_equality_as_3_8():
     assert Vote(1, 5, 2, 3, F, 2).matches(Vote(1, 9, 7, 3, LD, 2))
     assert not Vote(1, 5, 2, 3, F, 2).matches(Vote(1, 5, 2, 4, LD, 2))
     assert Vote(1, 5, 2, 3, F, 0).matches(Vote(1, 5, 2, 4, LD, 2))
+
+
+def test_abstract_state_in_the_spec_shape():
+    fle, _ = started(sid=1, zxid=0x100000005, epoch=1)
+    fle.handle_notification(note(1, 1, 0x100000005, 1, 1))
+    fle.handle_notification(note(2, 2, 0x100000001, 1, 1, F))
+    st = fle.abstract_state()
+    assert st["state"] == "LOOKING" and st["logicalclock"] == 1
+    assert st["vote"] == {"leader": 1, "zxid": (1, 5), "peerEpoch": 1}
+    assert st["recvVotes"] == {(1, 1, (1, 5), 1, 1, "LOOKING"), (2, 2, (1, 1), 1, 1, "FOLLOWING")}
+    assert st["outOfElection"] == {(2, 2, (1, 1), 1, 1, "FOLLOWING")}
+
+
+def test_driver_over_a_clock_fires_the_deferred_and_can_be_cancelled():
+    from twisted.internet.task import Clock
+
+    from zk_twisted.election.driver import LeaderElection
+    from zk_twisted.testing.network import MemoryNetwork, election_node
+
+    net = MemoryNetwork(Clock())
+    servers = {i: qs(i) for i in (1, 2, 3)}
+    v = maj(3)
+    nodes = [election_node(net, i, servers, v, last_zxid=i, current_epoch=1, start=False) for i in (1, 2, 3)]
+    results = []
+    for n in nodes[:2]:
+        n.election.look_for_leader(n.last_zxid, n.current_epoch).addCallback(results.append)
+    net.run(lambda: len(results) == 2)
+    assert [(d.leader, d.state) for d in results] == [(2, F), (2, LD)]
+    assert net.clock.seconds() >= 0.2  # the finalize wait ran on the clock
+    d = nodes[2].election.look_for_leader(0, 0)
+    d.addErrback(lambda f: results.append("cancelled"))
+    d.cancel()
+    assert results[-1] == "cancelled" and not nodes[2].fle.looking
+    assert isinstance(nodes[2].election, LeaderElection)

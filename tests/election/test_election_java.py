@@ -26,7 +26,7 @@ from zk_twisted.election.messages import (
     encode_notification,
     frame,
 )
-from zk_twisted.quorum.verifier import QuorumMaj
+from zk_twisted.quorum.verifier import QuorumHierarchical, QuorumMaj
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zkharness import ZK_JAVA_SH, four_letter, free_port, wait_for  # noqa: E402
@@ -128,19 +128,27 @@ def test_java_ensemble_and_our_election(java_ensemble, tmp_path):
     with socket.create_connection(cfg.servers[1].election_addr, timeout=10) as s:
         # a header from "server 0" makes Java 1 dial back the address in it: our fake server 3
         s.sendall(encode_initial_message(0, [addr3]))
-        conn, _ = fake.accept()
-        conn.settimeout(10)
-        got = b""
-        while (r := InitialMessageReader().feed(got)) is None:
-            got += conn.recv(4096)
-        conn.close()
+        r = None
+        for _ in range(5):  # Java 2 may dial "3" too (it answers what we sent it as 3)
+            conn, _ = fake.accept()
+            conn.settimeout(10)
+            got = b""
+            while (r := InitialMessageReader().feed(got)) is None:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            conn.close()
+            if r is not None and r[0].sid == 1:
+                break
     fake.close()
     assert r[0].sid == 1 and got[: len(encode_initial_message(1, [cfg.servers[1].election_addr]))] == (
         encode_initial_message(1, [cfg.servers[1].election_addr])
     )
 
     # 4. our election as server 3 joins the running Java leader, without a new Java round
-    ours = ElectionProc(tmp_path, 3, (base / "zk3.cfg").read_text(), zxid=0x100000000, epoch=1)
+    #    (we claim an empty database: whatever epoch the Java pair is in, its vote is better)
+    ours = ElectionProc(tmp_path, 3, (base / "zk3.cfg").read_text(), zxid=0, epoch=0)
     ours.cfg = base / "zk3.cfg"
     try:
         ours.start()
@@ -152,7 +160,7 @@ def test_java_ensemble_and_our_election(java_ensemble, tmp_path):
         assert "Something went wrong while processing config received from 3" not in log
         assert {_mode(bp, 1), _mode(bp, 2)} == {"leader", "follower"}
 
-        # 5. the Java leader dies; we and the Java survivor elect the survivor (its epoch is newer)
+        # 5. the Java leader dies; we and the Java survivor elect the survivor (its vote is better)
         survivor = 3 - leader
         mark = len((base / f"zk{survivor}.log").read_text())
         _kill(base, leader)
@@ -195,3 +203,27 @@ def test_java_ensemble_and_our_election(java_ensemble, tmp_path):
                          (base / f"zk{survivor}.log").read_text()[mark:])  # fmt: skip
     finally:
         ours.stop()
+
+
+def test_hierarchical_config_text_matches_java(tmp_path):
+    """QuorumHierarchical.toString, byte for byte: Java's notification carries its verifier's
+    text, ours must be the same (HashMap order of servers, group members, weights)."""
+    base = tmp_path / "java"
+    bp = free_port() % 20000 + 20000
+    extra = ["group.1=3:1", "group.2=2", "weight.1=2", "weight.2=1", "weight.3=0"]
+    r = zk_java("ensemble", str(base), str(bp), *extra)
+    try:
+        assert r.returncode == 0, r.stdout + r.stderr
+        cfg = load_config(base / "zk1.cfg")
+        ours = QuorumHierarchical.from_config(cfg).to_string().encode()
+        with socket.create_connection(cfg.servers[1].election_addr, timeout=10) as s:
+            s.sendall(encode_initial_message(3, [cfg.servers[3].election_addr]))
+            s.sendall(frame(encode_notification(0, 3, 0, 1, 0, ours)))
+            n = decode_notification(_read_frame(s), 1)
+        assert n.config == ours, (n.config, ours)
+        time.sleep(0.5)
+        log = (base / "zk1.log").read_text()
+        assert "Something went wrong while processing config received from 3" not in log
+        assert re.search(r"n\.sid:3, n\.state:LOOKING, .*n\.config version:0x0", log)
+    finally:
+        zk_java("stop", str(base))

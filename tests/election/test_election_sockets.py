@@ -170,3 +170,19 @@ def test_hierarchical_quorum_processes(tmp_path, procs):
     decided = {sid: p.wait("decided") for sid, p in nodes.items()}
     assert {d["leader"] for d in decided.values()} == {2}
     assert decided[3]["state"] == "FOLLOWING"
+
+
+def test_ipv6_loopback(tmp_path, procs):
+    """server.N=[::1]:...: headers carry Java's "[0:0:0:0:0:0:0:1]:port" form and the
+    dial-back to that address works."""
+    text, ports = ensemble_config(3)
+    text = text.replace("=127.0.0.1:", "=[::1]:")
+    nodes = {}
+    for sid in (1, 2, 3):
+        # 1 (started first) has the best vote: whoever is up when, all elect 1
+        nodes[sid] = ElectionProc(tmp_path, sid, text + client_port_line(ports, sid), zxid=10 - sid, epoch=1)
+        procs.append(nodes[sid])
+        nodes[sid].start()
+    decided = {sid: p.wait("decided") for sid, p in nodes.items()}
+    assert {d["leader"] for d in decided.values()} == {1}
+    assert nodes[1].stats()["bad_input"] == 0

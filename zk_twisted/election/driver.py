@@ -99,8 +99,8 @@ class LeaderElection:
     def _cancelled(self, d: Deferred) -> None:
         self._deferred = None
         self._cancel_timer()
-        self.fle.set_state(self.fle.state)
-        self.fle.looking = False
+        self.fle.looking = False  # the round is abandoned; answers to peers go on
+        self.fle.finalizing = False
 
     # ---------------------------------------------------------------- events in
     def _received(self, sid: int, payload: bytes) -> None:

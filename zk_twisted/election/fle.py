@@ -444,3 +444,24 @@ class FastLeaderElection:
 
     def voters_of(self, sids: Iterable[int]) -> list[int]:
         return [s for s in sids if self.valid_voter(s)]
+
+    # ---------------------------------------------------------------- for the runner
+    def abstract_state(self) -> dict:
+        """This server's election variables in the spec's shape (spec/README.md): zxids as
+        ``(epoch, counter)``, votes as ``{leader, zxid, peerEpoch}``, recvset / outofelection
+        as sets of ``(sid, leader, zxid, electionEpoch, peerEpoch, state)``."""
+
+        def zx(z: int) -> tuple[int, int]:
+            return ((z >> 32) & 0xFFFFFFFF, z & 0xFFFFFFFF)
+
+        def rec(sid: int, v: Vote) -> tuple:
+            return (sid, v.leader, zx(v.zxid), v.election_epoch, v.peer_epoch, v.state.name)
+
+        v = self.proposal if self.looking else (self.current_vote or self.proposal)
+        return {
+            "state": self.state.name,
+            "logicalclock": self.logicalclock,
+            "vote": {"leader": v.leader, "zxid": zx(v.zxid), "peerEpoch": v.peer_epoch},
+            "recvVotes": {rec(s, w) for s, w in self.recvset.items()},
+            "outOfElection": {rec(s, w) for s, w in self.outofelection.items()},
+        }

@@ -115,12 +115,23 @@ class ElectionStack:
         return self.port.stopListening()
 
 
+def _int_property(cfg, name: str, default: int) -> int:
+    """Integer.getInteger: a -D property (or zoo.cfg key turned property), else the default."""
+    value = cfg.system_property(name)
+    try:
+        return int(value.strip()) if value is not None else default
+    except ValueError:
+        return default
+
+
 def create_election(cfg, reactor, *, resolver=default_resolver) -> ElectionStack:
     """Listen on our election port and build QuorumCnxManager + FastLeaderElection.
 
     ``cfg`` is a quorum ZKConfig (server.N lines, myid).  The handshake timeout is 3.8's
     ``tickTime * syncLimit`` (``zookeeper.quorumCnxnTimeoutMs`` wins when set), the connect
-    timeout ``zookeeper.cnxTimeout`` (5 s).  ``quorumListenOnAllIPs`` binds every interface.
+    timeout ``zookeeper.cnxTimeout`` (5 s), the notification interval
+    ``zookeeper.fastleader.min/maxNotificationInterval`` (200 ms / 60 s).
+    ``quorumListenOnAllIPs`` binds every interface.
     """
     me = cfg.my_server
     if me is None:
@@ -147,5 +158,11 @@ def create_election(cfg, reactor, *, resolver=default_resolver) -> ElectionStack
     interface = "" if cfg.quorum_listen_on_all_ips else (resolver(host) or host)
     listening = reactor.listenTCP(port, ElectionListenerFactory(manager), interface=interface)
     log.info("%d is accepting connections now, my election bind port: %s:%d", cfg.server_id, interface, port)
-    fle = FastLeaderElection(cfg.server_id, verifier_from_config(cfg), cfg.peer_type)
+    fle = FastLeaderElection(
+        cfg.server_id,
+        verifier_from_config(cfg),
+        cfg.peer_type,
+        min_notification_interval=_int_property(cfg, "zookeeper.fastleader.minNotificationInterval", 200),
+        max_notification_interval=_int_property(cfg, "zookeeper.fastleader.maxNotificationInterval", 60000),
+    )
     return ElectionStack(LeaderElection(fle, manager, reactor), manager, fle, listening)
