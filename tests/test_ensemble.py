@@ -403,6 +403,9 @@ def _session_moved_script(port_a: int, port_b: int) -> dict:
     s = a.connect()
     out = {"create": a.call("create", create_body("/moved", b"a")).err}
     b = RawClient(port_b)
+    # a real client numbers its requests on, across the move: committed txns are matched to
+    # a member's waiting requests by (session, cxid), in 3.8 as here
+    b.xid = 100
     rsp = b.connect(session_id=s.session_id, passwd=s.passwd)
     out["reopened"] = rsp.session_id == s.session_id
     out["sync_b"] = b.call("sync", i32(len(b"/")) + b"/").err
