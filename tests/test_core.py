@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from corefakes import OPEN_ACL, CoreClient, FakeCnxn, make_core, recomputed_digest
+from corefakes import OPEN_ACL, CoreClient, FakeCnxn, flush, make_core, recomputed_digest
 
 from zk_twisted.constants import Code, CreateMode, EventType, OpCode, Perms
 from zk_twisted.jute import records as R
@@ -118,6 +118,8 @@ def test_watch_event_is_written_before_the_reply_that_shows_the_change():
     c.get("/w", watch=True)
     c.xid += 1
     zks.process_packet(c.cnxn, struct.pack(">ii", c.xid, OpCode.setData) + R.SetDataRequest("/w", b"2", -1).to_bytes())
+    assert c.cnxn.frames == []  # held until durable
+    flush(zks)
     frames = c.cnxn.pop()
     xids = [struct.unpack_from(">i", f, 4)[0] for f in frames]
     assert xids == [-1, c.xid]
@@ -190,6 +192,7 @@ def test_session_expiry_removes_ephemerals_and_notifies():
     for _ in range(4):
         clock.advance(2)
         zks.expire_sessions()
+        flush(zks)
         watcher.call(OpCode.ping)  # keeps the watcher's session alive
     assert victim.cnxn.closed
     assert watcher.exists("/eph")[0] == Code.NONODE
@@ -245,11 +248,14 @@ def test_containers_and_ttl_nodes_are_reaped():
     c.create("/box/x")
     c.delete("/box/x")
     zks.check_containers()
+    assert c.exists("/box")[0] == 0  # its deleteContainer is not durable yet
+    flush(zks)
     assert c.exists("/box")[0] == Code.NONODE
     req = R.CreateTTLRequest("/ttl", b"", OPEN_ACL, CreateMode.PERSISTENT_WITH_TTL, 500)
     assert c.call(OpCode.createTTL, req)[0] == 0
     clock.advance(0.6)
     zks.check_containers()
+    flush(zks)
     assert c.exists("/ttl")[0] == Code.NONODE
 
 
