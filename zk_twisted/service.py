@@ -34,6 +34,7 @@ def settings_from_config(cfg) -> ServerSettings:
         enforce_quota=cfg.enforce_quota,
         container_check_interval_ms=cfg.container_check_interval_ms,
         container_max_per_minute=cfg.container_max_per_minute,
+        container_max_never_used_ms=cfg.container_max_never_used_ms,
     )
 
 
