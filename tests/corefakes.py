@@ -24,7 +24,7 @@ class FakeCnxn(ServerCnxn):
     """Collects every frame the server writes; knows nothing about the protocol."""
 
     def __init__(self, zks: ZooKeeperServer, ip: str = "127.0.0.1") -> None:
-        self.init_cnxn(ip, 40000, zks.now_ms())
+        self.init_cnxn(ip, 40000, zks.wall_time())
         self.frames: list[bytes] = []
         self.closed = False
         self.paused = False

@@ -38,6 +38,15 @@ def settings_from_config(cfg) -> ServerSettings:
     )
 
 
+class MonotonicClock:
+    """``seconds()`` that never steps: what sessions expire by (3.8's Time.currentElapsedTime).
+    The reactor's own ``seconds()`` is the wall clock."""
+
+    @staticmethod
+    def seconds() -> float:
+        return time.monotonic()
+
+
 class StandaloneServer(service.Service):
     """ZooKeeperServerMain: one server, no quorum."""
 
@@ -67,7 +76,7 @@ class StandaloneServer(service.Service):
         if cfg.not_acted_on:
             log.info("zoo.cfg keys accepted but not acted on: %s", ", ".join(sorted(cfg.not_acted_on)))
         self.storage, db, sync_factory = self._opened or open_storage(cfg, self.reactor)
-        self.zks = ZooKeeperServer(settings_from_config(cfg), db, self.reactor, sync_factory)
+        self.zks = ZooKeeperServer(settings_from_config(cfg), db, MonotonicClock(), sync_factory, time.time)
         four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)
         factory = ClientFactory(self.zks, self.reactor, cfg.max_client_cnxns, four)
         backlog = cfg.client_port_listen_backlog if cfg.client_port_listen_backlog > 0 else 50

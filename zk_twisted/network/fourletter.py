@@ -308,7 +308,7 @@ class FourLetterWords:
         # the canonical host name needs DNS, which may block: look it up off the reactor thread
         self._host_name = socket.gethostname() or "<NA>"
         threading.Thread(target=self._lookup_host_name, name="zk-4lw-hostname", daemon=True).start()
-        self._created_ms = zks.now_ms() if zks is not None else int(time.time() * 1000)
+        self._created_ms = zks.wall_time() if zks is not None else int(time.time() * 1000)
         #: counters we read from elsewhere, as they were at the last 'srst' (3.8 resets its metrics)
         self._baseline: dict[str, int] = {}
 
@@ -369,7 +369,7 @@ class FourLetterWords:
     def uptime_ms(self) -> int:
         started = getattr(self.context, "started_at", 0) or 0
         start_ms = int(started * 1000) if started else self._created_ms
-        return max(0, self.zks.now_ms() - start_ms)
+        return max(0, self.zks.wall_time() - start_ms)
 
     def cnxns(self) -> list:
         """The connections, oldest first (3.8 prints its hash-set order)."""
@@ -463,13 +463,14 @@ def _elapsed_time(cnxn) -> int:
     return max(0, int(time.monotonic() * 1000) - (now - last))
 
 
-def _expiry_dump(label: str, buckets: dict[int, list[str]]) -> Iterator[str]:
-    """ExpiryQueue.dump: 'Sets (buckets)/(elements):' then each bucket by time."""
+def _expiry_dump(label: str, buckets: dict[int, list[str]], to_wall: int = 0) -> Iterator[str]:
+    """ExpiryQueue.dump: 'Sets (buckets)/(elements):' then each bucket by time; bucket times
+    are on the monotonic clock, ``to_wall`` turns them into dates (Time.elapsedTimeToDate)."""
     total = sum(len(v) for v in buckets.values())
     yield f"{label}Sets ({len(buckets)})/({total}):\n"
     for t in sorted(buckets):
         elems = buckets[t]
-        yield f"{len(elems)} expire at {java_date(t)}:\n"
+        yield f"{len(elems)} expire at {java_date(t + to_wall)}:\n"
         for e in elems:
             yield f"\t{e}\n"
 
@@ -621,7 +622,8 @@ def _dump(w: FourLetterWords, cnxn) -> str:
     sessions: dict[int, list[str]] = {}
     for t, bucket in queue.buckets.items():
         sessions[t] = [f"0x{hex_long(s.session_id)}" for s in sorted(bucket, key=lambda s: s.session_id)]
-    out.extend(_expiry_dump("Session ", sessions))
+    to_wall = zks.wall_time() - zks.now_ms()
+    out.extend(_expiry_dump("Session ", sessions, to_wall))
     out.append("ephemeral nodes dump:\n")
     eph = zks.db.tree.ephemerals
     out.append(f"Sessions with Ephemerals ({len(eph)}):\n")
@@ -635,11 +637,12 @@ def _dump(w: FourLetterWords, cnxn) -> str:
         t = queue.elem_expiry.get(s) if s is not None else None
         if t is None:  # no session yet: the sessionless-connection timeout bucket
             step = SESSIONLESS_CNXN_TIMEOUT_MS
-            t = (c.established + step) // step * step + step
+            est = c.established - to_wall  # on the expiry clock
+            t = (est + step) // step * step + step
         conns.setdefault(t, []).append(
             f"ip: {java_address(c.remote_ip, c.remote_port)} sessionId: 0x{hex_long(c.session_id)}"
         )
-    out.extend(_expiry_dump("Connections ", conns))
+    out.extend(_expiry_dump("Connections ", conns, to_wall))
     return "".join(out)
 
 
