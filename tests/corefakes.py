@@ -158,13 +158,23 @@ class CoreClient:
         return self.call(OpCode.closeSession)[0]
 
 
-def make_core(extended: bool = True, held: bool = True, **settings) -> tuple[ZooKeeperServer, Clock]:
+#: cores made during the running test whose digest must never mismatch (conftest checks)
+CHECKED_CORES: list[ZooKeeperServer] = []
+
+
+def make_core(
+    extended: bool = True, held: bool = True, check_digest: bool = True, **settings
+) -> tuple[ZooKeeperServer, Clock]:
     """A core on a Clock; ``held``: txns wait in a :class:`HeldSync` until flushed (calls
-    through :class:`CoreClient` flush when their reply needs it)."""
+    through :class:`CoreClient` flush when their reply needs it).  ``check_digest``: after
+    the test, its ``digest_mismatches`` must be 0 (off only for a test that makes one)."""
     clock = Clock()
     clock.advance(1_700_000_000)
     db = ZKDatabase(DataTree(extended_types=extended))
-    return ZooKeeperServer(ServerSettings(**settings), db, clock, HeldSync if held else None), clock
+    zks = ZooKeeperServer(ServerSettings(**settings), db, clock, HeldSync if held else None)
+    if check_digest:
+        CHECKED_CORES.append(zks)
+    return zks, clock
 
 
 def recomputed_digest(tree: DataTree) -> int:

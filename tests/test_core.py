@@ -315,7 +315,7 @@ def test_digest_of_nodes_changed_many_times_between_reads():
 
 
 def test_a_txn_digest_that_disagrees_with_the_tree_is_counted():
-    zks, _ = make_core()
+    zks, _ = make_core(check_digest=False)
     c = CoreClient(zks)
     c.create("/m", b"1")
     db = zks.db
@@ -383,3 +383,44 @@ def test_create_flags_that_disagree_with_the_opcode():
     req = R.CreateTTLRequest("/t", b"", OPEN_ACL, CreateMode.PERSISTENT, -1)
     assert c.call(OpCode.createTTL, req)[0] == Code.BADARGUMENTS
     assert zks.db.digest_mismatches == 0
+
+
+def _multi(ops) -> bytes:
+    from zk_twisted.jute.multi import encode_multi_request
+
+    return encode_multi_request(ops)
+
+
+def test_pipelined_failed_multi_gives_the_parent_its_in_flight_change_back():
+    """ZOOKEEPER-1624: a failed multi's rollback restores the parent's record of an
+    in-flight create, so the next sequential name counts that create."""
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.create("/t")
+    c.send(OpCode.create2, R.CreateRequest("/t/x", b"", OPEN_ACL, 0))
+    failing = [(OpCode.create2, R.CreateRequest("/t/m", b"", OPEN_ACL, 0)), (OpCode.check, R.CheckVersionRequest("/", 99))]
+    c.send(OpCode.multi, raw=_multi(failing))
+    seq = c.send(OpCode.create2, R.CreateRequest("/t/s-", b"", OPEN_ACL, CreateMode.PERSISTENT_SEQUENTIAL))
+    assert len(zks.prep.outstanding) > 2  # all three are in flight
+    flush(zks)
+    err, _, body = c.receive()[seq]
+    assert err == 0 and R.Create2Response.from_bytes(body).path == "/t/s-0000000001"
+    assert zks.db.digest_mismatches == 0
+
+
+def test_mixed_multi_is_refused_before_any_change_record(caplog):
+    """3.8 refuses a read op inside a write multi while decoding it: MARSHALLINGERROR, an
+    error txn, no change record; a create of the multi's path right after it succeeds."""
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.send(OpCode.create2, R.CreateRequest("/busy", b"", OPEN_ACL, 0))  # something in flight
+    mixed = [(OpCode.create2, R.CreateRequest("/m", b"", OPEN_ACL, 0)), (OpCode.getData, R.GetDataRequest("/", False))]
+    with caplog.at_level("WARNING"):
+        bad = c.send(OpCode.multi, raw=_multi(mixed))
+    assert "Failed to process" in caplog.text and "Mixing different kind of ops" in caplog.text
+    assert "/m" not in zks.prep.outstanding_for_path
+    create = c.send(OpCode.create2, R.CreateRequest("/m", b"", OPEN_ACL, 0))
+    flush(zks)
+    replies = c.receive()
+    assert replies[bad][0] == Code.MARSHALLINGERROR and replies[create][0] == 0
+    assert not zks.prep.outstanding and zks.db.digest_mismatches == 0
