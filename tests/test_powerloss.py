@@ -203,3 +203,39 @@ def test_the_check_bites_without_the_snapshot_directory_fsync(tmp_path):
     snap_dir = str(tmp_path / "data" / "snap" / VERSION_DIR)
     problems = _run(tmp_path, seed=4, drop_sync=lambda path: path == snap_dir)
     assert any("reported taken but is gone" in p for p in problems), problems[:5]
+
+
+def _atomic_outcomes(tmp_path: Path, drop_sync=None) -> set:
+    """What ``write_atomic`` leaves at ``currentEpoch`` (as the quorum's epoch files will be
+    written) after a power loss at every point: the set of contents seen."""
+    base = tmp_path / "data"
+    base.mkdir()
+    target = base / "currentEpoch"
+    disk = RecordingDiskIO(drop_sync)
+    disk.write_atomic(target, b"4")
+    disk.mark("done", None)
+    disk.write_atomic(target, b"5")
+    disk.mark("done", None)
+    rng = random.Random(5)
+    seen = set()
+    for cut in range(len(disk.ops) + 1):
+        for meta, tear in (("synced", False), ("all", True), ("all", False), ("random", True)):
+            crash = power_loss(disk.ops, cut, rng, meta, tear)
+            done = sum(1 for label, _ in crash.marks if label == "done")
+            content = crash.files.get(str(target))
+            seen.add((done, content))
+    return seen
+
+
+def test_write_atomic_leaves_the_old_file_or_the_new_one(tmp_path):
+    """The contract for epoch files: after a power loss the file holds the value of a
+    completed write_atomic or of the one in progress, whole; once a write returned, never
+    anything older."""
+    seen = _atomic_outcomes(tmp_path)
+    assert seen <= {(0, None), (0, b"4"), (1, b"4"), (1, b"5"), (2, b"5")}, seen
+
+
+def test_write_atomic_without_fsync_can_leave_a_torn_or_lost_file(tmp_path):
+    seen = _atomic_outcomes(tmp_path, drop_sync=lambda path: True)
+    assert (0, b"") in seen or (1, b"") in seen  # renamed before its content was durable
+    assert (1, None) in seen  # a returned write that a power loss takes back
