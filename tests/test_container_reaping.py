@@ -13,7 +13,10 @@ from zkharness import server_pair, wait_for
 
 CHECK_MS = 200
 NEVER_USED_MS = 1000
-PROPS = {"znode.container.checkIntervalMs": str(CHECK_MS), "znode.container.maxNeverUsedIntervalMs": str(NEVER_USED_MS)}
+PROPS = {
+    "znode.container.checkIntervalMs": str(CHECK_MS),
+    "znode.container.maxNeverUsedIntervalMs": str(NEVER_USED_MS),
+}
 
 
 @pytest.fixture(scope="module")

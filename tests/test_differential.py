@@ -96,7 +96,9 @@ def _send(zk: KazooClient, root: str, op):
     kind = op[0]
     if kind == "create":
         _, path, data, ephemeral, sequence = op
-        return zk.create_async(f"{root}/{path}", data, ephemeral=ephemeral, sequence=sequence, include_data=True)
+        return zk.create_async(
+            f"{root}/{path}", data, ephemeral=ephemeral, sequence=sequence, include_data=True
+        )
     if kind == "delete":
         return zk.delete_async(f"{root}/{op[1]}", op[2])
     if kind == "set":

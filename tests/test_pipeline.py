@@ -80,7 +80,10 @@ def test_failed_multi_keeps_parent_change_in_flight(servers, clients):
         answers = {name: _failed_multi_then_sequential(zk, f"/f{i}") for name, zk in clients.items()}
         assert answers["ours"] == answers["java"]
         java = answers["java"]
-        assert java[1] == ["RolledBackError", "BadVersionError"] and java[2] == ("ok", f"/f{i}/t/s-0000000001")
+        assert java[1] == ["RolledBackError", "BadVersionError"] and java[2] == (
+            "ok",
+            f"/f{i}/t/s-0000000001",
+        )
 
 
 def _mixed_multi(path: str) -> RawOp:
@@ -109,4 +112,3 @@ def test_mixed_multi_leaves_no_phantom_node(servers, clients):
         assert answers["ours"] == answers["java"]
         java = answers["java"]
         assert java[0] == ("error", MarshallingError.__name__) and java[1] == ("ok", f"/m{i}/u/m")
-

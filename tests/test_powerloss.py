@@ -65,7 +65,9 @@ def open_snaplog(base: Path, split: bool, **kw) -> FileTxnSnapLog:
     return FileTxnSnapLog(base / "snap", base / "log" if split else None, prealloc=PREALLOC, **kw)
 
 
-def run_workload(base: Path, disk: RecordingDiskIO, seed: int, split: bool, force_sync: bool = True) -> dict[int, tuple]:
+def run_workload(
+    base: Path, disk: RecordingDiskIO, seed: int, split: bool, force_sync: bool = True
+) -> dict[int, tuple]:
     """Pipelined writes against a real storage stack; returns xid -> (path, version) expected."""
     rng = random.Random(seed)
     snaplog = open_snaplog(base, split, force_sync=force_sync, io=disk)
@@ -125,7 +127,9 @@ class _Clock:
         return 1_700_000_000.0
 
 
-def check_power_losses(base: Path, work: Path, disk: RecordingDiskIO, expect: dict, seed: int, split: bool) -> list[str]:
+def check_power_losses(
+    base: Path, work: Path, disk: RecordingDiskIO, expect: dict, seed: int, split: bool
+) -> list[str]:
     """Every cut point, three ways (no unsynced metadata; all of it and a torn last write;
     random): the violations found, as readable lines."""
     rng = random.Random(seed)
