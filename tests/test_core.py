@@ -424,3 +424,27 @@ def test_mixed_multi_is_refused_before_any_change_record(caplog):
     replies = c.receive()
     assert replies[bad][0] == Code.MARSHALLINGERROR and replies[create][0] == 0
     assert not zks.prep.outstanding and zks.db.digest_mismatches == 0
+
+
+def test_sessions_expire_on_the_monotonic_clock_and_txns_carry_the_wall_clock():
+    """Two injected clocks: a wall-clock step of a day expires nothing and shows in ctime;
+    only the monotonic clock running past the timeout expires the session."""
+    from twisted.internet.task import Clock
+
+    from zk_twisted.server.datatree import DataTree
+    from zk_twisted.server.zkdatabase import ZKDatabase
+    from zk_twisted.server.zkserver import ServerSettings, ZooKeeperServer
+
+    mono, wall = Clock(), Clock()
+    wall.advance(1_700_000_000)
+    zks = ZooKeeperServer(ServerSettings(), ZKDatabase(DataTree()), mono, wall_clock=wall.seconds)
+    c = CoreClient(zks, timeout=10000)
+    c.create("/e", flags=CreateMode.EPHEMERAL)
+    wall.advance(86400)
+    zks.expire_sessions()
+    assert c.session_id in zks.sessions
+    err, rsp = c.create("/after")
+    assert err == 0 and c.exists("/after")[1].ctime == (1_700_000_000 + 86400) * 1000
+    mono.advance(30)
+    zks.expire_sessions()
+    assert c.session_id not in zks.sessions
