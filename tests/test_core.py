@@ -448,3 +448,21 @@ def test_sessions_expire_on_the_monotonic_clock_and_txns_carry_the_wall_clock():
     mono.advance(30)
     zks.expire_sessions()
     assert c.session_id not in zks.sessions
+
+
+def test_an_exception_mid_multi_rolls_back_what_the_multi_had_changed(caplog):
+    """Not a KeeperError (a create with a null path, found only when that op is reached):
+    MARSHALLINGERROR, logged with the request, and the ops before it leave nothing behind."""
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.send(OpCode.create2, R.CreateRequest("/busy", b"", OPEN_ACL, 0))  # something in flight
+    ops = [(OpCode.create2, R.CreateRequest("/a", b"", OPEN_ACL, 0)), (OpCode.create2, R.CreateRequest(None, b"", OPEN_ACL, 0))]
+    with caplog.at_level("WARNING"):
+        bad = c.send(OpCode.multi, raw=encode_multi_request(ops))
+    assert "Failed to process" in caplog.text
+    assert "/a" not in zks.prep.outstanding_for_path
+    again = c.send(OpCode.create2, R.CreateRequest("/a", b"", OPEN_ACL, 0))
+    flush(zks)
+    replies = c.receive()
+    assert replies[bad][0] == Code.MARSHALLINGERROR and replies[again][0] == 0
+    assert zks.db.digest_mismatches == 0

@@ -157,6 +157,23 @@ class PrepRequestProcessor:
         else:
             self._recompute_digest()
 
+    def _recompute_digest(self) -> None:
+        """The running digest summed again over what is outstanding (a rare path)."""
+        tree = self.zks.db.tree
+        if not tree.digest_enabled:
+            return
+        d = tree.tree_digest
+        seen: dict[str, DataNode | None] = {}
+        for cr in self.outstanding:
+            if cr.path not in seen:
+                seen[cr.path] = tree.nodes.get(cr.path)
+            before = seen[cr.path]
+            prev = tree.node_digest(cr.path, before) if before is not None else 0
+            new = tree.node_digest(cr.path, cr.node) if cr.node is not None else 0
+            d = (d - prev + new) & _U64
+            seen[cr.path] = cr.node
+        self._digest = d
+
     # ------------------------------------------------------------------ entry point
     def process(self, req: Request) -> None:
         zks = self.zks
