@@ -9,7 +9,33 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import corefakes  # noqa: E402
 from zkharness import JavaZK, ZKProcess  # noqa: E402
+
+#: what ZKDatabase logs when a txn's (or a snapshot's) digest differs from the tree's
+DIGEST_MISMATCH = "Digests are not matching"
+_log_checked: dict[int, int] = {}
+
+
+@pytest.fixture(autouse=True)
+def no_digest_mismatch():
+    """After every test: no in-process core it made counted a digest mismatch, and no
+    zk_twisted server it ran logged one (the log is the record that survives kill -9 and
+    covers restore too; mntr's zk_digest_mismatches_count counts the same events)."""
+    yield
+    cores, corefakes.CHECKED_CORES[:] = list(corefakes.CHECKED_CORES), []
+    assert all(zks.db.digest_mismatches == 0 for zks in cores), "an in-process core counted digest mismatches"
+    found = []
+    for server in ZKProcess.started:
+        try:
+            with open(server.log_path, "rb") as f:
+                f.seek(_log_checked.get(id(server), 0))
+                text = f.read()
+                _log_checked[id(server)] = f.tell()
+        except OSError:
+            continue
+        found += [line for line in text.decode("utf-8", "replace").splitlines() if DIGEST_MISMATCH in line]
+    assert not found, "zk_twisted logged digest mismatches:\n" + "\n".join(found[:5])
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from corefakes import OPEN_ACL, CoreClient, FakeCnxn, make_core, recomputed_digest
+from corefakes import OPEN_ACL, CoreClient, FakeCnxn, flush, make_core, recomputed_digest
 
 from zk_twisted.constants import Code, CreateMode, EventType, OpCode, Perms
 from zk_twisted.jute import records as R
@@ -119,6 +119,8 @@ def test_watch_event_is_written_before_the_reply_that_shows_the_change():
     c.get("/w", watch=True)
     c.xid += 1
     zks.process_packet(c.cnxn, struct.pack(">ii", c.xid, OpCode.setData) + R.SetDataRequest("/w", b"2", -1).to_bytes())
+    assert c.cnxn.frames == []  # held until durable
+    flush(zks)
     frames = c.cnxn.pop()
     xids = [struct.unpack_from(">i", f, 4)[0] for f in frames]
     assert xids == [-1, c.xid]
@@ -191,6 +193,7 @@ def test_session_expiry_removes_ephemerals_and_notifies():
     for _ in range(4):
         clock.advance(2)
         zks.expire_sessions()
+        flush(zks)
         watcher.call(OpCode.ping)  # keeps the watcher's session alive
     assert victim.cnxn.closed
     assert watcher.exists("/eph")[0] == Code.NONODE
@@ -246,11 +249,14 @@ def test_containers_and_ttl_nodes_are_reaped():
     c.create("/box/x")
     c.delete("/box/x")
     zks.check_containers()
+    assert c.exists("/box")[0] == 0  # its deleteContainer is not durable yet
+    flush(zks)
     assert c.exists("/box")[0] == Code.NONODE
     req = R.CreateTTLRequest("/ttl", b"", OPEN_ACL, CreateMode.PERSISTENT_WITH_TTL, 500)
     assert c.call(OpCode.createTTL, req)[0] == 0
     clock.advance(0.6)
     zks.check_containers()
+    flush(zks)
     assert c.exists("/ttl")[0] == Code.NONODE
 
 
@@ -310,7 +316,7 @@ def test_digest_of_nodes_changed_many_times_between_reads():
 
 
 def test_a_txn_digest_that_disagrees_with_the_tree_is_counted():
-    zks, _ = make_core()
+    zks, _ = make_core(check_digest=False)
     c = CoreClient(zks)
     c.create("/m", b"1")
     db = zks.db
@@ -384,4 +390,87 @@ def test_create_flags_that_disagree_with_the_opcode():
     assert err == 0 and "/c" not in zks.db.tree.containers
     req = R.CreateTTLRequest("/t", b"", OPEN_ACL, CreateMode.PERSISTENT, -1)
     assert c.call(OpCode.createTTL, req)[0] == Code.BADARGUMENTS
+    assert zks.db.digest_mismatches == 0
+
+
+def _multi(ops) -> bytes:
+    from zk_twisted.jute.multi import encode_multi_request
+
+    return encode_multi_request(ops)
+
+
+def test_pipelined_failed_multi_gives_the_parent_its_in_flight_change_back():
+    """ZOOKEEPER-1624: a failed multi's rollback restores the parent's record of an
+    in-flight create, so the next sequential name counts that create."""
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.create("/t")
+    c.send(OpCode.create2, R.CreateRequest("/t/x", b"", OPEN_ACL, 0))
+    failing = [(OpCode.create2, R.CreateRequest("/t/m", b"", OPEN_ACL, 0)), (OpCode.check, R.CheckVersionRequest("/", 99))]
+    c.send(OpCode.multi, raw=_multi(failing))
+    seq = c.send(OpCode.create2, R.CreateRequest("/t/s-", b"", OPEN_ACL, CreateMode.PERSISTENT_SEQUENTIAL))
+    assert len(zks.prep.outstanding) > 2  # all three are in flight
+    flush(zks)
+    err, _, body = c.receive()[seq]
+    assert err == 0 and R.Create2Response.from_bytes(body).path == "/t/s-0000000001"
+    assert zks.db.digest_mismatches == 0
+
+
+def test_mixed_multi_is_refused_before_any_change_record(caplog):
+    """3.8 refuses a read op inside a write multi while decoding it: MARSHALLINGERROR, an
+    error txn, no change record; a create of the multi's path right after it succeeds."""
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.send(OpCode.create2, R.CreateRequest("/busy", b"", OPEN_ACL, 0))  # something in flight
+    mixed = [(OpCode.create2, R.CreateRequest("/m", b"", OPEN_ACL, 0)), (OpCode.getData, R.GetDataRequest("/", False))]
+    with caplog.at_level("WARNING"):
+        bad = c.send(OpCode.multi, raw=_multi(mixed))
+    assert "Failed to process" in caplog.text and "Mixing different kind of ops" in caplog.text
+    assert "/m" not in zks.prep.outstanding_for_path
+    create = c.send(OpCode.create2, R.CreateRequest("/m", b"", OPEN_ACL, 0))
+    flush(zks)
+    replies = c.receive()
+    assert replies[bad][0] == Code.MARSHALLINGERROR and replies[create][0] == 0
+    assert not zks.prep.outstanding and zks.db.digest_mismatches == 0
+
+
+def test_sessions_expire_on_the_monotonic_clock_and_txns_carry_the_wall_clock():
+    """Two injected clocks: a wall-clock step of a day expires nothing and shows in ctime;
+    only the monotonic clock running past the timeout expires the session."""
+    from twisted.internet.task import Clock
+
+    from zk_twisted.server.datatree import DataTree
+    from zk_twisted.server.zkdatabase import ZKDatabase
+    from zk_twisted.server.zkserver import ServerSettings, ZooKeeperServer
+
+    mono, wall = Clock(), Clock()
+    wall.advance(1_700_000_000)
+    zks = ZooKeeperServer(ServerSettings(), ZKDatabase(DataTree()), mono, wall_clock=wall.seconds)
+    c = CoreClient(zks, timeout=10000)
+    c.create("/e", flags=CreateMode.EPHEMERAL)
+    wall.advance(86400)
+    zks.expire_sessions()
+    assert c.session_id in zks.sessions
+    err, rsp = c.create("/after")
+    assert err == 0 and c.exists("/after")[1].ctime == (1_700_000_000 + 86400) * 1000
+    mono.advance(30)
+    zks.expire_sessions()
+    assert c.session_id not in zks.sessions
+
+
+def test_an_exception_mid_multi_rolls_back_what_the_multi_had_changed(caplog):
+    """Not a KeeperError (a create with a null path, found only when that op is reached):
+    MARSHALLINGERROR, logged with the request, and the ops before it leave nothing behind."""
+    zks, _ = make_core()
+    c = CoreClient(zks)
+    c.send(OpCode.create2, R.CreateRequest("/busy", b"", OPEN_ACL, 0))  # something in flight
+    ops = [(OpCode.create2, R.CreateRequest("/a", b"", OPEN_ACL, 0)), (OpCode.create2, R.CreateRequest(None, b"", OPEN_ACL, 0))]
+    with caplog.at_level("WARNING"):
+        bad = c.send(OpCode.multi, raw=encode_multi_request(ops))
+    assert "Failed to process" in caplog.text
+    assert "/a" not in zks.prep.outstanding_for_path
+    again = c.send(OpCode.create2, R.CreateRequest("/a", b"", OPEN_ACL, 0))
+    flush(zks)
+    replies = c.receive()
+    assert replies[bad][0] == Code.MARSHALLINGERROR and replies[again][0] == 0
     assert zks.db.digest_mismatches == 0

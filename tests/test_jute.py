@@ -92,21 +92,31 @@ def test_errors_name_the_field():
         R.ErrorResponse.from_bytes(b"\x00\x00\x00\x00\x00", exact=True)
 
 
-@settings(max_examples=50, deadline=None)
-@given(
-    st.lists(
-        st.one_of(
-            st.tuples(st.just(1), record_strategy(R.CreateRequest)),
-            st.tuples(st.just(2), record_strategy(R.DeleteRequest)),
-            st.tuples(st.just(5), record_strategy(R.SetDataRequest)),
-            st.tuples(st.just(13), record_strategy(R.CheckVersionRequest)),
-            st.tuples(st.just(4), record_strategy(R.GetDataRequest)),
-        ),
-        max_size=5,
-    )
+_WRITE_OPS = st.one_of(
+    st.tuples(st.just(1), record_strategy(R.CreateRequest)),
+    st.tuples(st.just(2), record_strategy(R.DeleteRequest)),
+    st.tuples(st.just(5), record_strategy(R.SetDataRequest)),
+    st.tuples(st.just(13), record_strategy(R.CheckVersionRequest)),
 )
+_READ_OPS = st.one_of(
+    st.tuples(st.just(4), record_strategy(R.GetDataRequest)),
+    st.tuples(st.just(8), record_strategy(R.GetChildrenRequest)),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.one_of(st.lists(_WRITE_OPS, max_size=5), st.lists(_READ_OPS, max_size=5)))
 def test_multi_request_round_trip(ops):
     assert plain(decode_multi_request(encode_multi_request(ops))) == plain(ops)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(_WRITE_OPS, min_size=1, max_size=3), st.lists(_READ_OPS, min_size=1, max_size=3), st.booleans())
+def test_multi_request_mixing_reads_and_writes_is_refused(writes, reads, reads_first):
+    """MultiOperationRecord.deserialize (3.8) refuses the mix before any op is processed."""
+    ops = reads + writes if reads_first else writes + reads
+    with pytest.raises(JuteError, match="Mixing different kind of ops"):
+        decode_multi_request(encode_multi_request(ops))
 
 
 def test_multi_response_round_trip():

@@ -61,6 +61,9 @@ def wait_for(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "c
 class ZKProcess:
     """One zk_twisted server process: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL)."""
 
+    #: every server started in this test session (conftest checks their logs after each test)
+    started: list[ZKProcess] = []
+
     def __init__(
         self,
         base: Path,
@@ -104,6 +107,8 @@ class ZKProcess:
 
     def start(self, wait: bool = True, timeout: float = 30.0) -> ZKProcess:
         self.write_config()
+        if self not in ZKProcess.started:
+            ZKProcess.started.append(self)
         log = open(self.log_path, "ab")
         env = {k: v for k, v in os.environ.items() if k not in JVM_ENV}
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")

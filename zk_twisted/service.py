@@ -35,7 +35,17 @@ def settings_from_config(cfg) -> ServerSettings:
         enforce_quota=cfg.enforce_quota,
         container_check_interval_ms=cfg.container_check_interval_ms,
         container_max_per_minute=cfg.container_max_per_minute,
+        container_max_never_used_ms=cfg.container_max_never_used_ms,
     )
+
+
+class MonotonicClock:
+    """``seconds()`` that never steps: what sessions expire by (3.8's Time.currentElapsedTime).
+    The reactor's own ``seconds()`` is the wall clock."""
+
+    @staticmethod
+    def seconds() -> float:
+        return time.monotonic()
 
 
 class StandaloneServer(service.Service):
@@ -70,7 +80,7 @@ class StandaloneServer(service.Service):
         if cfg.not_acted_on:
             log.info("zoo.cfg keys accepted but not acted on: %s", ", ".join(sorted(cfg.not_acted_on)))
         self.storage, db, sync_factory = self._opened or open_storage(cfg, self.reactor)
-        self.zks = ZooKeeperServer(settings_from_config(cfg), db, self.reactor, sync_factory)
+        self.zks = ZooKeeperServer(settings_from_config(cfg), db, MonotonicClock(), sync_factory, time.time)
         four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)
         self._start_admin_server(four)
         if self.metrics_provider is not None:

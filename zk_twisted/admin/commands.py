@@ -101,7 +101,7 @@ def elapsed_time(ms: int, cnxn) -> int:
     if not ms:
         return 0
     zks = getattr(cnxn, "zks", None)
-    now = zks.now_ms() if zks is not None else int(time.time() * 1000)
+    now = zks.wall_time() if zks is not None else int(time.time() * 1000)
     return max(0, int(time.monotonic() * 1000) - (now - ms))
 
 

@@ -36,7 +36,7 @@ class ServerView:
         # the canonical host name needs DNS, which may block: look it up off the reactor thread
         self._host_name = socket.gethostname() or "<NA>"
         threading.Thread(target=self._lookup_host_name, name="zk-hostname", daemon=True).start()
-        self._created_ms = zks.now_ms() if zks is not None else int(time.time() * 1000)
+        self._created_ms = zks.wall_time() if zks is not None else int(time.time() * 1000)
         #: counters we read from elsewhere, as they were at the last 'srst' (3.8 resets its metrics)
         self._baseline: dict[str, int] = {}
 
@@ -71,7 +71,7 @@ class ServerView:
     def uptime_ms(self) -> int:
         started = getattr(self.context, "started_at", 0) or 0
         start_ms = int(started * 1000) if started else self._created_ms
-        return max(0, self.zks.now_ms() - start_ms)
+        return max(0, self.zks.wall_time() - start_ms)
 
     def cnxns(self) -> list:
         """The connections, oldest first (3.8 prints its hash-set order)."""

@@ -19,16 +19,27 @@ MULTI_OP_RECORDS: dict[int, type] = {
     OpCode.getData: R.GetDataRequest,
 }
 
+#: the read ops of a multiRead; a MultiOperationRecord holds only these or only writes
+MULTI_READ_OPS = frozenset((OpCode.getChildren, OpCode.getData))
+
 _END = R.MultiHeader(-1, True, -1).to_bytes()
 
 
 def decode_multi_request(buf: bytes, off: int = 0) -> list[tuple[int, object]]:
+    """MultiOperationRecord.deserialize: a mix of read and write ops is refused here, before
+    any op is looked at (3.8: IOException "Mixing different kind of ops")."""
     ops: list[tuple[int, object]] = []
+    reads = None
     h, off = R.MultiHeader._read(buf, off)
     while not h.done:
         cls = MULTI_OP_RECORDS.get(h.type)
         if cls is None:
             raise JuteError(f"Invalid type {h.type} in MultiOperationRecord")
+        is_read = h.type in MULTI_READ_OPS
+        if reads is None:
+            reads = is_read
+        elif reads is not is_read:
+            raise JuteError("Mixing different kind of ops")
         rec, off = cls._read(buf, off)
         ops.append((h.type, rec))
         h, off = R.MultiHeader._read(buf, off)

@@ -82,7 +82,7 @@ class ClientProtocol(Protocol, ServerCnxn):
         peer: IAddress = self.transport.getPeer()
         host = getattr(peer, "host", "0.0.0.0")
         port = getattr(peer, "port", 0)
-        self.init_cnxn(host, port, self.zks.now_ms())
+        self.init_cnxn(host, port, self.zks.wall_time())
         if not self.factory.admit(self):
             log.warning("Too many connections from %s - max is %d", host, self.factory.max_client_cnxns)
             self._done = True

@@ -175,13 +175,14 @@ def dump_connection_info(cnxn, brief: bool) -> str:
     return "".join(parts)
 
 
-def _expiry_dump(label: str, buckets: dict[int, list[str]]) -> Iterator[str]:
-    """ExpiryQueue.dump: 'Sets (buckets)/(elements):' then each bucket by time."""
+def _expiry_dump(label: str, buckets: dict[int, list[str]], to_wall: int = 0) -> Iterator[str]:
+    """ExpiryQueue.dump: 'Sets (buckets)/(elements):' then each bucket by time; bucket times
+    are on the monotonic clock, ``to_wall`` turns them into dates (Time.elapsedTimeToDate)."""
     total = sum(len(v) for v in buckets.values())
     yield f"{label}Sets ({len(buckets)})/({total}):\n"
     for t in sorted(buckets):
         elems = buckets[t]
-        yield f"{len(elems)} expire at {java_date(t)}:\n"
+        yield f"{len(elems)} expire at {java_date(t + to_wall)}:\n"
         for e in elems:
             yield f"\t{e}\n"
 
@@ -318,7 +319,8 @@ def _dump(w: FourLetterWords, cnxn) -> str:
     zks = w.zks
     out = ["SessionTracker dump:\n"]
     sessions = {t: [f"0x{hex_long(s)}" for s in sids] for t, sids in gather.session_expiry_map(w).items()}
-    out.extend(_expiry_dump("Session ", sessions))
+    to_wall = zks.wall_time() - zks.now_ms()
+    out.extend(_expiry_dump("Session ", sessions, to_wall))
     out.append("ephemeral nodes dump:\n")
     eph = gather.ephemerals(w)
     out.append(f"Sessions with Ephemerals ({len(eph)}):\n")
@@ -333,11 +335,12 @@ def _dump(w: FourLetterWords, cnxn) -> str:
         t = queue.elem_expiry.get(s) if s is not None else None
         if t is None:  # no session yet: the sessionless-connection timeout bucket
             step = SESSIONLESS_CNXN_TIMEOUT_MS
-            t = (c.established + step) // step * step + step
+            est = c.established - to_wall  # on the expiry clock
+            t = (est + step) // step * step + step
         conns.setdefault(t, []).append(
             f"ip: {java_address(c.remote_ip, c.remote_port)} sessionId: 0x{hex_long(c.session_id)}"
         )
-    out.extend(_expiry_dump("Connections ", conns))
+    out.extend(_expiry_dump("Connections ", conns, to_wall))
     return "".join(out)
 
 

@@ -1,4 +1,4 @@
-"""File naming and ordering in a version-2 directory (persistence.Util), plus fsync helpers.
+"""File naming and ordering in a version-2 directory (persistence.Util), plus checksum helpers.
 
 ``log.<hex zxid>`` starts with the txn of that zxid; ``snapshot.<hex zxid>`` holds the
 tree as of (at least) that zxid.  Files are ordered by the zxid in their name, never by
@@ -59,15 +59,6 @@ def log_files_for(log_dir: Path, snapshot_zxid: int) -> list[Path]:
             break
         start = max(start, z)
     return [f for f in files if zxid_from_name(f.name, LOG_PREFIX) >= start]
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a create / rename / unlink in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _ADLER_BASE = 65521

@@ -20,6 +20,7 @@ from zope.interface import implementer
 
 from ..interfaces import ITxnSnapLog
 from ..server.zkdatabase import ZKDatabase
+from .diskio import OS_DISK, DiskIO
 from .errors import CorruptFileError, StorageError
 from .files import LOG_PREFIX, SNAPSHOT_PREFIX, TMP_PREFIX, VERSION_DIR, log_files_for, sorted_files
 from .snapshot import LoadedSnapshot, is_valid_snapshot, load_snapshot, write_snapshot
@@ -68,7 +69,10 @@ class FileTxnSnapLog:
         fsync_warning_ms: int = 1000,
         trust_empty_snapshot: bool = False,
         log_size_limit: int = -1,
+        io: DiskIO = OS_DISK,
     ) -> None:
+        #: every write to the data dirs goes through this (diskio.py)
+        self.io = io
         self.data_dir = Path(data_dir) / VERSION_DIR
         self.log_dir = Path(data_log_dir if data_log_dir is not None else data_dir) / VERSION_DIR
         self.prealloc = prealloc
@@ -100,7 +104,7 @@ class FileTxnSnapLog:
     # ------------------------------------------------------------------ files
     def txn_log(self) -> FileTxnLog:
         return FileTxnLog(
-            self.log_dir, self.prealloc, self.force_sync, self.fsync_warning_ms, self.log_size_limit
+            self.log_dir, self.prealloc, self.force_sync, self.fsync_warning_ms, self.log_size_limit, self.io
         )
 
     def find_n_valid_snapshots(self, n: int) -> list[Path]:
@@ -122,11 +126,11 @@ class FileTxnSnapLog:
         for name in os.listdir(self.data_dir):
             if name.startswith(TMP_PREFIX):
                 log.info("Removing unfinished snapshot file %s", name)
-                (self.data_dir / name).unlink()
+                self.io.unlink(self.data_dir / name)
 
     def save(self, db: ZKDatabase) -> Path:
         """Snapshot ``db`` now, synchronously (FileTxnSnapLog.save)."""
-        path = write_snapshot(db, self.data_dir, self.force_sync)
+        path = write_snapshot(db, self.data_dir, self.force_sync, self.io)
         log.info("Snapshotting: 0x%x to %s", db.last_processed_zxid, path)
         self.last_snapshot = path
         return path
@@ -233,7 +237,7 @@ class FileTxnSnapLog:
             )
         repaired = None
         if readers and _needs_repair(readers[-1]):
-            truncate_torn_tail(readers[-1])
+            truncate_torn_tail(readers[-1], self.io)
             repaired = readers[-1].path
         return count, repaired
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from .diskio import OS_DISK, DiskIO
 from .files import LOG_PREFIX, SNAPSHOT_PREFIX, sorted_files, zxid_from_name
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class PurgeResult:
     removed: list[tuple[Path, float]]
 
 
-def purge(data_dir: Path, data_log_dir: Path | None, count: int) -> PurgeResult:
+def purge(data_dir: Path, data_log_dir: Path | None, count: int, io: DiskIO = OS_DISK) -> PurgeResult:
     """PurgeTxnLog.purge: ``data_dir`` holds the snapshots, ``data_log_dir`` the logs
     (both the directories that contain ``version-2``, as in zoo.cfg)."""
     from .filetxnsnaplog import FileTxnSnapLog  # the purge command needs no reactor or server
@@ -55,7 +56,7 @@ def purge(data_dir: Path, data_log_dir: Path | None, count: int) -> PurgeResult:
         log.info("Removing file: %s", f)
         try:
             mtime = f.stat().st_mtime
-            f.unlink()
+            io.unlink(f)
         except OSError as e:
             log.warning("Failed to remove %s: %s", f, e)
             continue

@@ -39,8 +39,9 @@ from ..jute.codec import BUFFER, INT, LONG, USTRING, Vector, get_ustring, record
 from ..server.acl import AclList
 from ..server.datatree import DIGEST_VERSION, DataNode
 from ..server.zkdatabase import ZKDatabase
+from .diskio import OS_DISK, DiskIO
 from .errors import CorruptFileError
-from .files import SNAPSHOT_PREFIX, TMP_PREFIX, adler32_combine, fsync_dir, make_snapshot_name, zxid_from_name
+from .files import SNAPSHOT_PREFIX, TMP_PREFIX, adler32_combine, make_snapshot_name, zxid_from_name
 from .progress import NODES_PER_CHECK, ProgressLog
 
 log = logging.getLogger(__name__)
@@ -341,65 +342,93 @@ class SnapshotFileWriter:
     """The blocking half of taking a snapshot; every method runs in a worker thread.
 
     Node bytes stream to ``tmp.snapshot.<zxid>.nodes``; :meth:`finish` writes
-    ``tmp.snapshot.<zxid>`` (prefix, nodes, seals), fsyncs it and renames it to
-    ``snapshot.<zxid>`` (AtomicFileOutputStream's discipline), so a crash at any moment
-    leaves either no snapshot or a complete one.
+    ``tmp.snapshot.<zxid>`` (prefix, nodes, seals), fsyncs it, renames it to
+    ``snapshot.<zxid>`` and fsyncs the directory (AtomicFileOutputStream's discipline), so
+    a power loss at any moment leaves either no snapshot or a complete one, and a snapshot
+    reported taken is there after one.  Every write goes through ``io``.
     """
 
-    def __init__(self, snap_dir: Path, zxid: int, fsync: bool = True) -> None:
+    #: node bytes are handed to the disk in pieces of about this size
+    BUFFER = 1 << 20
+
+    def __init__(self, snap_dir: Path, zxid: int, fsync: bool = True, io: DiskIO = OS_DISK) -> None:
         self.snap_dir = Path(snap_dir)
         self.zxid = zxid
         self.fsync = fsync
+        self.io = io
         name = make_snapshot_name(zxid)
         self.path = self.snap_dir / name
         self.nodes_path = self.snap_dir / f"{TMP_PREFIX}{name}.nodes"
         self.tmp_path = self.snap_dir / f"{TMP_PREFIX}{name}"
-        self._nodes = open(self.nodes_path, "wb")
+        self._nodes: int | None = io.create(self.nodes_path)
+        self._nodes_pos = 0
+        self._buffer: list[bytes] = []
+        self._buffered = 0
         self._adler = zlib.adler32(b"")
         self._length = 0
 
     def write_nodes(self, data: bytes) -> None:
-        self._nodes.write(data)
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self.BUFFER:
+            self._flush_nodes()
         self._adler = zlib.adler32(data, self._adler)
         self._length += len(data)
 
+    def _flush_nodes(self) -> None:
+        if self._buffer:
+            self._nodes_pos = self.io.pwrite_all(self._nodes, b"".join(self._buffer), self._nodes_pos)
+            self._buffer = []
+            self._buffered = 0
+
+    def _close_nodes(self) -> None:
+        if self._nodes is not None:
+            fd, self._nodes = self._nodes, None
+            self.io.close(fd)
+
     def finish(self, prefix: bytes, trailer: bytes | None) -> Path:
-        self._nodes.close()
-        with open(self.tmp_path, "wb") as out, open(self.nodes_path, "rb") as nodes:
-            out.write(prefix)
-            while True:
-                block = nodes.read(1 << 20)
-                if not block:
-                    break
-                out.write(block)
+        io = self.io
+        self._flush_nodes()
+        self._close_nodes()
+        out = io.create(self.tmp_path)
+        try:
+            pos = io.pwrite_all(out, prefix, 0)
+            with open(self.nodes_path, "rb") as nodes:
+                while True:
+                    block = nodes.read(self.BUFFER)
+                    if not block:
+                        break
+                    pos = io.pwrite_all(out, block, pos)
             crc = adler32_combine(zlib.adler32(prefix), self._adler, self._length)
             tail = Seal(crc, "/").to_bytes()
             if trailer is not None:
                 crc = zlib.adler32(trailer, zlib.adler32(tail, crc))
                 tail += trailer + Seal(crc, "/").to_bytes()
-            out.write(tail)
-            out.flush()
+            io.pwrite_all(out, tail, pos)
             if self.fsync:
-                os.fsync(out.fileno())
-        os.replace(self.tmp_path, self.path)
-        self.nodes_path.unlink()
+                io.fsync(out)  # the content is durable before the name can point at it
+        finally:
+            io.close(out)
+        io.rename(self.tmp_path, self.path)
+        io.unlink(self.nodes_path)
         if self.fsync:
-            fsync_dir(self.snap_dir)
+            io.fsync_dir(self.snap_dir)  # and the name is durable before anyone relies on it
         return self.path
 
     def abort(self) -> None:
-        self._nodes.close()
+        self._buffer = []
+        self._close_nodes()
         for p in (self.nodes_path, self.tmp_path):
             try:
-                p.unlink()
+                self.io.unlink(p)
             except FileNotFoundError:
                 pass
 
 
-def write_snapshot(db: ZKDatabase, snap_dir: Path, fsync: bool = True) -> Path:
+def write_snapshot(db: ZKDatabase, snap_dir: Path, fsync: bool = True, io: DiskIO = OS_DISK) -> Path:
     """FileTxnSnapLog.save, all at once (start-up, tools, tests): nothing changes meanwhile."""
     ser = SnapshotSerializer(db)
-    writer = SnapshotFileWriter(snap_dir, ser.zxid, fsync)
+    writer = SnapshotFileWriter(snap_dir, ser.zxid, fsync, io)
     try:
         for chunk in ser.node_chunks(4096):
             writer.write_nodes(chunk)

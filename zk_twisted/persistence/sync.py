@@ -124,7 +124,7 @@ class SnapshotTaker:
         ser = SnapshotSerializer(self.db)
         log.info("Snapshotting: 0x%x to %s", ser.zxid, self.snaplog.data_dir)
         writer = yield self.worker.run(
-            SnapshotFileWriter, self.snaplog.data_dir, ser.zxid, self.snaplog.force_sync
+            SnapshotFileWriter, self.snaplog.data_dir, ser.zxid, self.snaplog.force_sync, self.snaplog.io
         )
         try:
             yield self.cooperate(self._stream(ser, writer)).whenDone()

@@ -13,17 +13,17 @@ Every change is made durable (file, then directory) before the function returns.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
+from .diskio import OS_DISK, DiskIO
 from .errors import StorageError
-from .files import LOG_PREFIX, SNAPSHOT_PREFIX, fsync_dir, sorted_files, zxid_from_name
+from .files import LOG_PREFIX, SNAPSHOT_PREFIX, sorted_files, zxid_from_name
 from .txnlog import LogFileReader
 
 log = logging.getLogger(__name__)
 
 
-def truncate_log(log_dir: Path, snap_dir: Path, zxid: int) -> int:
+def truncate_log(log_dir: Path, snap_dir: Path, zxid: int, io: DiskIO = OS_DISK) -> int:
     """Cut the logs and snapshots of a data dir back to ``zxid``; -> txns removed.
 
     Raises StorageError when no log file reaches back to ``zxid`` (3.8: "No log files found
@@ -33,7 +33,7 @@ def truncate_log(log_dir: Path, snap_dir: Path, zxid: int) -> int:
     for snap in sorted_files(snap_dir, SNAPSHOT_PREFIX):
         if zxid_from_name(snap.name, SNAPSHOT_PREFIX) > zxid:
             log.warning("Removing %s: it may hold txns after the truncation point 0x%x", snap, zxid)
-            snap.unlink()
+            io.unlink(snap)
     files = sorted_files(log_dir, LOG_PREFIX)
     holder = None
     for f in files:
@@ -53,18 +53,18 @@ def truncate_log(log_dir: Path, snap_dir: Path, zxid: int) -> int:
             removed += 1
     if cut is not None:
         log.info("Truncating %s at offset %d (after 0x%x)", holder, cut, zxid)
-        fd = os.open(holder, os.O_WRONLY)
+        fd = io.open_write(holder)
         try:
-            os.ftruncate(fd, cut)
-            os.fsync(fd)
+            io.truncate(fd, cut)
+            io.fsync(fd)
         finally:
-            os.close(fd)
+            io.close(fd)
     for f in files:
         if zxid_from_name(f.name, LOG_PREFIX) > zxid:
             removed += sum(1 for _ in LogFileReader(f, decode=False))
             log.info("Removing %s: it starts after the truncation point 0x%x", f, zxid)
-            f.unlink()
-    fsync_dir(log_dir)
+            io.unlink(f)
+    io.fsync_dir(log_dir)
     if snap_dir != log_dir:
-        fsync_dir(snap_dir)
+        io.fsync_dir(snap_dir)
     return removed

@@ -35,8 +35,9 @@ from ..interfaces import ITxnLog
 from ..jute import JuteError
 from ..jute import records as R
 from ..server.txn import decode_txn, encode_txn
+from .diskio import OS_DISK, DiskIO
 from .errors import CorruptFileError
-from .files import LOG_PREFIX, fsync_dir, log_files_for, make_log_name, sorted_files, zxid_from_name
+from .files import LOG_PREFIX, log_files_for, make_log_name, sorted_files, zxid_from_name
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,10 @@ class FileTxnLog:
         force_sync: bool = True,
         fsync_warning_ms: int = 1000,
         size_limit: int = -1,
+        io: DiskIO = OS_DISK,
     ) -> None:
         self.log_dir = Path(log_dir)
+        self.io = io
         #: zookeeper.txnLogSizeLimitInKb (bytes; <= 0: none): roll once a file holds this much
         self.size_limit = size_limit
         self.prealloc = prealloc
@@ -136,16 +139,17 @@ class FileTxnLog:
             self._pending = []
             end = self._pos + len(data)
             size = padded_size(end, self._size, self.prealloc)
+            io = self.io
             if size != self._size:
-                os.pwrite(self._fd, b"\0", size - 1)
+                io.pwrite(self._fd, b"\0", size - 1)
                 self._size = size
-            _pwrite_all(self._fd, data, self._pos)
+            io.pwrite_all(self._fd, data, self._pos)
             self._pos = end
             self._dirty = True
         elapsed = 0.0
         if self._dirty and self.force_sync:
             t0 = time.perf_counter()
-            os.fdatasync(self._fd)
+            self.io.fdatasync(self._fd)
             elapsed = self.sync_elapsed_ms = (time.perf_counter() - t0) * 1000.0
             if elapsed > self.fsync_warning_ms:
                 log.warning(
@@ -164,7 +168,7 @@ class FileTxnLog:
         name = make_log_name(zxid)
         log.info("Creating new log file: %s", name)
         path = self.log_dir / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = self.io.create(path)
         self._fd = fd
         self.current_path = path
         header = R.FileHeader(TXNLOG_MAGIC, TXNLOG_VERSION, LOG_DBID).to_bytes()
@@ -172,7 +176,7 @@ class FileTxnLog:
         self._pos = 0
         self._size = 0
         if self.force_sync:
-            fsync_dir(self.log_dir)
+            self.io.fsync_dir(self.log_dir)
 
     def roll_log(self) -> None:
         """Close the current file (already committed); the next append starts a new one."""
@@ -187,7 +191,7 @@ class FileTxnLog:
 
     def _close_fd(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            self.io.close(self._fd)
             self._fd = None
             self.current_path = None
 
@@ -195,14 +199,6 @@ class FileTxnLog:
     def size(self) -> int:
         """Bytes of txns written to the current file (not counting preallocation)."""
         return self._pos
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view = view[n:]
-        offset += n
 
 
 # ---------------------------------------------------------------------------- reading
@@ -317,7 +313,7 @@ class LogFileReader:
         return self._last_nonzero
 
 
-def truncate_torn_tail(reader: LogFileReader) -> None:
+def truncate_torn_tail(reader: LogFileReader, io: DiskIO = OS_DISK) -> None:
     """Cut a torn tail off (or drop a file whose header never made it), durably.
 
     Safe because nothing after the last good entry was ever acknowledged: a txn is
@@ -326,16 +322,16 @@ def truncate_torn_tail(reader: LogFileReader) -> None:
     path = reader.path
     if reader.header is None:
         log.warning("Removing %s: its header was never completely written", path)
-        path.unlink()
+        io.unlink(path)
     else:
         log.warning("Truncating %s to %d bytes (torn tail)", path, reader.end)
-        fd = os.open(path, os.O_WRONLY)
+        fd = io.open_write(path)
         try:
-            os.ftruncate(fd, reader.end)
-            os.fsync(fd)
+            io.truncate(fd, reader.end)
+            io.fsync(fd)
         finally:
-            os.close(fd)
-    fsync_dir(path.parent)
+            io.close(fd)
+    io.fsync_dir(path.parent)
 
 
 def log_readers(log_dir: Path, from_zxid: int, max_entry: int = 2 * 0xFFFFF) -> list[LogFileReader]:

@@ -14,11 +14,10 @@ layer replaces in power-loss tests.
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..persistence.files import fsync_dir
+from ..persistence.diskio import OS_DISK, DiskIO
 from .packets import epoch_of
 
 log = logging.getLogger(__name__)
@@ -47,19 +46,21 @@ def read_file_text(path: Path) -> str | None:
         return None
 
 
-def write_file_durably(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Write ``data`` to ``path.tmp``, fsync it, rename it over ``path``."""
+def write_file_durably(io: DiskIO, path: Path, data: bytes, fsync: bool = True) -> None:
+    """QuorumPeer.writeLongToFile's AtomicFileOutputStream: ``path.tmp`` written and fsync'd,
+    renamed over ``path``, then the directory fsync'd, so a crash leaves the old value or the
+    new one, whole (ZOOKEEPER-1653 / 2307), and a crash before the rename leaves ``.tmp``."""
     tmp = path.with_name(path.name + TMP_SUFFIX)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
+    fd = io.create(tmp)
+    try:
+        io.pwrite_all(fd, data, 0)
         if fsync:
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def sync_directory(directory: Path) -> None:
-    fsync_dir(directory)
+            io.fsync(fd)
+    finally:
+        io.close(fd)
+    io.rename(tmp, path)
+    if fsync:
+        io.fsync_dir(path.parent)
 
 
 def file_exists(path: Path) -> bool:
@@ -95,6 +96,8 @@ class EpochFiles:
     fsync: bool = True
     current_epoch: int = -1
     accepted_epoch: int = -1
+    #: every file operation goes through it (tests pass one that simulates power loss)
+    io: DiskIO = field(default=OS_DISK, repr=False)
 
     def __post_init__(self) -> None:
         self.snap_dir = Path(self.snap_dir)
@@ -109,10 +112,7 @@ class EpochFiles:
         return None if text is None else parse_epoch(p, text)
 
     def write(self, name: str, value: int) -> None:
-        p = self.path(name)
-        write_file_durably(p, format_epoch(value), self.fsync)
-        if self.fsync:
-            sync_directory(self.snap_dir)
+        write_file_durably(self.io, self.path(name), format_epoch(value), self.fsync)
 
     def set_current_epoch(self, epoch: int) -> None:
         """QuorumPeer.setCurrentEpoch: the file first, then the value in memory."""

@@ -35,6 +35,7 @@ class ServerCnxn:
     session_timeout: int = 0
 
     def init_cnxn(self, remote_ip: str, remote_port: int, now_ms: int) -> None:
+        """``now_ms``: wall-clock time ('cons' prints it as est=, as 3.8's Date)."""
         self.session_id = 0
         self.session_timeout = 0
         self.remote_ip = remote_ip

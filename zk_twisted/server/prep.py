@@ -9,6 +9,7 @@ is logged as an error txn, exactly as ZooKeeper 3.8 does.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,8 @@ from .request import Request
 
 if TYPE_CHECKING:
     from .zkserver import ZooKeeperServer
+
+log = logging.getLogger(__name__)
 
 _I32 = 1 << 32
 _U64 = (1 << 64) - 1
@@ -73,6 +76,10 @@ class PrepRequestProcessor:
 
     # ------------------------------------------------------------------ change records
     def _record_for(self, path: str) -> ChangeRecord:
+        if path == "/":
+            # the root is "" as a parent and "/" as a target: one node, so one record (3.8
+            # keeps two, and its digest goes wrong when both are in flight)
+            path = ""
         cr = self.outstanding_for_path.get(path)
         if cr is None:
             node = self.zks.db.tree.nodes.get(path)
@@ -116,22 +123,42 @@ class PrepRequestProcessor:
             if for_path.get(cr.path) is cr:
                 del for_path[cr.path]
 
-    def _rollback(self, zxid: int, pending: dict[str, ChangeRecord]) -> None:
+    def _rollback(self, zxid: int, digest: int | None = None) -> None:
+        """Undo every change record of txn ``zxid`` (the newest): each path it touched gets
+        back the record it displaced, parents included (ZOOKEEPER-1624), or none if the
+        tree itself is again the latest state of that path.
+
+        ``outstanding_for_path[p]`` is always the newest outstanding record of ``p``, so the
+        records displaced are found in the queue itself; no copy is taken per multi.
+        ``digest``: the running digest before the txn, if the caller kept it; otherwise it
+        is summed again from what remains (only on an unexpected exception).
+        """
         outstanding = self.outstanding
+        for_path = self.outstanding_for_path
+        touched = set()
         while outstanding and outstanding[-1].zxid == zxid:
             cr = outstanding.pop()
-            self.outstanding_for_path.pop(cr.path, None)
+            touched.add(cr.path)
+            if for_path.get(cr.path) is cr:
+                del for_path[cr.path]
+        if not touched:
+            return
         if not outstanding:
             self._digest = None
             return
-        first = outstanding[0].zxid
-        for cr in pending.values():
-            if cr.zxid >= first:
-                self.outstanding_for_path[cr.path] = cr
-        # recompute the running digest from what remains
-        self._recompute_digest()
+        for cr in reversed(outstanding):
+            if cr.path in touched:
+                touched.discard(cr.path)
+                for_path[cr.path] = cr
+                if not touched:
+                    break
+        if digest is not None:
+            self._digest = digest
+        else:
+            self._recompute_digest()
 
     def _recompute_digest(self) -> None:
+        """The running digest summed again over what is outstanding (a rare path)."""
         tree = self.zks.db.tree
         if not tree.digest_enabled:
             return
@@ -139,8 +166,7 @@ class PrepRequestProcessor:
         seen: dict[str, DataNode | None] = {}
         for cr in self.outstanding:
             if cr.path not in seen:
-                n = tree.nodes.get(cr.path)
-                seen[cr.path] = n
+                seen[cr.path] = tree.nodes.get(cr.path)
             before = seen[cr.path]
             prev = tree.node_digest(cr.path, before) if before is not None else 0
             new = tree.node_digest(cr.path, cr.node) if cr.node is not None else 0
@@ -181,10 +207,17 @@ class PrepRequestProcessor:
                 req.txn = R.ErrorTxn(e.code)
                 req.digest = None
             req.error = e
-        except (JuteError, ValueError, UnicodeError, TypeError, AttributeError):
-            # Java catches every other exception here: the op fails with MARSHALLINGERROR
-            if req.hdr is not None:
-                req.hdr.type = Op.error
+        except Exception as e:
+            # Java catches every other exception here: the op fails with MARSHALLINGERROR,
+            # logged with the request; what the txn had already changed is undone
+            if isinstance(e, (JuteError, UnicodeError)):
+                log.warning("Failed to process %r: %s; request 0x%s", req, e, bytes(req.payload).hex())
+            else:
+                log.error("Failed to process %r; request 0x%s", req, bytes(req.payload).hex(), exc_info=True)
+            hdr = req.hdr
+            if hdr is not None:
+                self._rollback(hdr.zxid)
+                hdr.type = Op.error
                 req.txn = R.ErrorTxn(Code.MARSHALLINGERROR)
                 req.digest = None
         hdr = req.hdr
@@ -387,29 +420,26 @@ class PrepRequestProcessor:
         zks = self.zks
         zxid = zks.next_zxid()
         req.hdr = R.TxnHeader(req.session_id, req.cxid, zxid, zks.wall_time(), Op.multi)
+        # a mix of read and write ops fails here, before any change record exists
         ops = decode_multi_request(req.payload)
-        pending = {}
-        for _, rec in ops:
-            path = getattr(rec, "path", None)
-            cr = self.outstanding_for_path.get(path)
-            if cr is not None:
-                pending[path] = cr
+        digest_before = self._digest if self.outstanding else None
         txns = []
         failed: KeeperError | None = None
         for op_type, rec in ops:
+            if failed is not None:
+                txns.append(R.Txn(Op.error, _RUNTIME_INCONSISTENCY))
+                continue
             if op_type not in _MULTI_WRITE_OPS:
                 raise JuteError(f"op {op_type} in a write multi")
-            if failed is not None:
-                txns.append(R.Txn(Op.error, R.ErrorTxn(Code.RUNTIMEINCONSISTENCY).to_bytes()))
-                continue
             try:
                 self._to_txn(op_type, zxid, req, rec)
-                txns.append(R.Txn(op_type, req.txn.to_bytes()))
             except KeeperError as e:
                 failed = e
                 txns.append(R.Txn(Op.error, R.ErrorTxn(e.code).to_bytes()))
                 req.error = e
-                self._rollback(zxid, pending)
+                self._rollback(zxid, digest_before)
+                continue
+            txns.append(R.Txn(op_type, req.txn.to_bytes()))
         req.txn = R.MultiTxn(txns)
         if zks.db.tree.digest_enabled:
             req.digest = self.txn_digest()
@@ -443,6 +473,7 @@ _WRITE_DECODERS = {
     Op.setACL: R.SetACLRequest,
     Op.check: R.CheckVersionRequest,
 }
+_RUNTIME_INCONSISTENCY = R.ErrorTxn(Code.RUNTIMEINCONSISTENCY).to_bytes()
 _MULTI_WRITE_OPS = frozenset(
     (Op.create, Op.create2, Op.createTTL, Op.createContainer, Op.delete, Op.setData, Op.check)
 )

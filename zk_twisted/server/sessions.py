@@ -125,11 +125,13 @@ class Session:
 class SessionTracker:
     """SessionTrackerImpl for a standalone server or a leader."""
 
-    def __init__(self, tick_time: int, server_id: int, now: int) -> None:
+    def __init__(self, tick_time: int, server_id: int, now: int, wall_ms: int | None = None) -> None:
+        """``now``: the monotonic time expiry runs on; ``wall_ms``: the wall time session ids
+        start from (unique across restarts), ``now`` if not given."""
         self.tick_time = tick_time
         self.sessions: dict[int, Session] = {}
         self.queue = ExpiryQueue(tick_time, now)
-        self.next_session_id = initial_session_id(server_id, now)
+        self.next_session_id = initial_session_id(server_id, now if wall_ms is None else wall_ms)
 
     def create_session(self, timeout: int, now: int) -> int:
         sid = self.next_session_id

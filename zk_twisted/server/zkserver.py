@@ -1,7 +1,11 @@
 """ZooKeeperServer: connections, sessions and the processor chain Prep -> Sync -> Final.
 
-Sans-IO: time comes from an injected clock (anything with ``seconds()``: the reactor, or
-``twisted.internet.task.Clock`` under test); connections are :class:`ServerCnxn` objects;
+Sans-IO: time comes from an injected clock (anything with ``seconds()``: a monotonic clock
+live, ``twisted.internet.task.Clock`` under test) that times sessions and latencies, and an
+injected wall clock (``wall_clock()``, seconds; by default the same clock) for what 3.8
+takes from Time.currentWallTime: txn times (ctime / mtime) and the age of containers and TTL
+nodes.  As in 3.8 (Time.currentElapsedTime) a step of the wall clock then expires nothing;
+connections are :class:`ServerCnxn` objects;
 durability comes from an injected sync processor (``process(request)``) that later calls
 :meth:`ZooKeeperServer.commit` with the requests whose txns are on disk, in zxid order.
 
@@ -124,13 +128,21 @@ class ZooKeeperServer:
     #: ReadOnlyZooKeeperServer (an ensemble member cut off from its quorum) says True
     read_only = False
 
-    def __init__(self, settings: ServerSettings, db: ZKDatabase, clock, sync_factory: Callable | None = None):
+    def __init__(
+        self,
+        settings: ServerSettings,
+        db: ZKDatabase,
+        clock,
+        sync_factory: Callable | None = None,
+        wall_clock: Callable[[], float] | None = None,
+    ):
         self.settings = settings
         self.db = db
         self.clock = clock
+        self._wall = wall_clock if wall_clock is not None else clock.seconds
         self.zxid = db.last_processed_zxid
         now = self.now_ms()
-        self.sessions = SessionTracker(settings.tick_time, settings.session_server_id, now)
+        self.sessions = SessionTracker(settings.tick_time, settings.session_server_id, now, self.wall_time())
         for sid, timeout in db.sessions_with_timeouts.items():
             self.sessions.track_session(sid, timeout, now)
         self.auth = AuthProviders(settings.super_digest, settings.digest_auth_enabled)
@@ -150,9 +162,12 @@ class ZooKeeperServer:
 
     # ------------------------------------------------------------------ time & ids
     def now_ms(self) -> int:
+        """Monotonic milliseconds (Time.currentElapsedTime): sessions, latencies."""
         return int(self.clock.seconds() * 1000)
 
-    wall_time = now_ms
+    def wall_time(self) -> int:
+        """Wall-clock milliseconds (Time.currentWallTime): txn times, container / TTL ages."""
+        return int(self._wall() * 1000)
 
     def next_zxid(self) -> int:
         self.zxid += 1
@@ -393,7 +408,7 @@ class ZooKeeperServer:
     def check_containers(self) -> int:
         """ContainerManager: delete empty used containers and expired TTL nodes."""
         tree = self.db.tree
-        now = self.now_ms()
+        now = self.wall_time()  # compared with mtime, a wall time (ContainerManager.getElapsed)
         s = self.settings
         candidates = []
         for path in list(tree.containers):
