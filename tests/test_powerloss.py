@@ -243,3 +243,48 @@ def test_write_atomic_without_fsync_can_leave_a_torn_or_lost_file(tmp_path):
     seen = _atomic_outcomes(tmp_path, drop_sync=lambda path: True)
     assert (0, b"") in seen or (1, b"") in seen  # renamed before its content was durable
     assert (1, None) in seen  # a returned write that a power loss takes back
+
+
+def _epoch_outcomes(tmp_path: Path, drop_sync=None) -> set:
+    """What the quorum's EpochFiles leave after a power loss at every point while they
+    record currentEpoch 4 then 5: (writes completed, what load() says, or the error)."""
+    from zk_twisted.quorum.epochs import EpochFileError, EpochFiles
+
+    snap = tmp_path / "data" / VERSION_DIR
+    snap.mkdir(parents=True)
+    disk = RecordingDiskIO(drop_sync)
+    files = EpochFiles(snap, io=disk)
+    files.set_accepted_epoch(5)
+    for epoch in (4, 5):
+        files.set_current_epoch(epoch)
+        disk.mark("done", epoch)
+    rng = random.Random(7)
+    seen = set()
+    for cut in range(len(disk.ops) + 1):
+        for meta, tear in (("synced", False), ("all", True), ("all", False), ("random", True)):
+            crash = power_loss(disk.ops, cut, rng, meta, tear)
+            done = max([v for label, v in crash.marks if label == "done"], default=0)
+            root = tmp_path / f"after-{cut}-{meta}-{tear}"
+            materialize(crash, tmp_path / "data", root)
+            (root / VERSION_DIR).mkdir(parents=True, exist_ok=True)
+            try:
+                current, _ = EpochFiles(root / VERSION_DIR, fsync=False).load(4 << 32 if done >= 4 else 0)
+                seen.add((done, current))
+            except EpochFileError as e:
+                seen.add((done, f"error: {e}"[:60]))
+    return seen
+
+
+def test_epoch_files_survive_power_loss_whole(tmp_path):
+    """currentEpoch after a power loss: the value of the last write that returned, or of the
+    one in progress; never older, never torn (QuorumPeer.writeLongToFile, ZOOKEEPER-1653)."""
+    seen = _epoch_outcomes(tmp_path)
+    for done, current in seen:
+        assert isinstance(current, int), seen
+        assert current >= done and current in (0, 4, 5), seen
+
+
+def test_epoch_file_check_bites_without_fsync(tmp_path):
+    seen = _epoch_outcomes(tmp_path, drop_sync=lambda path: True)
+    # a write that returned is taken back, or the file comes back empty (torn)
+    assert any(isinstance(c, int) and c < done for done, c in seen) or any(isinstance(c, str) for _, c in seen), seen
