@@ -176,7 +176,7 @@ def test_frames_written_while_a_reply_streams_queue_behind_it():
     """The real client-port protocol on an in-memory transport that drains only when told:
     a 2 MB child list goes out one chunk per drain, and the watch event and the reply that
     a later request produces meanwhile arrive after it, whole and in order."""
-    zks, clock = make_core()
+    zks, clock = make_core(held=False)  # each write applied at once: the stream is the subject
     t = StringTransport()
     p = ClientFactory(zks, clock).buildProtocol(None)
     p.makeConnection(t)
@@ -214,7 +214,7 @@ def test_frames_written_while_a_reply_streams_queue_behind_it():
 
 
 def test_a_connection_lost_while_streaming_stops_the_stream():
-    zks, clock = make_core()
+    zks, clock = make_core(held=False)  # each write applied at once: the stream is the subject
     t = StringTransport()
     p = ClientFactory(zks, clock).buildProtocol(None)
     p.makeConnection(t)

@@ -109,6 +109,10 @@ class Learner:
         info = P.follower_info(self.accepted_epoch, self.sid, self.config_version, observer=self.observer)
         self.env.send(self.leader, info)
 
+    def shutdown(self, reason: str) -> None:
+        """Learner.shutdown: the role ends (once), its connection closed."""
+        self._end(reason)
+
     def connection_lost(self) -> None:
         self._end("the connection to the leader closed", close=False)
 

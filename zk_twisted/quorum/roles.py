@@ -125,11 +125,12 @@ class _RoleBase:
         self.peer.election.election.update_election_vote(epoch)
 
     def stop(self):
-        if self.core is not None and self.ended is None:
-            if isinstance(self.core, Leader):
+        """The server is stopping: end the role now; fires when it is torn down."""
+        if self.ended is None:
+            if self.core is not None:
                 self.core.shutdown("the server is shutting down")
-            else:
-                self.core._end("the server is shutting down")
+            else:  # a learner still connecting
+                self.role_ended("the server is shutting down")
         return self.done
 
 
