@@ -131,6 +131,7 @@ _SYSPROP_ACTED = frozenset(
         "znode.container.maxPerMinute", "znode.container.maxNeverUsedIntervalMs",
         "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
         "admin.idleTimeout", "leaderServes", "forceSnapshotSync", "cnxTimeout", "quorumCnxnTimeoutMs",
+        "leaderConnectDelayDuringRetryMs",
     }
 )  # fmt: skip
 #: ... and only the Java server uses (exact names)
@@ -145,7 +146,7 @@ _SYSPROP_NOT_ACTED = frozenset(
         "letAnySaslUserDoX", "maxInProcessingDeadWatchers",
         "request.timeout", "requireKerberosConfig", "sessionRequireClientSASLAuth",
         "snapshotSizeFactor", "tcpKeepAlive", "throttled_op_wait_time", "watchManagerName",
-        "bitHashCacheSize", "leaderConnectDelayDuringRetryMs", "observerMaster.sizeLimit",
+        "bitHashCacheSize", "observerMaster.sizeLimit",
         "follower.skipLearnerRequestToNextProcessor", "ensembleAuthName", "kinit",
         "forward_learner_requests_to_commit_processor_disabled", "testingonly.initialZxid",
         "request_stale_connection_check", "request_stale_latency_check", "jmx.log4j.disable",

@@ -168,7 +168,8 @@ class _LeaderConnector(ClientFactory):
 
 #: Learner.connectToLeader: attempts, and the pause between them (s)
 CONNECT_TRIES = 5
-CONNECT_RETRY_PAUSE = 1.0
+#: zookeeper.leaderConnectDelayDuringRetryMs' default (ms -> s)
+CONNECT_RETRY_PAUSE = 0.1
 
 
 def connect_to_leader(

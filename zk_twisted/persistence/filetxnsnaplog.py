@@ -241,6 +241,11 @@ class FileTxnSnapLog:
             repaired = readers[-1].path
         return count, repaired
 
+    def fast_forward(self, db: ZKDatabase) -> int:
+        """ZKDatabase.fastForwardDataBase: apply every logged txn after ``db``'s last zxid
+        (a learner's logged proposals that no COMMIT reached); returns how many."""
+        return self._replay(db, db.last_processed_zxid, None)[0]
+
     @staticmethod
     def _compare_snapshot_digest(db: ZKDatabase, target) -> None:
         tree = db.tree

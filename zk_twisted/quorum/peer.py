@@ -26,7 +26,6 @@ from ..election.driver import Decision
 from ..election.messages import ServerState
 from ..network.client_port import ClientFactory, NotServing
 from ..network.fourletter import FourLetterWords
-from ..persistence.txnlog import last_logged_zxid
 from ..service import settings_from_config
 from .epochs import EpochFiles
 from .peeradmin import PeerAdmin
@@ -122,11 +121,10 @@ class QuorumPeer(service.Service):
         return self.epochs.accepted_epoch
 
     def last_logged_zxid(self) -> int:
-        """QuorumPeer.getLastLoggedZxid: the database's last zxid, or the log's if later."""
-        zxid = self.db.last_processed_zxid
-        if self.storage is not None:
-            zxid = max(zxid, last_logged_zxid(self.storage.snaplog.log_dir))
-        return zxid
+        """QuorumPeer.getLastLoggedZxid: the database's last zxid.  Between roles the database
+        is what the data dir holds, every logged txn applied (start-up, :meth:`reload_database`),
+        so it is the log's last zxid too, without reading the log again."""
+        return self.db.last_processed_zxid
 
     # ------------------------------------------------------------------ life
     def startService(self) -> None:
@@ -200,9 +198,10 @@ class QuorumPeer(service.Service):
                 self.unserve()
                 self.role = None
             if self.running:
-                # ZooKeeperServer.shutdown clears the database: the next role (and its vote)
-                # starts from everything the log holds, committed or not
-                self.reload_database()
+                # the next role (and its vote) starts from everything the log holds, committed
+                # or not: 3.8 clears the database and loads it again; a learner that reached
+                # broadcast only needs its logged tail applied (all it applied is on disk)
+                self.reload_database(fast=getattr(role, "in_broadcast", False))
                 self.election.election.set_state(ServerState.LOOKING)
 
     def _schedule_read_only(self):
@@ -226,10 +225,16 @@ class QuorumPeer(service.Service):
         self.state = state
         self.history.append((self.reactor.seconds(), state))
 
-    def reload_database(self) -> None:
-        """Load the database again from the data dir (snapshot + every logged txn)."""
+    def reload_database(self, fast: bool = False) -> None:
+        """Load the database again from the data dir (snapshot + every logged txn), or with
+        ``fast`` apply just the logged txns after its last zxid (ZKDatabase.fastForwardDataBase)."""
+        snaplog = self.storage.snaplog
+        if fast:
+            n = snaplog.fast_forward(self.db)
+            log.info("Fast-forwarded the database by %d logged txns to 0x%x", n, self.db.last_processed_zxid)
+            return
         self.db.clear()
-        result = self.storage.snaplog.restore(self.db)
+        result = snaplog.restore(self.db)
         log.info("Reloaded the database: zxid 0x%x (%d txns replayed)", result.zxid, result.txns_replayed)
 
     # ------------------------------------------------------------------ the client port

@@ -11,6 +11,7 @@ the role is over, after the role's connections, timers and Sync stage are shut d
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ..constants import Op
 from ..election.messages import ServerState
 from ..interfaces import ILeaderEnvironment, ILearnerEnvironment
 from ..jute import records as R
-from ..network.quorum_port import LearnerAcceptorFactory, connect_to_leader
+from ..network.quorum_port import CONNECT_RETRY_PAUSE, LearnerAcceptorFactory, connect_to_leader
 from ..persistence.truncate import truncate_log
 from ..persistence.txnlog import log_readers
 from ..service import settings_from_config
@@ -40,11 +41,17 @@ def _now_ms(reactor) -> int:
     return int(reactor.seconds() * 1000)
 
 
+#: a TxnHeader's zxid: after clientId (long) and cxid (int)
+_TXN_ZXID = struct.Struct(">q")
+
+
 def logged_proposals(log_dir: Path, start: int, upto: int | None = None) -> Iterator[Proposal]:
-    """The txns of the log from ``start`` (inclusive) to ``upto``, as PROPOSAL data."""
+    """The txns of the log from ``start`` (inclusive) to ``upto``, as PROPOSAL data (framed
+    and checksummed, not decoded: only the header's zxid is read)."""
     for reader in log_readers(log_dir, start):
+        reader.decode = False
         for e in reader:
-            z = e.hdr.zxid
+            z = _TXN_ZXID.unpack_from(e.body, 12)[0]
             if z < start:
                 continue
             if upto is not None and z > upto:
@@ -99,6 +106,12 @@ class _RoleBase:
         # let the core finish the step that ended it before tearing down
         self.reactor.callLater(0, self._teardown)
 
+    @property
+    def in_broadcast(self) -> bool:
+        """A learner that was following in broadcast: everything it applied is on disk (its
+        sync was made durable at NEWLEADER, the Sync stage flushed at the role's end)."""
+        return isinstance(self.core, Learner) and self.core.zab_state == "BROADCAST"
+
     @defer.inlineCallbacks
     def _teardown(self):
         if self._ticker is not None and self._ticker.running:
@@ -146,26 +159,6 @@ class LeaderRole(_RoleBase):
         db = peer.db
         self.zks = LeaderZooKeeperServer(settings_from_config(cfg), db, self.reactor, peer.sync_factory)
         self.snaplog = peer.storage.snaplog
-        last = db.last_processed_zxid
-        first = max(0, last - DEFAULT_COMMIT_LOG_COUNT)
-        committed = list(logged_proposals(self.snaplog.log_dir, first + 1, last)) if last else []
-        self.core = Leader(
-            cfg.server_id,
-            verifier_from_config(cfg),
-            self,
-            accepted_epoch=peer.accepted_epoch,
-            current_epoch=peer.current_epoch,
-            last_zxid=last,
-            committed_log=committed,
-            init_limit=cfg.init_limit,
-            sync_limit=cfg.sync_limit,
-            newleader_data=f"version={cfg.config_version:x}".encode(),
-            config_version=cfg.config_version,
-            txn_log=self._read_txn_log,
-            snapshot_size=self._snapshot_size,
-            force_snap_sync=(cfg.system_property("zookeeper.forceSnapshotSync") or "").lower() == "true",
-        )
-        self.zks.broadcaster = self.core
         self.port = None
         self.connections: set = set()
 
@@ -177,9 +170,38 @@ class LeaderRole(_RoleBase):
             port, LearnerAcceptorFactory(self, self.cfg.jute_maxbuffer), interface=interface
         )
         log.info("LEADING - accepting learners on %s:%d", interface or "0.0.0.0", port)
+        # Leader's constructor binds first: learners connect (into the backlog) while the
+        # committed log is read
+        self._make_core()
         self._start_ticking()
         self.core.start()
         return self.done
+
+    def _make_core(self) -> None:
+        db = self.peer.db
+        cfg = self.cfg
+        last = db.last_processed_zxid
+        first = max(0, last - DEFAULT_COMMIT_LOG_COUNT)
+        committed = list(logged_proposals(self.snaplog.log_dir, first + 1, last)) if last else []
+        verifier = verifier_from_config(cfg)
+        self.core = Leader(
+            cfg.server_id,
+            verifier,
+            self,
+            accepted_epoch=self.peer.accepted_epoch,
+            current_epoch=self.peer.current_epoch,
+            last_zxid=last,
+            committed_log=committed,
+            init_limit=cfg.init_limit,
+            sync_limit=cfg.sync_limit,
+            # NEWLEADER carries the leader's QuorumVerifier text (lastSeenQV), as 3.8 sends it
+            newleader_data=verifier.to_string().encode("utf-8"),
+            config_version=cfg.config_version,
+            txn_log=self._read_txn_log,
+            snapshot_size=self._snapshot_size,
+            force_snap_sync=(cfg.system_property("zookeeper.forceSnapshotSync") or "").lower() == "true",
+        )
+        self.zks.broadcaster = self.core
 
     @defer.inlineCallbacks
     def _close_connections(self):
@@ -303,9 +325,11 @@ class LearnerRole(_RoleBase):
         host, port = leader.addr
         timeout = self.cfg.tick_time * self.cfg.init_limit / 1000.0
         try:
+            delay = self.cfg.system_property("zookeeper.leaderConnectDelayDuringRetryMs")
             self.conn = yield connect_to_leader(
-                self.reactor, host, port, self, timeout, self.cfg.jute_maxbuffer
-            )
+                self.reactor, host, port, self, timeout, self.cfg.jute_maxbuffer,
+                retry_pause=int(delay) / 1000.0 if delay and delay.strip().isdigit() else CONNECT_RETRY_PAUSE,
+            )  # fmt: skip
         except Exception:  # noqa: BLE001 - every try failed (the shell logged each)
             self.role_ended(f"could not connect to the leader {self.decision.leader}")
         result = yield self.done
