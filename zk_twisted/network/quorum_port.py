@@ -43,6 +43,11 @@ class QuorumConnection(Protocol):
 
     # ---- Twisted
     def connectionMade(self) -> None:
+        # follower.nodelay (true by default): both ends of a quorum connection, as 3.8's
+        # Learner and LearnerCnxAcceptor set it (small ACK / COMMIT packets, no Nagle wait)
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            set_no_delay(True)
         if self.on_made is not None:
             self.on_made(self)
         self.handler.connected(self)
