@@ -218,6 +218,13 @@ StartRole(i, l) ==
 CloseHandlers(i) ==
     [a \in Server |-> [b \in Server |-> IF a = i \/ b = i THEN "NONE" ELSE learners[a][b]]]
 
+\* the leaders' ack sets once i's connections close: a leader forgets the
+\* ACKs of a learner whose connection closed (3.8 keeps them, so a follower
+\* that reconnects and truncates a proposal it had ACKed still counts for
+\* it: see README); i's own ack sets are dropped
+ForgetAcks(i) ==
+    [a \in Server |-> IF a = i THEN {} ELSE {p \in proposalAcks[a] : p[1] # i}]
+
 \* i leaves its Zab role: every quorum connection of i closes (both ends
 \* see it), the role's volatile state is dropped.  Primes zabState, the
 \* leader and follower variables and qmsgs.
@@ -229,7 +236,7 @@ LeaveRole(i) ==
     /\ connectingFollowers' = [connectingFollowers EXCEPT ![i] = {}]
     /\ electingFollowers' = [electingFollowers EXCEPT ![i] = {}]
     /\ newLeaderAckers' = [newLeaderAckers EXCEPT ![i] = {}]
-    /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {}]
+    /\ proposalAcks' = ForgetAcks(i)
     /\ syncStage' = [syncStage EXCEPT ![i] = "NONE"]
     /\ syncHistory' = [syncHistory EXCEPT ![i] = <<>>]
     /\ syncCommit' = [syncCommit EXCEPT ![i] = NoZxid]
@@ -300,9 +307,11 @@ LinkBreak(i, j) ==
     /\ qmsgs' = ClearLink(qmsgs, i, j)
     /\ emsgs' = ClearLink(emsgs, i, j)
     /\ learners' = [learners EXCEPT ![i][j] = "NONE", ![j][i] = "NONE"]
+    /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {p \in @ : p[1] # j},
+                                            ![j] = {p \in @ : p[1] # i}]
     /\ UNCHANGED <<durableVars, roleVars, electionVars, newEpoch, learnerZxid,
                    connectingFollowers, electingFollowers, newLeaderAckers,
-                   proposalAcks, followerVars, crashes, clientWrites, ghostVars>>
+                   followerVars, crashes, clientWrites, ghostVars>>
 
 \* the link between i and j heals (nothing is resent by itself)
 LinkHeal(i, j) ==

@@ -26,6 +26,7 @@ SMALL = {
     "ZabSmall": 100_000,
     "ZabRecoverySmall": 140_000,
     "FastLeaderElectionSmall": 130_000,
+    "ZabRecoveryFour": 70_000,
 }
 
 

@@ -47,6 +47,7 @@ def module_invariants(module: str, name: str) -> list[str]:
 ZAB_INVARIANTS = module_invariants("Zab", "ZabInvariants")
 FLE_INVARIANTS = module_invariants("FastLeaderElection", "FLEInvariants")
 SYM3 = ["s1", "s2", "s3"]
+SYM4 = ["s1", "s2", "s3", "s4"]
 
 
 @dataclass
@@ -88,6 +89,27 @@ MUTANTS = [
          ("Zab.tla", "/\\ commitLog' = ExtendLog(commitLog, PrefixTo(history[i], z))",
           "/\\ commitLog' = ExtendLog(commitLog, history[i])")],
         constants={"MaxTxns": 2}),
+    Mutant(
+        "newleader_one_ack",
+        "the leader is established by the first NEWLEADER ACK (with its own, a quorum of 3 servers, not of 4)",
+        "NoCommittedTxnLost", "Zab", "ZabRecoverySpec",
+        [("Zab.tla", "IN IF IsQuorum(nla \\cup {i})", "IN IF nla # {}")],
+        servers=SYM4, constants={"MaxTxns": 3, "CommittedLogSize": 2, "MaxCrashes": 0}),
+    Mutant(
+        "commit_one_ack",
+        "a proposal is committed by the first follower ACK (with the leader's, a quorum of 3 servers, not of 4)",
+        "NoCommittedTxnLost", "Zab", "ZabRecoverySpec",
+        [("Zab.tla", "IsQuorum({k \\in Server : <<k, z>> \\in acks})",
+          "Cardinality({k \\in Server : <<k, z>> \\in acks}) >= 2")],
+        servers=SYM4, constants={"MaxTxns": 3, "CommittedLogSize": 2, "MaxCrashes": 0}),
+    Mutant(
+        "zk38_stale_acks",
+        "3.8's ack sets: a leader keeps the ACKs of a follower whose connection closed, so a follower that "
+        "reconnects and truncates the proposal it ACKed still counts for its commit",
+        "NoCommittedTxnLost", "Zab", "ZabRecoverySpec",
+        [("ZkCommon.tla", "[a \\in Server |-> IF a = i THEN {} ELSE {p \\in proposalAcks[a] : p[1] # i}]",
+          "[proposalAcks EXCEPT ![i] = {}]")],
+        servers=SYM4, constants={"MaxTxns": 3, "CommittedLogSize": 2}),
     Mutant(
         "zk38_newleader_order",
         "3.8's sync order: currentEpoch and the NEWLEADER ACK before the synced txns are durable "
