@@ -27,6 +27,7 @@ SMALL = {
     "ZabRecoverySmall": 140_000,
     "FastLeaderElectionSmall": 130_000,
     "ZabRecoveryFour": 70_000,
+    "ZabTiny": 4_000,
 }
 
 
