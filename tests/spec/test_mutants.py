@@ -112,8 +112,9 @@ MUTANTS = [
         servers=SYM4, constants={"MaxTxns": 3, "CommittedLogSize": 2}),
     Mutant(
         "zk38_newleader_order",
-        "3.8's sync order: currentEpoch and the NEWLEADER ACK before the synced txns are durable "
-        "(they reach the log only at UPTODATE)",
+        "the follower sync order before ZOOKEEPER-3911: currentEpoch and the NEWLEADER ACK before the "
+        "synced txns are durable (they reach the log only at UPTODATE; 3.8.0-3.8.4 queue them to the "
+        "asynchronous log before the ACK, which needs a pending-fsync state the spec lacks)",
         "NoCommittedTxnLost", "Zab", "ZabSpec",
         [("Zab.tla", "       IN /\\ history' = [history EXCEPT ![i] = sh]",
           "       IN /\\ UNCHANGED history"),
