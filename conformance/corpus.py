@@ -13,6 +13,9 @@ each step:
   not the follower's last zxid) or not (empty);
 * ``trunc_shapes``: TRUNCs by (txns dropped, epochs they belong to, epoch
   of the truncation point);
+* ``late_joiners``: ACKEPOCHs a leader handles after its epoch-ack quorum
+  (the follower is synchronized at once); ``more_recent_refusals``: ACKEPOCHs
+  after which the leader closed the connection (the follower is more recent);
 * ``by_phase``: every action by the phase of the server that takes it
   (coverage by branch of the role, not only by name).
 """
@@ -48,6 +51,7 @@ def corpus_stats(traces: Iterable[dict]) -> dict[str, Any]:
     writes: list[int] = []
     diffs: Counter = Counter()
     truncs: Counter = Counter()
+    late = refused = 0
     n = 0
     for tr in traces:
         n += 1
@@ -71,6 +75,12 @@ def corpus_stats(traces: Iterable[dict]) -> dict[str, Any]:
                         break
                 else:
                     faults["ELECTION"] += 1
+            elif act == "HandleACKEPOCH":
+                j = params["j"]
+                if at(s["zabState"], i) != "DISCOVERY":
+                    late += 1
+                elif at(at(step["state"]["learners"], i), j) == "NONE":
+                    refused += 1
             elif act in ("HandleDIFF", "HandleTRUNC"):
                 j = params["j"]
                 head = at(at(s["qmsgs"], j), i)[0]
@@ -95,5 +105,7 @@ def corpus_stats(traces: Iterable[dict]) -> dict[str, Any]:
         "diffs": dict(diffs),
         "non_empty_diffs": diffs["non_empty"],
         "trunc_shapes": dict(truncs),
+        "late_joiners": late,
+        "more_recent_refusals": refused,
         "by_phase": {a: dict(c) for a, c in sorted(by_phase.items())},
     }
