@@ -3,8 +3,10 @@
     python bench/trace_generation.py [spec/Model.cfg] [-n 1000] [--depth 50] [--jobs 1] [-o traces.jsonl]
 
 Prints one JSON object: JVM start and spec load times, generation time,
-steps/s, how the walks ended, and the coverage table (per action: steps
-taken, parameter combinations seen).  The default model is ``spec/ZkSystemTraces.cfg``
+steps/s, how the walks ended, the coverage table (per action: steps
+taken, parameter combinations seen) and the corpus statistics (``corpus``:
+faults in BROADCAST and in sync, writes per trace, non-empty DIFFs, TRUNC
+shapes, each action by the phase of the server that takes it).  The default model is ``spec/ZkSystemTraces.cfg``
 (the composed system where every action is reachable in short walks), else the one named by
 ``$CONFORMANCE_SMALL_MODEL``, else the first ``spec/*Small*.cfg``.
 """
@@ -50,7 +52,9 @@ def main(argv=None) -> int:
         return 2
 
     from conformance import generate_traces
+    from conformance.corpus import corpus_stats
     from conformance.jvm import start_jvm
+    from conformance.walker import read_traces
 
     t0 = time.perf_counter()
     start_jvm()
@@ -72,6 +76,7 @@ def main(argv=None) -> int:
             progress=10.0,
         )
         size = os.path.getsize(out)
+        corpus = corpus_stats(read_traces(out))
     finally:
         if not args.out and os.path.exists(out):
             os.remove(out)
@@ -94,6 +99,9 @@ def main(argv=None) -> int:
         "all_actions_covered": res.coverage.complete,
         "coverage": res.coverage.to_json(),
         "coverage_table": res.coverage.table().splitlines(),
+        # where the steps land (conformance/corpus.py): faults by phase, writes per trace,
+        # DIFFs with content, TRUNC shapes, every action by the phase of the server taking it
+        "corpus": corpus,
     }
     print(json.dumps(d, indent=2))
     print(res.coverage.table(), file=sys.stderr)

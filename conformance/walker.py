@@ -17,7 +17,13 @@ successor is chosen uniformly when it has several.
 * ``random``: every action weighs 1 (a uniform choice among enabled actions).
 * ``coverage``: an operator never taken yet weighs 1000, a (operator,
   parameters) pair never taken 20 (until found disabled 50 times: some
-  pairs, like ``Send(s1, s1)``, are never enabled), others 1.  Never-taken operators are thus
+  pairs, like ``Send(s1, s1)``, are never enabled), others 1, except that in
+  specs with a ``zabState`` variable faults and role timeouts (``Crash``,
+  ``LinkBreak``, ``LeaderTimeout``, ``FollowerTimeout``) weigh 6 once some
+  server is in BROADCAST, 0.05 while some is in SYNCHRONIZATION and 0.01 or
+  0.3 before (chosen per walk: early faults change the leader), and
+  ``ClientWrite`` weighs 4: the fault budget is spent where a fault can
+  lose something, and traces carry several writes.  Never-taken operators are thus
   tried first at every step and taken as soon as enabled.  Actions that walks
   miss are then searched for breadth-first (:class:`Explorer`) and some walks
   start with a shortest path to them (see :func:`generate_traces`).
@@ -67,6 +73,15 @@ __all__ = [
 ]
 
 STRATEGIES = ("coverage", "random")
+
+#: faults and role timeouts whose weight (coverage strategy) follows the servers' Zab phases
+PHASED_FAULTS = frozenset({"Crash", "LinkBreak", "LeaderTimeout", "FollowerTimeout"})
+FAULT_BROADCAST_WEIGHT = 8.0  # some server in BROADCAST
+FAULT_SYNC_WEIGHT = 0.05  # some server in SYNCHRONIZATION, none in BROADCAST
+#: every server electing or in discovery: chosen per walk, so that some walks spend their fault
+#: budget early (a different leader, TRUNC of the recovery state) and the others reach BROADCAST
+FAULT_EARLY_WEIGHTS = (0.01, 0.3)
+WRITE_WEIGHT = 4.0  # client writes: several per trace
 
 
 class Coverage:
@@ -194,17 +209,32 @@ class Walker:
         self.steps_taken = 0
         self._inits: list | None = None
         self._disabled = [0] * len(model.actions)  # times each action was tried and found disabled
+        self._fault_early = FAULT_EARLY_WEIGHTS[0]
 
-    def _weight(self, a: ActionInfo) -> float:
+    def _weight(self, a: ActionInfo, phase: float = 1.0) -> float:
         if self.strategy == "random":
             return 1.0
         if self.coverage.by_name[a.name] == 0:
             return 1000.0
         if self.coverage.by_label[a.label] == 0 and self._disabled[a.index] < 50:
             return 20.0  # (a pair found disabled 50 times, e.g. Send(s1, s1), loses its bonus)
-        return 1.0
+        if a.name in PHASED_FAULTS:
+            return phase
+        return WRITE_WEIGHT if a.name == "ClientWrite" else 1.0
 
-    def _order(self) -> list[ActionInfo]:
+    def _fault_weight(self, pystate: dict | None) -> float:
+        """Weight of a fault or role timeout in this state: high once some server is in
+        SYNCHRONIZATION or BROADCAST, low while every server is still electing or in
+        discovery, so the fault budget is spent where the protocol has state to lose."""
+        zs = pystate.get("zabState") if pystate else None
+        if zs is None:
+            return 1.0
+        phases = set(zs.values() if isinstance(zs, dict) else zs)
+        if "BROADCAST" in phases:
+            return FAULT_BROADCAST_WEIGHT
+        return FAULT_SYNC_WEIGHT if "SYNCHRONIZATION" in phases else self._fault_early
+
+    def _order(self, pystate: dict | None = None) -> list[ActionInfo]:
         rnd = self.rng.random
         acts = self.model.actions
         if self.strategy == "random":
@@ -212,15 +242,18 @@ class Walker:
             self.rng.shuffle(order)
             return order
         keyed = []
+        phase = self._fault_weight(pystate)
         for a in acts:
             u = rnd() or 1e-300
-            keyed.append((math.log(u) / self._weight(a), a.index, a))
+            keyed.append((math.log(u) / self._weight(a, phase), a.index, a))
         keyed.sort(reverse=True)
         return [a for _, _, a in keyed]
 
-    def step(self, state) -> tuple[ActionInfo, Any] | None:
-        """One random step from ``state``: (action, successor), or None if nothing is enabled."""
-        for a in self._order():
+    def step(self, state, pystate: dict | None = None) -> tuple[ActionInfo, Any] | None:
+        """One random step from ``state``: (action, successor), or None if nothing is enabled.
+
+        ``pystate``: ``state`` as Python values, when the caller has it (phase weights)."""
+        for a in self._order(pystate):
             succ = self.model.successors(state, a)
             if succ:
                 return a, (succ[0] if len(succ) == 1 else self.rng.choice(succ))
@@ -235,6 +268,7 @@ class Walker:
         """
         model = self.model
         model._check_live()
+        self._fault_early = self.rng.choice(FAULT_EARLY_WEIGHTS)
         if prefix:
             path = list(prefix)
         else:
@@ -260,7 +294,7 @@ class Walker:
                 if bad:
                     return self._record(index, depth, steps, "violation", {"invariant": bad[0], "step": k})
         for k in range(len(steps), depth + 1):
-            nxt = self.step(state)
+            nxt = self.step(state, steps[-1]["state"])
             if nxt is None:
                 # nothing enabled: a deadlock of the spec, or only steps the model's CONSTRAINT cuts off
                 end = "constraint" if model.all_successors(state, constrained=False) else "deadlock"

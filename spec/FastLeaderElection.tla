@@ -7,8 +7,10 @@
 (*                                                                         *)
 (* One handler merges what 3.8 splits between WorkerReceiver (answer a    *)
 (* LOOKING peer) and lookForLeader (update the proposal, count votes).     *)
-(* A server's own notification is not sent over a link: its vote enters   *)
-(* its recvset directly, as ZooKeeper's self-addressed message does.       *)
+(* A server's own notifications travel on its loopback queue emsgs[i][i]  *)
+(* (3.8's QuorumCnxManager queues a message to oneself for its own        *)
+(* receiver) and are counted when handled, like anyone else's; recvset is  *)
+(* empty at the start of a round and cleared when i joins a newer one.     *)
 (*                                                                         *)
 (* Standalone, FLESpec runs elections with crashes and restarts (to reach  *)
 (* the out-of-election path); a decided server starts its role (a          *)
@@ -49,10 +51,20 @@ MyRec(i) == VoteRec(i, vote[i], logicalclock[i], "LOOKING")
 \* a quorum agrees with my proposal: lookForLeader is in its finalize wait
 InFinalize(i) == state[i] = "LOOKING" /\ HasQuorumFor(recvVotes[i], MyRec(i))
 
+\* the outcome of an election, as the ghost decisions keeps it: how is
+\* "finalize" (a quorum for my own proposal, the finalize wait over) or
+\* "join" (a quorum of servers out of election, checkLeader)
+DecisionRec(i, v, lc, how) ==
+    [sid |-> i, leader |-> v.leader, zxid |-> v.zxid, peerEpoch |-> v.peerEpoch,
+     round |-> lc, how |-> how]
+
 \* the election ends with vote v in round lc: the role starts, the election
-\* state of the round is dropped.  eq: the election queues after the step.
-Decide(i, v, lc, eq) ==
+\* state of the round is dropped.  eq: the election queues after the step,
+\* cast: the votes sent in it (ghost)
+Decide(i, v, lc, eq, how, cast) ==
     /\ v.leader = i => LeaderEntering(i)
+    /\ decisions' = decisions \cup {DecisionRec(i, v, lc, how)}
+    /\ castVotes' = castVotes \cup cast
     /\ logicalclock' = [logicalclock EXCEPT ![i] = lc]
     /\ vote' = [vote EXCEPT ![i] = v]
     /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
@@ -63,8 +75,12 @@ Decide(i, v, lc, eq) ==
                    connectingFollowers, electingFollowers, newLeaderAckers,
                    proposalAcks, followerVars, brokenLinks, boundVars, ghostVars>>
 
-ElectionOnly(eq) ==
+\* a step of the election alone: eq the election queues after it, cast the
+\* votes sent in it (ghost)
+ElectionOnly(eq, cast) ==
     /\ emsgs' = eq
+    /\ castVotes' = castVotes \cup cast
+    /\ UNCHANGED decisions
     /\ UNCHANGED <<durableVars, roleVars, leaderVars, followerVars, qmsgs,
                    brokenLinks, boundVars, ghostVars>>
 
@@ -82,48 +98,54 @@ HandleNotification(i, j) ==
        IN
        IF state[i] # "LOOKING"
        THEN \* WorkerReceiver, out of election: tell a LOOKING peer my vote
-            /\ ElectionOnly(IF n.mstate = "LOOKING"
-                            THEN Enq(q0, i, j, NotificationMsg(vote[i], lc, state[i]))
-                            ELSE q0)
-            /\ UNCHANGED electionVars
+            \* (not myself: a notification of mine from my last round)
+            LET answer == n.mstate = "LOOKING" /\ j # i
+            IN /\ ElectionOnly(IF answer
+                               THEN Enq(q0, i, j, NotificationMsg(vote[i], lc, state[i]))
+                               ELSE q0,
+                               IF answer THEN {CastRec(i, vote[i], lc, state[i])} ELSE {})
+               /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
        ELSE
        \* WorkerReceiver, LOOKING: answer a peer of an older round
-       LET q1 == IF n.mstate = "LOOKING" /\ n.melectionEpoch < lc
-                 THEN Enq(q0, i, j, NotificationMsg(vote[i], lc, "LOOKING"))
+       LET older == n.mstate = "LOOKING" /\ n.melectionEpoch < lc /\ j # i
+           q1 == IF older THEN Enq(q0, i, j, NotificationMsg(vote[i], lc, "LOOKING"))
                  ELSE q0
+           c1 == IF older THEN {CastRec(i, vote[i], lc, "LOOKING")} ELSE {}
        IN
        IF InFinalize(i) /\ ~VoteGT(nv, vote[i])
        THEN \* finalize wait: a notification that is not better is dropped
-            /\ ElectionOnly(q1)
-            /\ UNCHANGED electionVars
+            /\ ElectionOnly(q1, c1)
+            /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
        ELSE IF n.mstate = "LOOKING" /\ n.melectionEpoch > lc
        THEN
-            \* a newer round: join it, with the better of n's vote and mine
+            \* a newer round: join it (recvset cleared), with the better of
+            \* n's vote and mine, and tell everyone (me included)
             LET v == IF VoteGT(nv, InitVote(i)) THEN nv ELSE InitVote(i)
                 ee == n.melectionEpoch
             IN /\ logicalclock' = [logicalclock EXCEPT ![i] = ee]
                /\ vote' = [vote EXCEPT ![i] = v]
-               /\ recvVotes' = [recvVotes EXCEPT ![i] =
-                                  {VoteRec(i, v, ee, "LOOKING"), nrec}]
+               /\ recvVotes' = [recvVotes EXCEPT ![i] = {nrec}]
                /\ UNCHANGED outOfElection
-               /\ ElectionOnly(Broadcast(q1, i, NotificationMsg(v, ee, "LOOKING")))
+               /\ ElectionOnly(Broadcast(q1, i, NotificationMsg(v, ee, "LOOKING")),
+                               {CastRec(i, v, ee, "LOOKING")})
        ELSE IF n.mstate = "LOOKING" /\ n.melectionEpoch < lc
        THEN
-            /\ ElectionOnly(q1)
-            /\ UNCHANGED electionVars
+            /\ ElectionOnly(q1, c1)
+            /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
        ELSE IF n.mstate = "LOOKING" /\ VoteGT(nv, vote[i])
        THEN
-            \* same round, better vote: adopt it and tell everyone
+            \* same round, better vote: adopt it and tell everyone (me
+            \* included: my recvset gets my new vote when I handle that)
             /\ vote' = [vote EXCEPT ![i] = nv]
-            /\ recvVotes' = [recvVotes EXCEPT ![i] =
-                               PutVote(PutVote(@, VoteRec(i, nv, lc, "LOOKING")), nrec)]
+            /\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]
             /\ UNCHANGED <<logicalclock, outOfElection>>
-            /\ ElectionOnly(Broadcast(q1, i, NotificationMsg(nv, lc, "LOOKING")))
+            /\ ElectionOnly(Broadcast(q1, i, NotificationMsg(nv, lc, "LOOKING")),
+                            {CastRec(i, nv, lc, "LOOKING")})
        ELSE IF n.mstate = "LOOKING"
        THEN
             /\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]
             /\ UNCHANGED <<logicalclock, vote, outOfElection>>
-            /\ ElectionOnly(q1)
+            /\ ElectionOnly(q1, c1)
        ELSE \* n comes from a FOLLOWING or LEADING server
             LET r1 == IF n.melectionEpoch = lc THEN PutVote(recvVotes[i], nrec)
                       ELSE recvVotes[i]
@@ -134,33 +156,36 @@ HandleNotification(i, j) ==
                 d2 == /\ HasQuorumFor(o1, nrec)
                       /\ CheckLeader(i, o1, n.mleader, n.melectionEpoch)
             IN IF d1 \/ d2
-               THEN Decide(i, nv, IF d1 THEN lc ELSE n.melectionEpoch, q1)
+               THEN Decide(i, nv, IF d1 THEN lc ELSE n.melectionEpoch, q1, "join", c1)
                ELSE /\ recvVotes' = [recvVotes EXCEPT ![i] = r1]
                     /\ outOfElection' = [outOfElection EXCEPT ![i] = o1]
                     /\ UNCHANGED <<logicalclock, vote>>
-                    /\ ElectionOnly(q1)
+                    /\ ElectionOnly(q1, c1)
 
 (***************************************************************************)
 (* i's finalize wait ends with no better notification: it decides.         *)
 (***************************************************************************)
 FinalizeElection(i) ==
     /\ InFinalize(i)
-    /\ Decide(i, vote[i], logicalclock[i], emsgs)
+    /\ Decide(i, vote[i], logicalclock[i], emsgs, "finalize", {})
 
 (***************************************************************************)
 (* i's notification timeout fires (nothing received): it sends its vote    *)
-(* again.  Only to peers whose queue from i is empty, so queues stay       *)
-(* bounded; only when all of i's incoming election queues are empty.       *)
+(* again, itself included.  Only to servers whose queue from i is empty,   *)
+(* so queues stay bounded; only when all of i's incoming election queues   *)
+(* (its loopback too) are empty.                                           *)
 (***************************************************************************)
 ElectionTimeout(i) ==
     /\ state[i] = "LOOKING"
     /\ ~InFinalize(i)
     /\ \A j \in Server : emsgs[j][i] = <<>>
-    /\ LET targets == {j \in Server : Reachable(i, j) /\ emsgs[i][j] = <<>>}
-       IN /\ targets # {}
-          /\ ElectionOnly(EnqTo(emsgs, i, targets,
-                                NotificationMsg(vote[i], logicalclock[i], "LOOKING")))
-          /\ UNCHANGED electionVars
+    /\ LET targets == {j \in Server : EReachable(i, j) /\ emsgs[i][j] = <<>>}
+           n == NotificationMsg(vote[i], logicalclock[i], "LOOKING")
+       IN /\ ElectionOnly([a \in Server |-> [b \in Server |->
+                               IF a = i /\ b \in targets THEN Append(emsgs[a][b], n)
+                               ELSE emsgs[a][b]]],
+                          {CastRec(i, vote[i], logicalclock[i], "LOOKING")})
+          /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
 
 -----------------------------------------------------------------------------
 (* Standalone election model *)
@@ -202,18 +227,67 @@ FLEFixedInit ==
 FLEFixedSpec == FLEFixedInit /\ [][FLENext]_vars
 
 -----------------------------------------------------------------------------
-(* Election invariants *)
+(* Election invariants.  Votes are compared here by their own key, not by  *)
+(* the handler's VoteGT, so a wrong order in the handler is caught.        *)
 
-\* a LOOKING server never proposes a vote worse than its own initial vote:
-\* it only moves to better votes (or to its own, in a newer round)
+\* (peerEpoch, zxid, sid) as one tuple, compared lexicographically
+VoteKey(v) == <<v.peerEpoch, v.zxid[1], v.zxid[2], v.leader>>
+KeyGE(a, b) ==
+    \E k \in 1..5 : /\ \A m \in 1..(k - 1) : a[m] = b[m]
+                    /\ k = 5 \/ a[k] > b[k]
+
+\* a LOOKING server never proposes a vote worse than its own initial vote
 VoteNeverBelowOwn ==
-    \A i \in Server : state[i] = "LOOKING" => VoteGE(vote[i], InitVote(i))
+    \A i \in Server : state[i] = "LOOKING" => KeyGE(VoteKey(vote[i]), VoteKey(InitVote(i)))
 
-\* the recvset of a LOOKING server holds its own current proposal
-OwnVoteRecorded ==
-    \A i \in Server : state[i] = "LOOKING" /\ UseFLE => MyRec(i) \in recvVotes[i]
+\* a LOOKING server's recvset holds votes of its current round only (3.8
+\* clears it when it joins a newer round), each one a vote its sender cast
+RecvsetOfRound ==
+    \A i \in Server : state[i] = "LOOKING" =>
+        \A w \in recvVotes[i] :
+            /\ w.electionEpoch = logicalclock[i]
+            /\ \E c \in castVotes :
+                  /\ c.sid = w.sid /\ c.leader = w.leader /\ c.zxid = w.zxid
+                  /\ c.electionEpoch = w.electionEpoch /\ c.peerEpoch = w.peerEpoch
+                  /\ c.state = w.state
+
+\* the cast vote c counts for the decision d: the same leader and epoch;
+\* for a proposal of a LOOKING server (or any vote, for a finalize
+\* decision) the same zxid and the same round as well (Vote.equals)
+Supports(c, d) ==
+    /\ c.leader = d.leader
+    /\ c.peerEpoch = d.peerEpoch
+    /\ (d.how = "finalize" \/ c.state = "LOOKING")
+          => (c.zxid = d.zxid /\ c.electionEpoch = d.round)
+
+\* every election outcome is backed by a quorum of servers that sent a vote
+\* for that leader in that round
+DecisionBacked ==
+    \A d \in decisions : IsQuorum({c.sid : c \in {x \in castVotes : Supports(x, d)}})
+
+\* a server that ends its election with a quorum for its own proposal
+\* elects the greatest (peerEpoch, zxid, sid) of that quorum: no member of
+\* the quorum started the round with a better vote
+ElectedIsMax ==
+    \A d \in decisions : d.how = "finalize" =>
+        IsQuorum({c.sid : c \in {x \in castVotes :
+                     /\ Supports(x, d)
+                     /\ x.state = "LOOKING" => KeyGE(VoteKey(d), VoteKey(x.base))}})
+
+\* a server that joins a running ensemble follows a leader that said it was
+\* LEADING (checkLeader)
+JoinedLeaderLeads ==
+    \A d \in decisions : (d.how = "join" /\ d.leader # d.sid) =>
+        \E c \in castVotes : c.sid = d.leader /\ c.state = "LEADING"
+
+\* not an invariant of 3.8's FLE (see README): two servers may decide for
+\* different leaders in the same round
+RoundAgreement ==
+    \A d, e \in decisions : d.round = e.round => d.leader = e.leader
 
 LogicalClockBounded == \A i \in Server : logicalclock[i] <= MaxRound
 
-FLEInvariants == VoteNeverBelowOwn /\ OwnVoteRecorded
+FLEInvariants ==
+    /\ VoteNeverBelowOwn /\ RecvsetOfRound /\ DecisionBacked /\ ElectedIsMax
+    /\ JoinedLeaderLeads
 =============================================================================

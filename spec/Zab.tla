@@ -9,8 +9,9 @@
 (*                                                                         *)
 (* Where this spec is intentionally not 3.8 (see README):                  *)
 (*  - NEWLEADER: the follower makes every txn it was sent durable, then    *)
-(*    writes currentEpoch, then ACKs (3.8 ACKs first and logs later:       *)
-(*    ZOOKEEPER-4394 / 4643 / 4646 / 4685 / 4712);                         *)
+(*    writes currentEpoch, then ACKs (3.8.0-3.8.4 write currentEpoch and   *)
+(*    ACK before the txns are fsynced: ZOOKEEPER-4394 / 4643 / 4646 /      *)
+(*    4685 / 4712; 3.8.6 fsyncs them first);                               *)
 (*  - a follower ACKs the proposals it got during synchronization only     *)
 (*    after its NEWLEADER ACK, and logs proposals that arrive between      *)
 (*    NEWLEADER and UPTODATE at once;                                      *)
@@ -275,8 +276,8 @@ HandleUPTODATE(i, j) ==
     /\ syncStage' = [syncStage EXCEPT ![i] = "NONE"]
     /\ syncCommit' = [syncCommit EXCEPT ![i] = NoZxid]
     /\ qmsgs' = Enq(Deq(qmsgs, j, i), i, j, AckMsg(<<currentEpoch[i], 0>>))
-    /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection,
-                   leaderVars, syncHistory, emsgs, brokenLinks, boundVars,
+    /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection, castVotes,
+                   decisions, leaderVars, syncHistory, emsgs, brokenLinks, boundVars,
                    proposals, establishedLeaders>>
 
 -----------------------------------------------------------------------------
@@ -387,8 +388,8 @@ HandleACK(i, j) ==
              ELSE /\ proposalAcks' = [proposalAcks EXCEPT ![i] = acks]
                   /\ qmsgs' = q0
                   /\ UNCHANGED <<lastCommitted, committed, commitLog>>
-    /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection, newEpoch,
-                   learnerZxid, connectingFollowers, electingFollowers, followerVars,
+    /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection, castVotes,
+                   decisions, newEpoch, learnerZxid, connectingFollowers, electingFollowers, followerVars,
                    emsgs, brokenLinks, boundVars>>
 
 (***************************************************************************)
@@ -441,8 +442,8 @@ OracleLead(i) ==
     /\ LeaderEntering(i)
     /\ vote' = [vote EXCEPT ![i] = InitVote(i)]
     /\ StartRole(i, i)
-    /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection,
-                   learners, learnerZxid, connectingFollowers, electingFollowers,
+    /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection, castVotes,
+                   decisions, learners, learnerZxid, connectingFollowers, electingFollowers,
                    newLeaderAckers, proposalAcks, followerVars, emsgs, brokenLinks,
                    boundVars, ghostVars>>
 
@@ -451,8 +452,8 @@ OracleFollow(i, j) ==
     /\ state[j] = "LEADING"
     /\ vote' = [vote EXCEPT ![i] = [InitVote(i) EXCEPT !.leader = j]]
     /\ StartRole(i, j)
-    /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection,
-                   learners, learnerZxid, connectingFollowers, electingFollowers,
+    /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection, castVotes,
+                   decisions, learners, learnerZxid, connectingFollowers, electingFollowers,
                    newLeaderAckers, proposalAcks, followerVars, emsgs, brokenLinks,
                    boundVars, ghostVars>>
 
@@ -551,7 +552,13 @@ NoCommittedTxnLost ==
               (state[i] = "LEADING" /\ zabState[i] = "BROADCAST" /\ newEpoch[i] >= t.zxid[1])
                   => t \in Range(history[i])
 
+\* a server's currentEpoch (its election peerEpoch) covers its log: no txn
+\* of a later epoch is in it, so the vote order (peerEpoch first) never
+\* ranks a server below one whose history it extends
+CurrentEpochCoversLog ==
+    \A i \in Server : \A k \in DOMAIN history[i] : history[i][k].zxid[1] <= currentEpoch[i]
+
 ZabInvariants ==
     /\ OneLeaderPerEpoch /\ Agreement /\ TotalOrder /\ PrimaryOrder /\ Integrity
-    /\ NoCommittedTxnLost
+    /\ NoCommittedTxnLost /\ CurrentEpochCoversLog
 =============================================================================

@@ -63,6 +63,8 @@ VARIABLES
     \* ---- bounds ----
     crashes, linkBreaks, clientWrites,
     \* ---- ghosts (history variables for the invariants) ----
+    castVotes,         \* every notification any server sent (CastRec: its vote, state, round, base)
+    decisions,         \* every election outcome (DecisionRec: who, for which vote, round, path)
     proposals,         \* every txn a leader ever proposed
     committed,         \* every txn any server ever delivered
     commitLog,         \* the longest sequence of txns delivered so far
@@ -70,7 +72,8 @@ VARIABLES
 
 durableVars  == <<currentEpoch, acceptedEpoch, history>>
 roleVars     == <<state, zabState, lastCommitted>>
-electionVars == <<logicalclock, vote, recvVotes, outOfElection>>
+\* castVotes and decisions are ghosts of the election (never read by an action)
+electionVars == <<logicalclock, vote, recvVotes, outOfElection, castVotes, decisions>>
 leaderVars   == <<newEpoch, learners, learnerZxid, connectingFollowers,
                   electingFollowers, newLeaderAckers, proposalAcks>>
 followerVars == <<syncStage, syncHistory, syncCommit>>
@@ -178,8 +181,18 @@ VoteRec(sid, v, ee, st) ==
     [sid |-> sid, leader |-> v.leader, zxid |-> v.zxid, electionEpoch |-> ee,
      peerEpoch |-> v.peerEpoch, state |-> st]
 
-\* send n to every other server
-Broadcast(q, i, n) == EnqTo(q, i, Server \ {i}, n)
+\* a vote i sent, as the ghost castVotes keeps it: base is i's own initial
+\* vote at the time (what the election order must never go below)
+CastRec(i, v, ee, st) == VoteRec(i, v, ee, st) @@ [base |-> InitVote(i)]
+
+\* the election port has a loopback: 3.8's QuorumCnxManager puts a
+\* notification to oneself straight into its own receive queue (the
+\* emsgs[i][i] queue), and lookForLeader counts it like any other
+EReachable(i, j) == i = j \/ Reachable(i, j)
+\* send n to every server, i itself included (sendNotifications)
+Broadcast(q, i, n) ==
+    [a \in Server |-> [b \in Server |->
+        IF a = i /\ EReachable(i, b) THEN Append(q[a][b], n) ELSE q[a][b]]]
 
 -----------------------------------------------------------------------------
 (* Entering and leaving a role *)
@@ -205,6 +218,13 @@ StartRole(i, l) ==
 CloseHandlers(i) ==
     [a \in Server |-> [b \in Server |-> IF a = i \/ b = i THEN "NONE" ELSE learners[a][b]]]
 
+\* the leaders' ack sets once i's connections close: a leader forgets the
+\* ACKs of a learner whose connection closed (3.8 keeps them, so a follower
+\* that reconnects and truncates a proposal it had ACKed still counts for
+\* it: see README); i's own ack sets are dropped
+ForgetAcks(i) ==
+    [a \in Server |-> IF a = i THEN {} ELSE {p \in proposalAcks[a] : p[1] # i}]
+
 \* i leaves its Zab role: every quorum connection of i closes (both ends
 \* see it), the role's volatile state is dropped.  Primes zabState, the
 \* leader and follower variables and qmsgs.
@@ -216,14 +236,16 @@ LeaveRole(i) ==
     /\ connectingFollowers' = [connectingFollowers EXCEPT ![i] = {}]
     /\ electingFollowers' = [electingFollowers EXCEPT ![i] = {}]
     /\ newLeaderAckers' = [newLeaderAckers EXCEPT ![i] = {}]
-    /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {}]
+    /\ proposalAcks' = ForgetAcks(i)
     /\ syncStage' = [syncStage EXCEPT ![i] = "NONE"]
     /\ syncHistory' = [syncHistory EXCEPT ![i] = <<>>]
     /\ syncCommit' = [syncCommit EXCEPT ![i] = NoZxid]
     /\ qmsgs' = ClearAll(qmsgs, i)
 
 \* i (up) starts a new FLE round (lookForLeader): logicalclock + 1, votes
-\* for itself, notifies everyone.  Primes the election variables and emsgs.
+\* for itself, notifies everyone, itself included (its recvset starts empty:
+\* its own vote arrives through the loopback queue).  Primes the election
+\* variables and emsgs.
 \* Without FLE (Zab's oracle election) the election variables stay put.
 StartElection(i, eq) ==
     IF UseFLE
@@ -231,9 +253,11 @@ StartElection(i, eq) ==
              v  == InitVote(i)
          IN /\ logicalclock' = [logicalclock EXCEPT ![i] = lc]
             /\ vote' = [vote EXCEPT ![i] = v]
-            /\ recvVotes' = [recvVotes EXCEPT ![i] = {VoteRec(i, v, lc, "LOOKING")}]
+            /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
             /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
             /\ emsgs' = Broadcast(eq, i, NotificationMsg(v, lc, "LOOKING"))
+            /\ castVotes' = castVotes \cup {CastRec(i, v, lc, "LOOKING")}
+            /\ UNCHANGED decisions
     ELSE /\ emsgs' = eq
          /\ UNCHANGED electionVars
 
@@ -259,6 +283,7 @@ Crash(i) ==
     /\ vote' = [vote EXCEPT ![i] = NullVote(i)]
     /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
     /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
+    /\ UNCHANGED <<castVotes, decisions>>
     /\ emsgs' = ClearAll(emsgs, i)
     /\ UNCHANGED <<durableVars, brokenLinks, linkBreaks, clientWrites, ghostVars>>
 
@@ -282,9 +307,11 @@ LinkBreak(i, j) ==
     /\ qmsgs' = ClearLink(qmsgs, i, j)
     /\ emsgs' = ClearLink(emsgs, i, j)
     /\ learners' = [learners EXCEPT ![i][j] = "NONE", ![j][i] = "NONE"]
+    /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {p \in @ : p[1] # j},
+                                            ![j] = {p \in @ : p[1] # i}]
     /\ UNCHANGED <<durableVars, roleVars, electionVars, newEpoch, learnerZxid,
                    connectingFollowers, electingFollowers, newLeaderAckers,
-                   proposalAcks, followerVars, crashes, clientWrites, ghostVars>>
+                   followerVars, crashes, clientWrites, ghostVars>>
 
 \* the link between i and j heals (nothing is resent by itself)
 LinkHeal(i, j) ==
@@ -310,11 +337,7 @@ InitWith(hist, ce, clog, leaders) ==
     /\ logicalclock = [i \in Server |-> IF UseFLE THEN 1 ELSE 0]
     /\ vote = [i \in Server |->
                  [leader |-> i, zxid |-> LastZxid(hist[i]), peerEpoch |-> ce[i]]]
-    /\ recvVotes = [i \in Server |->
-                      IF UseFLE
-                      THEN {VoteRec(i, [leader |-> i, zxid |-> LastZxid(hist[i]),
-                                        peerEpoch |-> ce[i]], 1, "LOOKING")}
-                      ELSE {}]
+    /\ recvVotes = [i \in Server |-> {}]
     /\ outOfElection = [i \in Server |-> {}]
     /\ newEpoch = [i \in Server |-> 0]
     /\ learners = [i \in Server |-> [j \in Server |-> "NONE"]]
@@ -328,10 +351,15 @@ InitWith(hist, ce, clog, leaders) ==
     /\ syncCommit = [i \in Server |-> NoZxid]
     /\ qmsgs = [i \in Server |-> [j \in Server |-> <<>>]]
     /\ emsgs = [i \in Server |-> [j \in Server |->
-                 IF UseFLE /\ i # j
+                 IF UseFLE
                  THEN <<NotificationMsg([leader |-> i, zxid |-> LastZxid(hist[i]),
                                          peerEpoch |-> ce[i]], 1, "LOOKING")>>
                  ELSE <<>>]]
+    /\ castVotes = IF UseFLE
+                   THEN {LET v == [leader |-> i, zxid |-> LastZxid(hist[i]), peerEpoch |-> ce[i]]
+                         IN VoteRec(i, v, 1, "LOOKING") @@ [base |-> v] : i \in Server}
+                   ELSE {}
+    /\ decisions = {}
     /\ brokenLinks = {}
     /\ crashes = 0
     /\ linkBreaks = 0
@@ -356,6 +384,10 @@ QMsgT ==
     \cup [mtype : {"SNAP"}, mzxid : Zxid, msnapshot : Seq(Txn)]
     \cup [mtype : {"PROPOSAL"}, mzxid : Zxid, mdata : 1..MaxTxns]
     \cup [mtype : {"UPTODATE"}]
+CastRecT == [sid : Server, leader : Server, zxid : Zxid, electionEpoch : 0..MaxRound,
+             peerEpoch : Epoch, state : States \ {"DOWN"}, base : VoteT]
+DecisionRecT == [sid : Server, leader : Server, zxid : Zxid, peerEpoch : Epoch,
+                 round : 0..MaxRound, how : {"finalize", "join"}]
 NotificationT ==
     [mtype : {"NOTIFICATION"}, mleader : Server, mzxid : Zxid,
      melectionEpoch : 0..MaxRound, mpeerEpoch : Epoch, mstate : States \ {"DOWN"}]
@@ -370,6 +402,8 @@ TypeOK ==
     /\ logicalclock \in [Server -> 0..MaxRound]
     /\ vote \in [Server -> VoteT]
     /\ \A i \in Server : recvVotes[i] \subseteq VoteRecT /\ outOfElection[i] \subseteq VoteRecT
+    /\ castVotes \subseteq CastRecT
+    /\ decisions \subseteq DecisionRecT
     /\ newEpoch \in [Server -> Epoch]
     /\ learners \in [Server -> [Server -> LHPhases]]
     /\ learnerZxid \in [Server -> [Server -> Zxid]]

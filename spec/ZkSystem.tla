@@ -46,5 +46,24 @@ Spec == Init /\ [][Next]_vars
 \* SNAP and DIFF with few steps
 RecoverySpec == RecoveryInit /\ [][Next]_vars
 
+\* the trace model's starting points: Zab's recovery state (r logged a
+\* after x), or a later one where r logged txns no one else got and then
+\* missed an epoch that every other server synced to (with s as leader): r's
+\* vote loses on peerEpoch and its first synchronization is a TRUNC of one
+\* or two txns, within an epoch or across one
+RecTxnB == [zxid |-> <<1, 3>>, value |-> 3]
+RecTxnC == [zxid |-> <<2, 1>>, value |-> 2]
+TracesInit ==
+    \/ RecoveryInit
+    \/ \E r, s \in Server :
+        LET others(e) == [i \in Server |-> IF i = r THEN e - 1 ELSE e]
+            logs(t) == [i \in Server |-> IF i = r THEN <<RecTxnX>> \o t ELSE <<RecTxnX>>]
+        IN /\ r # s
+           /\ \/ InitWith(logs(<<RecTxnA>>), others(2), <<RecTxnX>>, {<<r, 1>>, <<s, 2>>})
+              \/ InitWith(logs(<<RecTxnA, RecTxnB>>), others(2), <<RecTxnX>>, {<<r, 1>>, <<s, 2>>})
+              \/ InitWith(logs(<<RecTxnC>>), others(3), <<RecTxnX>>,
+                          {<<r, 1>>, <<r, 2>>, <<s, 3>>})
+TracesSpec == TracesInit /\ [][Next]_vars
+
 SystemInvariants == ZabInvariants /\ FLEInvariants
 =============================================================================

@@ -1,5 +1,7 @@
 """Trace generation on the trace model: 1,000 walks of depth 50 take every action of the spec,
-and the traces replay through the spec step by step (what the conformance runner relies on).
+reach the places that matter (faults in BROADCAST and sync, several writes, non-empty DIFFs,
+several TRUNC shapes: conformance/corpus.py), and replay through the spec step by step (what
+the conformance runner relies on).
 
 The time it takes is measured by bench/trace_generation.py, not asserted here.
 """
@@ -40,6 +42,16 @@ def test_thousand_walks_cover_every_action_and_replay(tmp_path):
     assert all(coverage["actions"][a]["steps"] > 0 for a in ("HandleTRUNC", "HandleDIFF", "HandleSNAP", "Crash"))
     lines = out.read_text().splitlines()
     assert len(lines) == 1000
+    # where the steps land, not only which actions: faults in BROADCAST, several writes per
+    # trace, DIFFs with content, TRUNCs of several shapes (issue 12: all were 0 or 1)
+    from conformance.corpus import corpus_stats
+
+    stats = corpus_stats(json.loads(line) for line in lines)
+    brief = {k: v for k, v in stats.items() if k != "by_phase"}
+    assert stats["faults_in_broadcast"] > 0 and stats["faults_in_sync"] > 0, brief
+    assert stats["traces_with_2_writes_or_more"] > 0, brief
+    assert stats["non_empty_diffs"] > 0, brief
+    assert len(stats["trunc_shapes"]) >= 2, brief
     sample = tmp_path / "sample.jsonl"
     sample.write_text("\n".join(lines[::25]) + "\n")  # 40 traces spread over the run
     r = _conformance("replay", MODEL, str(sample), timeout=600)
