@@ -528,3 +528,35 @@ def test_learner_info_is_read_as_learner_handler_reads_it():
     for want, got in zip(wanted, reasons, strict=True):
         assert want in got
     assert leader._follower_counter == -3  # peers 6 and 7 were numbered -1 and -2
+
+
+def test_a_closed_learners_acks_no_longer_count():
+    """Found by the spec's 4-server model (ZabRecoveryFour, mutant zk38_stale_acks): 3.8
+    keeps a learner's ACKs after its connection closes, so a follower that ACKs, restarts and
+    is TRUNCated past the proposal still counts, and the proposal can commit while fewer than
+    a quorum of logs hold it.  Here the ACKs of a closed connection are forgotten."""
+    sim = Sim(4)
+    leader = start(sim, followers=(2, 3, 4))
+    sim.auto_fsync = False
+    zx = sim.write()
+    while sim.deliver(1, 2):
+        pass
+    sim.fsync(2)
+    while sim.deliver(2, 1):
+        pass
+    assert (2, zx) in leader.proposal_acks
+    sim.disconnect(1, 2)
+    assert (2, zx) not in leader.proposal_acks
+    sim.fsync(1)
+    while sim.deliver(1, 3):
+        pass
+    sim.fsync(3)
+    while sim.deliver(3, 1):
+        pass
+    assert leader.last_committed != zx  # 1 and 3 are not 3 of 4
+    while sim.deliver(1, 4):
+        pass
+    sim.fsync(4)
+    while sim.deliver(4, 1):
+        pass
+    assert leader.last_committed == zx

@@ -207,6 +207,13 @@ class Leader:
         h.closed = True
         h.phase = LH.NONE
         self.handlers.pop(h.peer, None)
+        # Where 3.8 is wrong (Leader.removeLearnerHandler keeps the ack sets): a learner that
+        # comes back may be TRUNCated past what it ACKed, so its old ACKs must not count; it
+        # ACKs again after its sync (spec: ForgetAcks, mutant zk38_stale_acks)
+        sid = h.sid
+        if sid is not None and not any(o.sid == sid for o in self.handlers.values()):
+            for p in self.outstanding.values():
+                p.acks.discard(sid)
 
     def _drop(self, h: LearnerHandler, reason: str) -> None:
         log.warning("Closing the connection to learner %s (%s): %s", h.sid, h.learner_type, reason)
