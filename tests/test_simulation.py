@@ -1,0 +1,187 @@
+"""Whole ensemble members under hypothesis-chosen schedules (zk_twisted.testing.simulation).
+
+Real QuorumPeers (election, roles, ZAB cores, request chains, storage in temp dirs, the
+Twisted protocols of all three ports) on one Clock and an in-memory network.  Hypothesis
+draws the fault plan (crashes, restarts, partitions, heals, connection cuts, client writes
+at any member, each at a chosen step) and the seed that orders every delivery, fsync and
+timer.  After every step ``Simulation.check`` asserts: at most one established leader per
+epoch, every serving member's applied history prefix-consistent with the committed history
+seen so far, no acknowledged write missing at a later epoch's leader.  Then the faults
+stop and every member must converge (same tree, all acknowledged writes) within a bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from zk_twisted.testing.simulation import Fault, SafetyViolation, Simulation, random_plan
+
+STEPS = 400
+SETTLE_STEPS = 20000
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs():
+    """The nodes log every role change; at INFO the suite would spend its time formatting."""
+    logger = logging.getLogger("zk_twisted")
+    old = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(old)
+
+
+def faults(n: int) -> st.SearchStrategy[Fault]:
+    sid = st.integers(1, n)
+    pair = st.lists(sid, min_size=2, max_size=2, unique=True).map(tuple)
+    one = sid.map(lambda s: (s,))
+    return st.one_of(
+        st.builds(Fault, st.just("crash"), one),
+        st.builds(Fault, st.just("restart"), one),
+        st.builds(Fault, st.just("partition"), pair),
+        st.builds(Fault, st.just("heal"), pair),
+        st.builds(Fault, st.just("cut"), st.integers(0, 31).map(lambda i: (i,))),
+        st.builds(Fault, st.just("write"), one),
+        st.builds(Fault, st.just("write"), one),
+    )
+
+
+def plans(n: int) -> st.SearchStrategy:
+    return st.lists(st.tuples(st.integers(0, STEPS - 1), faults(n)), max_size=14).map(
+        lambda p: sorted(p, key=lambda x: x[0])
+    )
+
+
+def run_schedule(voters: int, observers: int, seed: int, plan) -> Simulation:
+    sim = Simulation(voters, observers, seed=seed)
+    try:
+        sim.run(STEPS, plan=plan)
+        sim.settle(SETTLE_STEPS)
+        sim.check()
+        # converged: every live member has every acknowledged write
+        for n in sim.nodes.values():
+            for o in sim.acked:
+                assert n.db.tree.get_node(o.path) is not None, (n.sid, o)
+    finally:
+        sim.close()
+    return sim
+
+
+SCHEDULE_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False)
+
+
+@settings(max_examples=120, **SCHEDULE_SETTINGS)
+@given(seed=st.integers(0, 2**32 - 1), plan=plans(3))
+def test_three_members_under_random_schedules(seed, plan):
+    run_schedule(3, 0, seed, plan)
+
+
+@settings(max_examples=50, **SCHEDULE_SETTINGS)
+@given(seed=st.integers(0, 2**32 - 1), plan=plans(5))
+def test_five_members_under_random_schedules(seed, plan):
+    run_schedule(5, 0, seed, plan)
+
+
+@settings(max_examples=25, **SCHEDULE_SETTINGS)
+@given(seed=st.integers(0, 2**32 - 1), plan=plans(5))
+def test_four_voters_and_an_observer_under_random_schedules(seed, plan):
+    run_schedule(4, 1, seed, plan)
+
+
+def test_same_seed_same_run():
+    """A seed and a plan reproduce a run exactly: the trace, the epochs, the databases."""
+
+    def once():
+        sim = Simulation(3, seed=1234)
+        try:
+            plan = random_plan(random.Random(99), sim.sids, STEPS, 14)
+            sim.run(STEPS, plan=plan)
+            sim.settle(SETTLE_STEPS)
+            return (
+                sim.trace,
+                dict(sim.leaders),
+                [(o.path, o.state) for o in sim.clients],
+                {s: (n.db.tree.digest(), n.history) for s, n in sim.nodes.items()},
+            )
+        finally:
+            sim.close()
+
+    a, b = once(), once()
+    assert len(a[0]) > 200 and a[1]  # a real run: many steps, a leader elected
+    assert a == b
+
+
+def test_different_seeds_differ():
+    """The seed really chooses the schedule (the determinism test above is not vacuous)."""
+    traces = set()
+    for seed in (1, 2):
+        sim = Simulation(3, seed=seed)
+        try:
+            sim.run(200)
+            traces.add(tuple(sim.trace))
+        finally:
+            sim.close()
+    assert len(traces) == 2
+
+
+def _write_then_lose_power(ack_before_fsync: bool):
+    """A write through the leader while no disk flushes, then every member crashes."""
+    sim = Simulation(3, seed=5, ack_before_fsync=ack_before_fsync)
+    try:
+        sim.settle(SETTLE_STEPS)
+        o = sim.write(sim.leader().sid)
+        sim.run(
+            3000,
+            done=lambda: o.state not in ("connecting", "session", "sent"),
+            allow=lambda e: e.kind != "fsync",
+        )
+        for s in sim.sids:
+            sim.crash(s)
+        sim.settle(SETTLE_STEPS)
+        return o
+    finally:
+        sim.close()
+
+
+def test_seeded_bug_ack_before_fsync_is_caught():
+    """The checks can fail: with the Sync stage reporting txns durable before their fsync
+    (the seeded bug), a write the client saw acknowledged is gone after a power loss."""
+    assert _write_then_lose_power(False).state != "acked"  # without fsync nothing is acked
+    with pytest.raises(SafetyViolation, match="acknowledged write /w1"):
+        _write_then_lose_power(True)
+
+
+def _power_loss_schedule(seed: int, ack_before_fsync: bool) -> None:
+    """Writes, each followed within a few dozen steps by a whole-ensemble power loss, on a
+    slow disk (an fsync is rarely the event chosen)."""
+    rng = random.Random(seed)
+    sim = Simulation(3, seed=seed, ack_before_fsync=ack_before_fsync, weights={"fsync": 0.002})
+    plan = []
+    for _ in range(3):
+        at = rng.randrange(STEPS)
+        plan.append((at, Fault("write", (rng.choice(sim.sids),))))
+        plan.append((at + rng.randrange(5, 40), Fault("power")))
+    try:
+        sim.run(STEPS, plan=sorted(plan, key=lambda p: p[0]))
+        sim.settle(SETTLE_STEPS)
+    finally:
+        sim.close()
+
+
+def test_random_schedules_find_the_seeded_bug():
+    """Random schedules, not a directed one, find the seeded bug within a few dozen seeds;
+    the schedule that finds it passes once the bug is gone."""
+    found = None
+    for seed in range(80):
+        try:
+            _power_loss_schedule(seed, ack_before_fsync=True)
+        except SafetyViolation as e:
+            found = seed
+            assert "acknowledged write" in str(e)
+            break
+    assert found is not None, "no schedule lost an acknowledged write under ack-before-fsync"
+    _power_loss_schedule(found, ack_before_fsync=False)

@@ -1,0 +1,1269 @@
+"""Deterministic simulation of whole ensemble members in one process.
+
+N real :class:`~zk_twisted.quorum.peer.QuorumPeer` objects run side by side: the real
+election (QuorumCnxManager + FastLeaderElection behind ``create_election``), the real roles
+(``roles.role_for``: LeaderRole / LearnerRole and their ZAB cores and request chains), real
+storage in temporary directories (FileTxnSnapLog, the epoch files), and the real Twisted
+protocols of the election, quorum and client ports.  What is simulated is only what lies
+outside a node:
+
+* **time**: one :class:`twisted.internet.task.Clock`; each node incarnation gets its own
+  :class:`SimReactor` on it (``callLater`` / ``seconds`` / ``listenTCP`` / ``connectTCP``),
+  so a crash can cancel exactly that incarnation's timers;
+* **the network**: every ``transport.write`` is one chunk in a FIFO per connection
+  direction; nothing moves until the driver delivers it (:class:`SimNetwork`);
+* **the disk's fsync**: the Sync stage's log thread is replaced by :class:`ManualSyncWriter`
+  (the same interface as ``persistence.sync.SyncThread``) that writes and reports a batch
+  durable only when the driver takes an ``fsync`` event; snapshots run inline, their walk on
+  a Cooperator of the simulated clock.  A crash loses what was queued and not fsync'd; the
+  files keep exactly what the fsync events wrote (epoch files are written synchronously by
+  the node, as 3.8 does);
+* **clients**: :class:`SimClientOp` speaks the client protocol (ConnectRequest, then one
+  create) over an in-memory connection to a member's real client port.
+
+The driver (a test, a hypothesis strategy, the conformance runner) asks :meth:`Simulation.events`
+for what can happen next and applies one with :meth:`Simulation.step`; faults are methods
+(:meth:`~Simulation.crash`, :meth:`~Simulation.restart`, :meth:`~Simulation.partition`,
+:meth:`~Simulation.heal`, :meth:`~Simulation.cut`, :meth:`~Simulation.write`).
+:meth:`Simulation.run` takes events from a ``random.Random``; the same seed and fault plan
+give the same :attr:`Simulation.trace`.  :meth:`Simulation.check` asserts the ensemble's
+safety properties (one established leader per epoch, prefix-consistent committed
+histories, no acknowledged write lost) and is called after every step when
+``check_every_step`` is set.
+
+Node state for a driver: ``sim.nodes[sid]`` (:class:`SimNode`): ``peer`` (the QuorumPeer,
+None while crashed), ``peer.state`` / ``peer.role`` / ``peer.role.core`` (the ZAB core),
+``peer.current_epoch`` / ``accepted_epoch``, ``db``, ``history`` (the txns its database
+applied, in order), ``serving`` (its role is established).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import shutil
+import struct
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twisted.internet import defer, error, task
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+
+from ..config import parse_config
+from ..election.messages import ServerState
+from ..persistence.filetxnsnaplog import FileTxnSnapLog
+from ..persistence.storage import Storage
+from ..persistence.sync import ROLL, LogQueue, SnapshotTaker, SyncRequestProcessor
+from ..quorum import roles as quorum_roles
+from ..quorum.peer import QuorumPeer
+from ..server.datatree import DataTree
+from ..server.zkdatabase import ZKDatabase
+
+__all__ = [
+    "Simulation",
+    "SimNode",
+    "SimNetwork",
+    "SimReactor",
+    "ManualSyncWriter",
+    "SimClientOp",
+    "Event",
+    "SafetyViolation",
+    "Fault",
+]
+
+log = logging.getLogger(__name__)
+
+CLIENT = 0  #: the network id of the simulated clients (never crashed, linked to everyone)
+HOST = "127.0.0.1"
+_FIN = object()
+
+
+class SafetyViolation(AssertionError):
+    """An ensemble safety property does not hold; the message says which and where."""
+
+
+@dataclass(frozen=True, order=True)
+class Event:
+    """One thing that can happen next.  ``kind``: deliver / deliver_all / connect / refuse /
+    lost / fsync / due / advance; ``key`` names the connection, dial or node."""
+
+    kind: str
+    key: tuple = ()
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.key}"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault of a plan: ``kind`` crash / restart / partition / heal / cut / write /
+    power (every member crashes at once); ``args`` its node ids (``cut``: an index into the
+    open connections)."""
+
+    kind: str
+    args: tuple = ()
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.args}"
+
+
+# ============================================================================ the network
+class _Delayed:
+    """What a dead incarnation gets from ``callLater``: a call that never runs."""
+
+    def active(self) -> bool:
+        return False
+
+    def cancel(self) -> None:
+        pass
+
+    def getTime(self) -> float:
+        return 0.0
+
+
+class SimPort:
+    """A listening port (IListeningPort) of the in-memory network."""
+
+    def __init__(self, net: SimNetwork, node: int, address: tuple[str, int], factory) -> None:
+        self.net, self.node, self.address, self.factory = net, node, address, factory
+
+    def stopListening(self) -> defer.Deferred:
+        if self.net.listeners.get(self.address) is self:
+            del self.net.listeners[self.address]
+        return defer.succeed(None)
+
+    loseConnection = stopListening
+
+    def getHost(self) -> IPv4Address:
+        return IPv4Address("TCP", *self.address)
+
+
+class _Connector:
+    """What ClientFactory callbacks get as ``connector``."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+
+    def getDestination(self) -> IPv4Address:
+        return IPv4Address("TCP", *self.address)
+
+    def stopConnecting(self) -> None:
+        pass
+
+    def disconnect(self) -> None:
+        pass
+
+
+@dataclass
+class _Dial:
+    did: int
+    src: int
+    incarnation: int
+    address: tuple[str, int]
+    factory: object
+    connector: _Connector
+
+
+class SimTransport:
+    """One end of an in-memory TCP connection (ITransport, ITCPTransport's little we use)."""
+
+    def __init__(self, conn: SimConnection, side: int) -> None:
+        self.conn, self.side = conn, side
+        self.protocol = None
+        self.disconnecting = False  # loseConnection called here
+        self.lost = False  # connectionLost delivered to our protocol
+        self.paused = False  # pauseProducing: nothing is delivered to us
+        self.producer = None
+        self.connected = True
+
+    # what the protocol calls
+    def write(self, data: bytes) -> None:
+        c = self.conn
+        if self.disconnecting or c.reset or self.lost or not data:
+            return
+        c.queues[self.side].append(bytes(data))
+
+    def writeSequence(self, seq: Iterable[bytes]) -> None:
+        for d in seq:
+            self.write(d)
+
+    def loseConnection(self) -> None:
+        if self.disconnecting or self.lost or self.conn.reset:
+            return
+        self.disconnecting = True
+        if self.producer is not None:
+            self.unregisterProducer()
+        self.conn.queues[self.side].append(_FIN)
+
+    def abortConnection(self) -> None:
+        """A reset: whatever is in flight is lost; both ends hear of it at a ``lost`` event."""
+        self.conn.net._reset(self.conn)
+
+    def getPeer(self) -> IPv4Address:
+        return self.conn.addresses[1 - self.side]
+
+    def getHost(self) -> IPv4Address:
+        return self.conn.addresses[self.side]
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        pass
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+    def stopProducing(self) -> None:
+        self.loseConnection()
+
+    def registerProducer(self, producer, streaming: bool) -> None:
+        """A pull producer is asked for more until it unregisters (no flow control here)."""
+        self.producer = producer
+        if not streaming:
+            for _ in range(1_000_000):
+                if self.producer is not producer or self.disconnecting or self.lost:
+                    break
+                producer.resumeProducing()
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+
+@dataclass
+class SimConnection:
+    cid: int
+    net: SimNetwork
+    nodes: tuple[int, int]  # (dialler, listener)
+    incarnations: tuple[int, int]
+    addresses: tuple[IPv4Address, IPv4Address]
+    kind: str = "tcp"
+    ends: list[SimTransport] = field(default_factory=list)
+    #: queues[side]: what ``side`` wrote, not yet delivered to the other side
+    queues: tuple[deque, deque] = field(default_factory=lambda: (deque(), deque()))
+    #: sides whose protocol is still to hear connectionLost (after a reset)
+    pending_lost: list[int] = field(default_factory=list)
+    reset: bool = False
+
+
+class SimNetwork:
+    """Listeners, dials and connections of the whole simulation; nothing moves by itself."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.listeners: dict[tuple[str, int], SimPort] = {}
+        self.conns: dict[int, SimConnection] = {}
+        self.dials: dict[int, _Dial] = {}
+        self.broken: set[frozenset] = set()
+        self.dead: set[int] = set()
+        self.incarnation: dict[int, int] = {}
+        self._ids = itertools.count(1)
+        self._ports = itertools.count(40000)
+        #: exceptions protocol callbacks raised (Twisted would log them and drop the connection)
+        self.unhandled: list[Failure] = []
+
+    def linked(self, a: int, b: int) -> bool:
+        return a == b or CLIENT in (a, b) or frozenset((a, b)) not in self.broken
+
+    def alive(self, node: int, incarnation: int | None = None) -> bool:
+        if node in self.dead:
+            return False
+        return incarnation is None or self.incarnation.get(node, 0) == incarnation
+
+    # ---------------------------------------------------------------- for SimReactor
+    def listen(self, node: int, incarnation: int, port: int, factory, interface: str) -> SimPort:
+        address = (HOST, port)
+        if address in self.listeners:
+            raise error.CannotListenError(interface, port, OSError("address already in use"))
+        p = SimPort(self, node, address, factory)
+        self.listeners[address] = p
+        return p
+
+    def dial(self, node: int, incarnation: int, host: str, port: int, factory) -> _Connector:
+        connector = _Connector((host, port))
+        d = _Dial(next(self._ids), node, incarnation, (host, port), factory, connector)
+        self.dials[d.did] = d
+        if hasattr(factory, "startedConnecting"):
+            factory.startedConnecting(connector)
+        return connector
+
+    # ---------------------------------------------------------------- events
+    def events(self) -> list[Event]:
+        out: list[Event] = []
+        for did in self.dials:
+            out.append(Event("connect", (did,)))
+            out.append(Event("refuse", (did,)))
+        for cid, c in self.conns.items():
+            for side in c.pending_lost:
+                out.append(Event("lost", (cid, side)))
+            for side in (0, 1):
+                q = c.queues[side]
+                if q and not c.ends[1 - side].paused:
+                    out.append(Event("deliver", (cid, side)))
+                    if len(q) > 1:
+                        out.append(Event("deliver_all", (cid, side)))
+        return out
+
+    def do_connect(self, did: int) -> None:
+        d = self.dials.pop(did)
+        if not self.alive(d.src, d.incarnation):
+            return
+        target = self.listeners.get(d.address)
+        if target is None or not self.alive(target.node) or not self.linked(d.src, target.node):
+            self._refused(d)
+            return
+        cid = next(self._ids)
+        local = IPv4Address("TCP", HOST, next(self._ports))
+        c = SimConnection(
+            cid,
+            self,
+            (d.src, target.node),
+            (d.incarnation, self.incarnation.get(target.node, 0)),
+            (local, target.getHost()),
+        )
+        c.ends = [SimTransport(c, 0), SimTransport(c, 1)]
+        self.conns[cid] = c
+        server = target.factory.buildProtocol(local)
+        client = d.factory.buildProtocol(target.getHost())
+        if server is None or client is None:  # pragma: no cover - our factories always build
+            self._reset(c)
+            return
+        c.ends[1].protocol, c.ends[0].protocol = server, client
+        self._call(c, server.makeConnection, c.ends[1])
+        if not c.reset and not c.ends[0].lost:
+            self._call(c, client.makeConnection, c.ends[0])
+
+    def do_refuse(self, did: int) -> None:
+        d = self.dials.pop(did)
+        if self.alive(d.src, d.incarnation):
+            self._refused(d)
+
+    def _refused(self, d: _Dial) -> None:
+        reason = Failure(error.ConnectionRefusedError(f"{d.address[0]}:{d.address[1]}"))
+        if hasattr(d.factory, "clientConnectionFailed"):
+            d.factory.clientConnectionFailed(d.connector, reason)
+
+    def deliver(self, cid: int, side: int, everything: bool = False) -> None:
+        c = self.conns[cid]
+        q = c.queues[side]
+        receiver = c.ends[1 - side]
+        if everything:
+            items = []
+            while q and q[0] is not _FIN:
+                items.append(q.popleft())
+            if items and not receiver.lost:
+                self._call(c, receiver.protocol.dataReceived, b"".join(items))
+            return
+        item = q.popleft()
+        if item is _FIN:
+            # the closer's FIN arrived: both ends are done with the connection
+            self._finish(c, 1 - side, error.ConnectionDone("closed by peer"))
+            self._finish(c, side, error.ConnectionDone("closed"))
+            return
+        if not receiver.lost:
+            self._call(c, receiver.protocol.dataReceived, item)
+
+    def _call(self, c: SimConnection, f, *args) -> None:
+        """A protocol callback; one that raises is logged and its connection dropped, as
+        Twisted's reactor does (the exception is kept in :attr:`unhandled`)."""
+        try:
+            f(*args)
+        except Exception:  # noqa: BLE001 - the reactor's behaviour
+            failure = Failure()
+            self.unhandled.append(failure)
+            log.error("Unhandled error in %r: %s", f, failure.getTraceback())
+            self._reset(c)
+
+    def _finish(self, c: SimConnection, side: int, why: Exception) -> None:
+        end = c.ends[side]
+        if not end.lost:
+            end.lost = True
+            end.connected = False
+            end.producer = None
+            if end.protocol is not None:
+                try:
+                    end.protocol.connectionLost(Failure(why))
+                except Exception:  # noqa: BLE001 - logged, as the reactor does
+                    self.unhandled.append(Failure())
+                    log.error("Unhandled error in connectionLost: %s", self.unhandled[-1].getTraceback())
+        if c.ends[0].lost and c.ends[1].lost:
+            self.conns.pop(c.cid, None)
+
+    def lost(self, cid: int, side: int) -> None:
+        c = self.conns[cid]
+        c.pending_lost.remove(side)
+        self._finish(c, side, error.ConnectionLost("connection reset"))
+
+    def _reset(self, c: SimConnection) -> None:
+        """abortConnection (from inside a protocol): both ends lose it at a later event."""
+        if c.reset:
+            return
+        c.reset = True
+        c.queues[0].clear()
+        c.queues[1].clear()
+        c.pending_lost = [s for s in (0, 1) if not c.ends[s].lost]
+        if not c.pending_lost:
+            self.conns.pop(c.cid, None)
+
+    def sever(self, c: SimConnection, why: str, skip: int | None = None) -> None:
+        """From the driver (not inside a protocol): the connection breaks at once; ``skip``
+        is a dead node, whose protocols hear nothing."""
+        c.reset = True
+        c.queues[0].clear()
+        c.queues[1].clear()
+        c.pending_lost = []
+        for side in (0, 1):
+            if c.nodes[side] == skip:
+                c.ends[side].lost = True
+        for side in (0, 1):
+            self._finish(c, side, error.ConnectionLost(why))
+        self.conns.pop(c.cid, None)
+
+    # ---------------------------------------------------------------- faults
+    def crash(self, node: int) -> None:
+        self.dead.add(node)
+        for addr, p in list(self.listeners.items()):
+            if p.node == node:
+                del self.listeners[addr]
+        for did, d in list(self.dials.items()):
+            if d.src == node:
+                del self.dials[did]
+        for c in list(self.conns.values()):
+            if node in c.nodes:
+                self.sever(c, f"server {node} crashed", skip=node)
+
+    def revive(self, node: int) -> int:
+        self.dead.discard(node)
+        self.incarnation[node] = self.incarnation.get(node, 0) + 1
+        return self.incarnation[node]
+
+    def partition(self, a: int, b: int) -> None:
+        self.broken.add(frozenset((a, b)))
+        for c in list(self.conns.values()):
+            if set(c.nodes) == {a, b}:
+                self.sever(c, f"link {a}-{b} broken")
+
+    def heal(self, a: int, b: int) -> None:
+        self.broken.discard(frozenset((a, b)))
+
+
+class SimReactor:
+    """The reactor one node incarnation sees: the shared clock and network, its own timers."""
+
+    def __init__(self, net: SimNetwork, node: int, incarnation: int) -> None:
+        self.net, self.node, self.incarnation = net, node, incarnation
+        self.clock = net.clock
+        self.calls: list = []
+        self.dead = False
+        self.running = True
+
+    def seconds(self) -> float:
+        return self.clock.seconds()
+
+    def callLater(self, delay, f, *args, **kw):
+        if self.dead:
+            return _Delayed()
+        dc = self.clock.callLater(delay, f, *args, **kw)
+        calls = self.calls
+        calls.append(dc)
+        if len(calls) > 256:
+            self.calls = [c for c in calls if c.active()]
+        return dc
+
+    def getDelayedCalls(self):
+        return [c for c in self.calls if c.active()]
+
+    def callFromThread(self, f, *args, **kw) -> None:
+        self.callLater(0, f, *args, **kw)
+
+    def callWhenRunning(self, f, *args, **kw):
+        return f(*args, **kw)
+
+    def addSystemEventTrigger(self, *args, **kw) -> None:
+        return None
+
+    def listenTCP(self, port, factory, backlog=50, interface=""):
+        if self.dead:
+            raise error.CannotListenError(interface, port, OSError("the node is dead"))
+        return self.net.listen(self.node, self.incarnation, port, factory, interface)
+
+    def connectTCP(self, host, port, factory, timeout=30, bindAddress=None):
+        if self.dead:
+            return _Connector((host, port))
+        return self.net.dial(self.node, self.incarnation, host, port, factory)
+
+    def kill(self) -> None:
+        """The incarnation is dead: none of its timers runs again."""
+        self.dead = True
+        for c in self.calls:
+            if c.active():
+                c.cancel()
+        self.calls = []
+
+
+# ============================================================================ storage
+class InlineWorker:
+    """The snapshot worker thread's stand-in: each job runs at once, on the reactor."""
+
+    def run(self, f: Callable, *args) -> defer.Deferred:
+        return defer.maybeDeferred(f, *args)
+
+    def stop(self) -> None:
+        pass
+
+
+class ManualSyncWriter:
+    """SyncThread's stand-in: batches are written (and reported durable) only at
+    :meth:`fsync`, which the simulation calls when its schedule says so.
+
+    ``ack_before_fsync`` is a seeded bug for the tests: txns are reported durable as they
+    are queued, and reach the disk only at the next fsync (a crash in between loses them).
+    """
+
+    def __init__(self, reactor: SimReactor, queue: LogQueue, ack_before_fsync: bool = False) -> None:
+        self.reactor = reactor
+        self.queue = queue
+        self.ack_before_fsync = ack_before_fsync
+        self._reported_ahead = 0
+        self._stopping: defer.Deferred | None = None
+        self.closed = False
+        self.fsyncs = 0
+
+    def start(self, on_durable, on_failure) -> None:
+        self.on_durable, self.on_failure = on_durable, on_failure
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.queue.items) or (self._stopping is not None and not self.closed)
+
+    def wake(self) -> None:
+        if self.ack_before_fsync:
+            queued = sum(1 for i in self.queue.items if i is not ROLL)
+            new = queued - self._reported_ahead
+            if new > 0:
+                self._reported_ahead += new
+                self.reactor.callLater(0, self.on_durable, new, 0.0)
+
+    def fsync(self) -> None:
+        """One batch to the disk (what SyncThread does per loop), then report it."""
+        if self.queue.items:
+            entries, roll = self.queue.take()
+            try:
+                self.queue.write(entries, roll)
+            except Exception:  # noqa: BLE001 - reported as the log thread reports it
+                self.on_failure(Failure())
+                return
+            self.fsyncs += 1
+            if self.ack_before_fsync:
+                self._reported_ahead -= len(entries)
+            elif entries:
+                self.on_durable(len(entries), 0.0)
+        if not self.queue.items and self._stopping is not None and not self.closed:
+            self.closed = True
+            self.queue.txnlog.close()
+            self._stopping.callback(None)
+
+    def stop(self) -> defer.Deferred:
+        """Write what is queued (at later fsync events), close the log."""
+        if self._stopping is None:
+            self._stopping = defer.Deferred()
+        return self._stopping
+
+    def crash(self) -> None:
+        """Power off: what is queued is lost, the file descriptor is closed unwritten."""
+        self.queue.items.clear()
+        self.queue.txnlog._pending = []
+        self.queue.txnlog._close_fd()
+        self.closed = True
+
+
+class SimStorage(Storage):
+    """Storage with the simulation's Sync stage (:class:`ManualSyncWriter`), an inline
+    snapshot worker and a seeded snapshot schedule."""
+
+    def __init__(self, cfg, reactor, snaplog, restored, node: SimNode) -> None:
+        super().__init__(cfg, reactor, snaplog, restored)
+        self.snap_worker = InlineWorker()
+        self.node = node
+
+    def sync_factory(self, zks) -> SyncRequestProcessor:
+        node = self.node
+        snapshots = SnapshotTaker(self.snaplog, zks.db, self.snap_worker, cooperate=node.sim.cooperate)
+        writer = ManualSyncWriter(
+            self.reactor, LogQueue(self.snaplog.txn_log(), self.max_batch), node.sim.ack_before_fsync
+        )
+        node.writers.append(writer)
+        self.sync = SyncRequestProcessor(
+            zks,
+            writer,
+            snapshots,
+            snap_count=self.cfg.snap_count,
+            snap_size_bytes=self.cfg.snap_size_limit_bytes,
+            fsync_warning_ms=self.snaplog.fsync_warning_ms,
+            rng=random.Random(node.sim.seed * 1000 + node.sid),
+            on_fatal=node.fatal,
+        )
+        if self.restored.txns_replayed and not self.restored.wrote_snapshot:
+            self.reactor.callLater(0, self.sync.take_snapshot)
+        return self.sync
+
+
+# ============================================================================ nodes
+@dataclass
+class SimNode:
+    """One server of the simulation across its incarnations (its data dir survives)."""
+
+    sim: Simulation
+    sid: int
+    base: Path
+    peer: QuorumPeer | None = None
+    reactor: SimReactor | None = None
+    incarnation: int = 0
+    writers: list = field(default_factory=list)
+    #: the txns the database applied since it was last cleared: (zxid, type, session, cxid)
+    history: list = field(default_factory=list)
+    #: the zxid the applied history starts after (a snapshot's), None until known
+    history_base: int | None = None
+    #: the current role's epoch once it is established (serves), else None
+    serving_epoch: int | None = None
+    serving_as: ServerState | None = None
+    failures: list = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        return self.peer is not None
+
+    @property
+    def db(self) -> ZKDatabase | None:
+        return self.peer.db if self.peer is not None else None
+
+    @property
+    def serving(self) -> bool:
+        return self.peer is not None and self.serving_epoch is not None
+
+    @property
+    def base_zxid(self) -> int:
+        if self.history_base is not None:
+            return self.history_base
+        return self.db.last_processed_zxid if self.db is not None and not self.history else 0
+
+    def fatal(self, failure: Failure) -> None:
+        self.failures.append(failure)
+
+    # ---------------------------------------------------------------- life
+    def start(self) -> None:
+        net = self.sim.net
+        self.incarnation = net.revive(self.sid)
+        self.reactor = SimReactor(net, self.sid, self.incarnation)
+        self.writers = []
+        self.history, self.history_base = [], None
+        self.serving_epoch = self.serving_as = None
+        cfg = parse_config(self.sim.config_for(self.sid), base_dir=str(self.base))
+        opened = self._open_storage(cfg)
+        self.peer = QuorumPeer(cfg, self.reactor, opened, self.sim.election_factory, self._role)
+        self.peer.startService()
+
+    def _open_storage(self, cfg):
+        """open_storage with the simulation's Storage, on a database the node watches."""
+        snaplog = FileTxnSnapLog(
+            Path(cfg.data_dir),
+            Path(cfg.data_log_dir),
+            prealloc=cfg.pre_alloc_size,
+            force_sync=cfg.force_sync,
+            max_entry=cfg.jute_maxbuffer + max(cfg.jute_maxbuffer, 1024),
+            fsync_warning_ms=cfg.fsync_warning_threshold_ms,
+            log_size_limit=cfg.txn_log_size_limit_kb * 1024,
+        )
+        db = ZKDatabase(
+            DataTree(extended_types=cfg.extended_types_enabled, digest_enabled=cfg.digest_enabled)
+        )
+        self._watch(db)
+        restored = snaplog.restore(db)
+        storage = SimStorage(cfg, self.reactor, snaplog, restored, self)
+        return storage, db, storage.sync_factory
+
+    def _watch(self, db: ZKDatabase) -> None:
+        """Record every txn the database applies (observation only: behaviour unchanged)."""
+        apply, clear = db.process_txn, db.clear
+        node = self
+
+        def process_txn(hdr, txn, digest=None):
+            if node.history_base is None:
+                node.history_base = db.last_processed_zxid
+            node.history.append((hdr.zxid, hdr.type, hdr.clientId, hdr.cxid))
+            return apply(hdr, txn, digest)
+
+        def cleared():
+            node.history, node.history_base = [], None
+            return clear()
+
+        db.process_txn, db.clear = process_txn, cleared
+
+    def _role(self, peer, decision):
+        """roles.role_for, with the role watched: when it serves, and SNAP loads."""
+        role = quorum_roles.role_for(peer, decision)
+        node = self
+        serving, ended = role.serving, role.role_ended
+
+        def on_serving(epoch):
+            serving(epoch)
+            node.serving_epoch, node.serving_as = epoch, decision.state
+            node.sim._established(node, epoch, decision.state)
+
+        def on_ended(reason):
+            node.serving_epoch = node.serving_as = None
+            return ended(reason)
+
+        role.serving, role.role_ended = on_serving, on_ended
+        if hasattr(role, "load_snapshot"):
+            load = role.load_snapshot
+
+            def on_snapshot(snapshot, zxid):
+                node.history, node.history_base = [], zxid
+                return load(snapshot, zxid)
+
+            role.load_snapshot = on_snapshot
+        return role
+
+    def crash(self) -> None:
+        """kill -9: memory gone, timers gone, connections broken, unsynced log lost."""
+        if self.peer is None:
+            return
+        self.sim.net.crash(self.sid)
+        self.reactor.kill()
+        for w in self.writers:
+            if not w.closed:
+                w.crash()
+        self.peer = None
+        self.serving_epoch = self.serving_as = None
+
+    def pending_fsync(self) -> bool:
+        return any(w.pending for w in self.writers if not w.closed)
+
+    def fsync(self) -> None:
+        for w in self.writers:
+            if not w.closed and w.pending:
+                w.fsync()
+                return
+
+    def close(self) -> None:
+        for w in self.writers:
+            if not w.closed:
+                w.crash()
+
+
+# ============================================================================ clients
+def _frame(payload: bytes) -> bytes:
+    return struct.pack(">i", len(payload)) + payload
+
+
+def _ustring(s: str) -> bytes:
+    b = s.encode()
+    return struct.pack(">i", len(b)) + b
+
+
+def _buffer(b: bytes) -> bytes:
+    return struct.pack(">i", len(b)) + b
+
+
+@dataclass
+class ClientOutcome:
+    op: int
+    member: int
+    path: str
+    state: str = "connecting"  # -> session -> sent -> acked | failed | lost
+    zxid: int = 0
+    err: int = 0
+    epoch_at_ack: int = 0
+
+
+class SimClientOp:
+    """One client write: connect to a member's client port, open a session, create
+    ``path``.  The reply (or the connection's end) is recorded in ``outcome``."""
+
+    XID = 1
+
+    def __init__(self, sim: Simulation, outcome: ClientOutcome, data: bytes) -> None:
+        self.sim, self.outcome, self.data = sim, outcome, data
+        self.buf = b""
+        self.transport = None
+
+    # a protocol and its own factory
+    def buildProtocol(self, addr):
+        return self
+
+    def clientConnectionFailed(self, connector, reason) -> None:
+        self.outcome.state = "failed"
+
+    def makeConnection(self, transport) -> None:
+        self.transport = transport
+        self.connectionMade()
+
+    def connectionMade(self) -> None:
+        # ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, readOnly
+        body = struct.pack(">iqiq", 0, 0, 30000, 0) + _buffer(bytes(16)) + b"\x00"
+        self.transport.write(_frame(body))
+        self.outcome.state = "session"
+
+    def dataReceived(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) >= 4:
+            (n,) = struct.unpack_from(">i", self.buf)
+            if len(self.buf) < 4 + n:
+                return
+            payload, self.buf = self.buf[4 : 4 + n], self.buf[4 + n :]
+            self._frame(payload)
+
+    def _frame(self, payload: bytes) -> None:
+        o = self.outcome
+        if o.state == "session":
+            _, _, session_id = struct.unpack_from(">iiq", payload)
+            if not session_id:
+                o.state = "failed"
+                self.transport.loseConnection()
+                return
+            o.state = "sent"
+            acl = struct.pack(">i", 1) + struct.pack(">i", 31) + _ustring("world") + _ustring("anyone")
+            body = (
+                struct.pack(">ii", self.XID, 1)
+                + _ustring(o.path)
+                + _buffer(self.data)
+                + acl
+                + struct.pack(">i", 0)
+            )
+            self.transport.write(_frame(body))
+        elif o.state == "sent":
+            xid, zxid, err = struct.unpack_from(">iqi", payload)
+            if xid != self.XID:
+                return  # a ping or a notification
+            o.zxid, o.err = zxid, err
+            o.state = "acked" if err == 0 else "failed"
+            if err == 0:
+                self.sim._acked(o)
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason=None) -> None:
+        if self.outcome.state in ("connecting", "session", "sent"):
+            self.outcome.state = "lost"
+
+
+# ============================================================================ the simulation
+class Simulation:
+    """N ensemble members (``voters`` participants plus ``observers``) on one clock and one
+    in-memory network, under the caller's (or a seeded Random's) control."""
+
+    def __init__(
+        self,
+        voters: int = 3,
+        observers: int = 0,
+        seed: int = 0,
+        *,
+        base_dir: str | None = None,
+        check_every_step: bool = True,
+        ack_before_fsync: bool = False,
+        extra_config: dict | None = None,
+        weights: dict[str, float] | None = None,
+    ) -> None:
+        self.seed = seed
+        self.weights = {**self.weights, **(weights or {})}
+        self.rng = random.Random(seed)
+        self.clock = Clock()
+        self.clock.advance(1_700_000_000.0)  # a wall clock: session ids, txn times
+        self.net = SimNetwork(self.clock)
+        self.check_every_step = check_every_step
+        self.ack_before_fsync = ack_before_fsync
+        self.extra_config = dict(extra_config or {})
+        self._owned_dir = base_dir is None
+        self.base = Path(base_dir or tempfile.mkdtemp(prefix="zk_twisted-sim-"))
+        self.sids = list(range(1, voters + observers + 1))
+        self.observers = set(self.sids[voters:])
+        self.nodes: dict[int, SimNode] = {}
+        #: every event and fault taken, in order (same seed and plan: same trace)
+        self.trace: list[str] = []
+        self.steps = 0
+        #: epoch -> sid of the leader established in it
+        self.leaders: dict[int, int] = {}
+        #: the longest committed history seen (list of txn keys from zxid 1)
+        self.committed: list = []
+        self.clients: list[ClientOutcome] = []
+        self.acked: list[ClientOutcome] = []
+        self._ops = itertools.count(1)
+        self.cooperator = task.Cooperator(
+            terminationPredicateFactory=lambda: lambda: True,
+            scheduler=lambda f: self.clock.callLater(0, f),
+        )
+        self._saved_cooperator = None
+        self._install_cooperator()
+        for sid in self.sids:
+            d = self.base / f"node{sid}"
+            (d / "data").mkdir(parents=True, exist_ok=True)
+            (d / "data" / "myid").write_text(f"{sid}\n")
+            self.nodes[sid] = SimNode(self, sid, d)
+        for sid in self.sids:
+            self.nodes[sid].start()
+
+    # ---------------------------------------------------------------- wiring
+    def cooperate(self, iterator):
+        return self.cooperator.cooperate(iterator)
+
+    def _install_cooperator(self) -> None:
+        """The quorum port's SNAP stream uses Twisted's global ``task.cooperate``: while the
+        simulation runs it steps on the simulated clock (see the report: a missing seam)."""
+        self._saved_cooperator = task._theCooperator
+        task._theCooperator = self.cooperator
+
+    def config_for(self, sid: int) -> dict:
+        cfg = {
+            "tickTime": "2000",
+            "initLimit": "10",
+            "syncLimit": "5",
+            "dataDir": str(self.base / f"node{sid}" / "data"),
+            "clientPort": str(12000 + sid),
+            "admin.enableServer": "false",
+            "forceSync": "no",
+            "preAllocSize": "16",
+            "maxClientCnxns": "0",
+            "4lw.commands.whitelist": "*",
+        }
+        for s in self.sids:
+            role = ":observer" if s in self.observers else ""
+            cfg[f"server.{s}"] = f"{HOST}:{13000 + s}:{14000 + s}{role}"
+        if sid in self.observers:
+            cfg["peerType"] = "observer"
+        cfg.update(self.extra_config)
+        return cfg
+
+    @staticmethod
+    def election_factory(cfg, reactor):
+        from ..network.election_port import create_election
+
+        return create_election(cfg, reactor)
+
+    def close(self) -> None:
+        for n in self.nodes.values():
+            n.close()
+            if n.reactor is not None:
+                n.reactor.kill()
+        if self._saved_cooperator is not None:
+            task._theCooperator = self._saved_cooperator
+            self._saved_cooperator = None
+        if self._owned_dir:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> Simulation:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- events
+    def events(self) -> list[Event]:
+        """Everything that can happen next, in a stable order."""
+        out = self.net.events()
+        for sid in self.sids:
+            if self.nodes[sid].alive and self.nodes[sid].pending_fsync():
+                out.append(Event("fsync", (sid,)))
+        calls = self.clock.getDelayedCalls()
+        if calls:
+            now = self.clock.seconds()
+            if any(c.getTime() <= now for c in calls):
+                out.append(Event("due"))
+            else:
+                out.append(Event("advance"))
+        return out
+
+    def step(self, ev: Event) -> None:
+        self.trace.append(str(ev))
+        self.steps += 1
+        k = ev.kind
+        if k == "deliver":
+            self.net.deliver(*ev.key)
+        elif k == "deliver_all":
+            self.net.deliver(*ev.key, everything=True)
+        elif k == "connect":
+            self.net.do_connect(ev.key[0])
+        elif k == "refuse":
+            self.net.do_refuse(ev.key[0])
+        elif k == "lost":
+            self.net.lost(*ev.key)
+        elif k == "fsync":
+            self.nodes[ev.key[0]].fsync()
+        elif k == "due":
+            self._advance(0.0)
+        elif k == "advance":
+            due = min(c.getTime() for c in self.clock.getDelayedCalls())
+            self._advance(max(0.0, due - self.clock.seconds()))
+        else:
+            raise ValueError(f"unknown event {ev}")
+        if self.check_every_step:
+            self.check()
+
+    def _advance(self, dt: float) -> None:
+        """Clock.advance; a timer call that raises is logged (as the reactor logs it) and
+        the calls due after it run at the next ``due`` event."""
+        try:
+            self.clock.advance(dt)
+        except Exception:  # noqa: BLE001
+            self.net.unhandled.append(Failure())
+            log.error("Unhandled error in a timed call: %s", self.net.unhandled[-1].getTraceback())
+
+    # ---------------------------------------------------------------- faults
+    def apply(self, fault: Fault) -> None:
+        """Apply a fault of a plan (a no-op when it cannot apply now: crash of a dead node...)."""
+        k, a = fault.kind, fault.args
+        if k == "crash":
+            self.crash(a[0])
+        elif k == "restart":
+            self.restart(a[0])
+        elif k == "partition":
+            self.partition(*a)
+        elif k == "heal":
+            self.heal(*a)
+        elif k == "cut":
+            self.cut(a[0])
+        elif k == "write":
+            self.write(a[0])
+        elif k == "power":
+            for sid in self.sids:
+                self.crash(sid)
+        else:
+            raise ValueError(f"unknown fault {fault}")
+        if self.check_every_step:
+            self.check()
+
+    def crash(self, sid: int) -> None:
+        if self.nodes[sid].alive:
+            self.trace.append(f"crash({sid})")
+            self.nodes[sid].crash()
+
+    def restart(self, sid: int) -> None:
+        if not self.nodes[sid].alive:
+            self.trace.append(f"restart({sid})")
+            self.nodes[sid].start()
+
+    def partition(self, a: int, b: int) -> None:
+        if a != b:
+            self.trace.append(f"partition({a},{b})")
+            self.net.partition(a, b)
+
+    def heal(self, a: int, b: int) -> None:
+        self.trace.append(f"heal({a},{b})")
+        self.net.heal(a, b)
+
+    def heal_all(self) -> None:
+        for link in sorted(tuple(sorted(x)) for x in self.net.broken):
+            self.heal(*link)
+
+    def cut(self, index: int) -> None:
+        """Break the ``index``-th open connection (modulo their number), as a reset does."""
+        conns = [c for c in self.net.conns.values() if not c.reset]
+        if conns:
+            c = conns[index % len(conns)]
+            self.trace.append(f"cut({c.cid})")
+            self.net.sever(c, "connection cut")
+
+    def write(self, sid: int, data: bytes | None = None) -> ClientOutcome:
+        """A client creates a new znode through member ``sid``'s client port."""
+        n = next(self._ops)
+        o = ClientOutcome(n, sid, f"/w{n}")
+        self.clients.append(o)
+        self.trace.append(f"write({sid},{o.path})")
+        op = SimClientOp(self, o, data if data is not None else b"v%d" % n)
+        self.net.dial(CLIENT, 0, HOST, 12000 + sid, op)
+        return o
+
+    # ---------------------------------------------------------------- observations
+    def _established(self, node: SimNode, epoch: int, state: ServerState) -> None:
+        if state == ServerState.LEADING:
+            other = self.leaders.setdefault(epoch, node.sid)
+            if other != node.sid:
+                raise SafetyViolation(f"two leaders established in epoch {epoch}: {other} and {node.sid}")
+
+    def _acked(self, o: ClientOutcome) -> None:
+        member = self.nodes[o.member]
+        o.epoch_at_ack = member.serving_epoch or (o.zxid >> 32)
+        self.acked.append(o)
+
+    def leader(self) -> SimNode | None:
+        """The serving leader of the highest epoch, if any."""
+        best = None
+        for n in self.nodes.values():
+            if n.serving and n.serving_as == ServerState.LEADING:
+                if best is None or n.serving_epoch > best.serving_epoch:
+                    best = n
+        return best
+
+    # ---------------------------------------------------------------- safety
+    def check(self) -> None:
+        """The ensemble's safety properties, now (SafetyViolation if one does not hold)."""
+        for n in self.nodes.values():
+            if n.failures:
+                raise SafetyViolation(
+                    f"server {n.sid}: the txn log failed: {n.failures[0].getErrorMessage()}"
+                )
+        serving = [n for n in self.nodes.values() if n.serving]
+        for n in serving:
+            self._merge_committed(n)
+        for n in serving:
+            if n.serving_as != ServerState.LEADING:
+                continue
+            tree = n.db.tree
+            for o in self.acked:
+                if n.serving_epoch >= o.epoch_at_ack and tree.get_node(o.path) is None:
+                    raise SafetyViolation(
+                        f"acknowledged write {o.path} (zxid 0x{o.zxid:x} via {o.member}) missing at "
+                        f"leader {n.sid} of epoch {n.serving_epoch}"
+                    )
+
+    def _merge_committed(self, n: SimNode) -> None:
+        """A serving member's applied txns are committed: they must agree with (and may
+        extend) every committed history seen before."""
+        base = n.base_zxid
+        mine = n.history
+        glob = self.committed
+        if base == 0:
+            start = 0
+        else:
+            start = next((i for i, k in enumerate(glob) if k[0] > base), None)
+            if start is None:
+                if not glob or glob[-1][0] < base:
+                    return  # nothing seen yet reaches this member's snapshot
+                start = len(glob)
+        common = min(len(glob) - start, len(mine))
+        for i in range(common):
+            if glob[start + i] != mine[i]:
+                a, b = glob[start + i], mine[i]
+                raise SafetyViolation(
+                    f"server {n.sid} (epoch {n.serving_epoch}) applied txn 0x{b[0]:x} {b[1:]} where the "
+                    f"committed history has 0x{a[0]:x} {a[1:]}"
+                )
+        if len(mine) > common:
+            glob.extend(mine[common:])
+
+    def converged(self) -> bool:
+        """Every live member serves in one epoch, with the same database."""
+        live = [n for n in self.nodes.values() if n.alive]
+        if not live or not all(n.serving for n in live):
+            return False
+        if len({n.serving_epoch for n in live}) != 1:
+            return False
+        if any(n.pending_fsync() for n in live):
+            return False
+        # the leader's last zxid names its epoch (Leader.startZkServer): compare the trees
+        if len({n.db.tree.digest() for n in live}) != 1:
+            return False
+        if any(o.state in ("connecting", "session", "sent") for o in self.clients):
+            return False
+        return all(n.db.tree.get_node(o.path) is not None for n in live for o in self.acked)
+
+    # ---------------------------------------------------------------- running
+    #: relative weights of the kinds of events :meth:`pick` chooses among (``refuse`` and
+    #: ``advance`` are taken with ``timer_weight``, or when nothing else can happen).
+    #: A small ``fsync`` weight models a slow disk.
+    weights: dict[str, float] = {
+        "deliver": 1.0,
+        "deliver_all": 0.5,
+        "connect": 1.0,
+        "lost": 1.0,
+        "fsync": 1.0,
+        "due": 1.0,
+    }
+
+    def pick(self, rng: random.Random, evs: list[Event], timer_weight: float = 0.02) -> Event:
+        """A random event: mostly deliveries, fsyncs and due timers (by :attr:`weights`),
+        dial refusals rarely, advancing time only now and then or when nothing else can."""
+        weights = self.weights
+        now = [e for e in evs if e.kind not in ("refuse", "advance")]
+        r = rng.random()
+        if r < timer_weight or not now:
+            later = [e for e in evs if e.kind == "advance"]
+            if later:
+                return later[0]
+        if r < timer_weight * 1.5:
+            refusals = [e for e in evs if e.kind == "refuse"]
+            if refusals:
+                return rng.choice(refusals)
+        if not now:
+            return rng.choice(evs)
+        total = sum(weights.get(e.kind, 1.0) for e in now)
+        x = rng.random() * total
+        for e in now:
+            x -= weights.get(e.kind, 1.0)
+            if x < 0:
+                return e
+        return now[-1]
+
+    def run(
+        self,
+        steps: int,
+        rng: random.Random | None = None,
+        plan: Iterable[tuple[int, Fault]] = (),
+        done: Callable[[], bool] | None = None,
+        allow: Callable[[Event], bool] | None = None,
+    ) -> int:
+        """Take ``steps`` events chosen by ``rng`` (default: the seed's), applying each fault
+        of ``plan`` (``(step, fault)`` pairs) at its step; stop early when ``done()``.
+        ``allow`` filters the events (e.g. no fsync for a while).  Returns the steps taken."""
+        rng = rng or self.rng
+        faults: dict[int, list[Fault]] = {}
+        for at, f in plan:
+            faults.setdefault(at, []).append(f)
+        for i in range(steps):
+            for f in faults.get(i, ()):
+                self.apply(f)
+            if done is not None and done():
+                return i
+            evs = self.events()
+            if allow is not None:
+                evs = [e for e in evs if allow(e)]
+            if not evs:
+                return i
+            self.step(self.pick(rng, evs))
+        return steps
+
+    def settle(self, max_steps: int = 20000, rng: random.Random | None = None) -> int:
+        """Faults stop: links heal, crashed members restart; run until :meth:`converged`.
+        Returns the steps it took; SafetyViolation if it did not converge in ``max_steps``."""
+        self.heal_all()
+        for sid in self.sids:
+            self.restart(sid)
+        n = self.run(max_steps, rng, done=self.converged)
+        if not self.converged():
+            states = {
+                s: (x.peer.state.name if x.peer else "dead", x.serving_epoch) for s, x in self.nodes.items()
+            }
+            raise SafetyViolation(f"no convergence within {max_steps} steps: {states}")
+        return n
+
+
+def random_plan(
+    rng: random.Random, sids: list[int], steps: int, n_faults: int, power: bool = False
+) -> list[tuple[int, Fault]]:
+    """A random fault plan (for benchmarks and seeded runs; tests draw theirs with
+    hypothesis); ``power``: whole-ensemble power losses are among the faults."""
+    plan = []
+    kinds = ["crash", "restart", "partition", "heal", "cut", "write", "write", "write"]
+    if power:
+        kinds.append("power")
+    for _ in range(n_faults):
+        at = rng.randrange(steps)
+        kind = rng.choice(kinds)
+        if kind == "power":
+            plan.append((at, Fault(kind)))
+        elif kind in ("partition", "heal"):
+            a, b = rng.sample(sids, 2)
+            plan.append((at, Fault(kind, (a, b))))
+        elif kind == "cut":
+            plan.append((at, Fault(kind, (rng.randrange(16),))))
+        else:
+            plan.append((at, Fault(kind, (rng.choice(sids),))))
+    return sorted(plan, key=lambda p: p[0])
