@@ -90,8 +90,8 @@ class SafetyViolation(AssertionError):
 
 @dataclass(frozen=True, order=True)
 class Event:
-    """One thing that can happen next.  ``kind``: deliver / deliver_all / connect / refuse /
-    lost / fsync / due / advance; ``key`` names the connection, dial or node."""
+    """One thing that can happen next.  ``kind``: deliver / deliver_all / deliver_half /
+    connect / refuse / lost / fsync / due / advance; ``key`` names the connection, dial or node."""
 
     kind: str
     key: tuple = ()
@@ -311,6 +311,8 @@ class SimNetwork:
                     out.append(Event("deliver", (cid, side)))
                     if len(q) > 1:
                         out.append(Event("deliver_all", (cid, side)))
+                    if q[0] is not _FIN and len(q[0]) > 1:
+                        out.append(Event("deliver_half", (cid, side)))
         return out
 
     def do_connect(self, did: int) -> None:
@@ -352,10 +354,20 @@ class SimNetwork:
         if hasattr(d.factory, "clientConnectionFailed"):
             d.factory.clientConnectionFailed(d.connector, reason)
 
-    def deliver(self, cid: int, side: int, everything: bool = False) -> None:
+    def deliver(self, cid: int, side: int, everything: bool = False, half: bool = False) -> None:
+        """The next write on one direction arrives (``everything``: all the writes queued
+        before a FIN, coalesced as TCP may; ``half``: the first half of the next write, the
+        rest stays queued, as TCP may cut it)."""
         c = self.conns[cid]
         q = c.queues[side]
         receiver = c.ends[1 - side]
+        if half:
+            head = q[0]
+            cut = len(head) // 2
+            q[0] = head[cut:]
+            if not receiver.lost:
+                self._call(c, receiver.protocol.dataReceived, head[:cut])
+            return
         if everything:
             items = []
             while q and q[0] is not _FIN:
@@ -989,6 +1001,8 @@ class Simulation:
             self.net.deliver(*ev.key)
         elif k == "deliver_all":
             self.net.deliver(*ev.key, everything=True)
+        elif k == "deliver_half":
+            self.net.deliver(*ev.key, half=True)
         elif k == "connect":
             self.net.do_connect(ev.key[0])
         elif k == "refuse":
@@ -1172,6 +1186,7 @@ class Simulation:
     weights: dict[str, float] = {
         "deliver": 1.0,
         "deliver_all": 0.5,
+        "deliver_half": 0.2,
         "connect": 1.0,
         "lost": 1.0,
         "fsync": 1.0,
