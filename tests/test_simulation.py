@@ -77,10 +77,12 @@ def run_schedule(voters: int, observers: int, seed: int, plan, disk: float = 1.0
     return sim
 
 
-SCHEDULE_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False)
+#: derandomized: the suite runs the same schedules every time (a red CI names a regression,
+#: not a lucky draw); bench/ensemble_sim.py explores new seeds
+SCHEDULE_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
-@settings(max_examples=120, **SCHEDULE_SETTINGS)
+@settings(max_examples=100, **SCHEDULE_SETTINGS)
 @given(seed=st.integers(0, 2**32 - 1), plan=plans(3), disk=DISKS)
 def test_three_members_under_random_schedules(seed, plan, disk):
     run_schedule(3, 0, seed, plan, disk)

@@ -679,7 +679,9 @@ class SimNode:
         self.writers = []
         self.history, self.history_base = [], None
         self.serving_epoch = self.serving_as = None
-        cfg = parse_config(self.sim.config_for(self.sid), base_dir=str(self.base))
+        cfg = parse_config(
+            self.sim.config_for(self.sid), base_dir=str(self.base), jvm_properties=self.sim.jvm_properties
+        )
         opened = self._open_storage(cfg)
         self.peer = QuorumPeer(cfg, self.reactor, opened, self.sim.election_factory, self._role)
         self.peer.startService()
@@ -884,8 +886,11 @@ class Simulation:
         ack_before_fsync: bool = False,
         extra_config: dict | None = None,
         weights: dict[str, float] | None = None,
+        jvm_properties: dict[str, str] | None = None,
     ) -> None:
         self.seed = seed
+        #: the -D properties every member starts with (zookeeper.forceSnapshotSync, ...)
+        self.jvm_properties = dict(jvm_properties or {})
         self.weights = {**self.weights, **(weights or {})}
         self.rng = random.Random(seed)
         self.clock = Clock()
@@ -920,8 +925,12 @@ class Simulation:
             (d / "data").mkdir(parents=True, exist_ok=True)
             (d / "data" / "myid").write_text(f"{sid}\n")
             self.nodes[sid] = SimNode(self, sid, d)
-        for sid in self.sids:
-            self.nodes[sid].start()
+        try:
+            for sid in self.sids:
+                self.nodes[sid].start()
+        except BaseException:
+            self.close()
+            raise
 
     # ---------------------------------------------------------------- wiring
     def cooperate(self, iterator):
@@ -1062,7 +1071,10 @@ class Simulation:
     def restart(self, sid: int) -> None:
         if not self.nodes[sid].alive:
             self.trace.append(f"restart({sid})")
-            self.nodes[sid].start()
+            try:
+                self.nodes[sid].start()
+            except Exception as e:
+                raise SafetyViolation(f"server {sid} cannot restart from its data dir: {e}") from e
 
     def partition(self, a: int, b: int) -> None:
         if a != b:
@@ -1115,6 +1127,29 @@ class Simulation:
                 if best is None or n.serving_epoch > best.serving_epoch:
                     best = n
         return best
+
+    def state(self) -> dict[int, dict]:
+        """What each member is, now (for drivers such as a conformance runner; the live
+        objects are ``nodes[sid].peer``, ``.peer.role.core`` and ``.db``)."""
+        out: dict[int, dict] = {}
+        for sid, n in self.nodes.items():
+            p = n.peer
+            if p is None:
+                out[sid] = {"alive": False, "incarnation": n.incarnation}
+                continue
+            out[sid] = {
+                "alive": True,
+                "incarnation": n.incarnation,
+                "state": p.state.name,
+                "zab_state": p.quorum.zab_state(),
+                "current_epoch": p.current_epoch,
+                "accepted_epoch": p.accepted_epoch,
+                "last_processed_zxid": p.db.last_processed_zxid,
+                "serving_epoch": n.serving_epoch,
+                "applied": len(n.history),
+                "pending_fsync": n.pending_fsync(),
+            }
+        return out
 
     # ---------------------------------------------------------------- safety
     def check(self) -> None:
