@@ -225,6 +225,31 @@ def test_seeded_bug_ack_before_fsync_is_caught():
         _write_then_lose_power(True)
 
 
+def _isolated_leader_write(lone_quorum: bool):
+    """Cut the leader off from both followers, write through it, crash it, let the rest go on."""
+    sim = Simulation(3, seed=8, lone_quorum=lone_quorum)
+    try:
+        sim.settle(SETTLE_STEPS)
+        leader = sim.leader().sid
+        for s in sim.sids:
+            sim.partition(leader, s)
+        o = sim.write(leader)
+        sim.run(3000, done=lambda: o.state not in ("connecting", "session", "sent"))
+        sim.crash(leader)
+        sim.settle(SETTLE_STEPS)
+        return o
+    finally:
+        sim.close()
+
+
+def test_seeded_bug_commit_without_quorum_is_caught():
+    """With a leader that takes its own ACK for a quorum (the seeded bug), an isolated
+    leader acknowledges a write the rest of the ensemble never had."""
+    assert _isolated_leader_write(False).state != "acked"
+    with pytest.raises(SafetyViolation, match="acknowledged write /w1"):
+        _isolated_leader_write(True)
+
+
 def _power_loss_schedule(seed: int, ack_before_fsync: bool) -> None:
     """Writes, each followed within a few dozen steps by a whole-ensemble power loss, on a
     slow disk (an fsync is rarely the event chosen)."""

@@ -738,6 +738,8 @@ class SimNode:
             return ended(reason)
 
         role.serving, role.role_ended = on_serving, on_ended
+        if node.sim.lone_quorum and isinstance(role, quorum_roles.LeaderRole):
+            role.core.verifier = _LoneQuorum(role.core.verifier)
         if hasattr(role, "load_snapshot"):
             load = role.load_snapshot
 
@@ -773,6 +775,20 @@ class SimNode:
         for w in self.writers:
             if not w.closed:
                 w.crash()
+
+
+class _LoneQuorum:
+    """A seeded bug for the tests: a verifier that takes any non-empty set for a quorum (a
+    leader that commits on its own ACK and never misses its followers)."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+
+    def contains_quorum(self, sids) -> bool:
+        return bool(set(sids))
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
 
 
 # ============================================================================ clients
@@ -887,8 +903,11 @@ class Simulation:
         extra_config: dict | None = None,
         weights: dict[str, float] | None = None,
         jvm_properties: dict[str, str] | None = None,
+        lone_quorum: bool = False,
     ) -> None:
         self.seed = seed
+        #: seeded bugs, for tests that show the checks fail (see ManualSyncWriter, _LoneQuorum)
+        self.lone_quorum = lone_quorum
         #: the -D properties every member starts with (zookeeper.forceSnapshotSync, ...)
         self.jvm_properties = dict(jvm_properties or {})
         self.weights = {**self.weights, **(weights or {})}
