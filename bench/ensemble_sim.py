@@ -35,7 +35,7 @@ def one(seed: int, size: str, steps: int, faults: int) -> tuple[Simulation, str 
     sim = Simulation(int(voters), int(observers or 0), seed=seed, weights={"fsync": disk})
     try:
         sim.run(steps, plan=random_plan(rng, sim.sids, steps, faults, power=True))
-        sim.settle(20000)
+        sim.settled_in = sim.settle(20000)
         return sim, None
     except SafetyViolation as e:
         return sim, str(e)
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     logging.disable(logging.CRITICAL)
     out = {"schedules_per_size": args.n, "steps_per_schedule": args.steps, "sizes": {}}
     for size in args.nodes.split(","):
-        failures, steps, epochs, acked = [], 0, 0, 0
+        failures, steps, epochs, acked, settles = [], 0, 0, 0, []
         unhandled: collections.Counter = collections.Counter()
         t0 = time.perf_counter()
         for k in range(args.n):
@@ -65,6 +65,8 @@ def main(argv=None) -> int:
             steps += sim.steps
             epochs += len(sim.leaders)
             acked += len(sim.acked)
+            if hasattr(sim, "settled_in"):
+                settles.append(sim.settled_in)
             unhandled.update(f.getErrorMessage() for f in sim.net.unhandled)
             if failure:
                 failures.append({"seed": seed, "violation": failure})
@@ -78,6 +80,8 @@ def main(argv=None) -> int:
             "steps_per_s": round(steps / dt),
             "leaders_established": epochs,
             "acked_writes": acked,
+            "settle_steps_mean": round(sum(settles) / max(len(settles), 1)),
+            "settle_steps_max": max(settles, default=0),
             "unhandled_errors": dict(unhandled),
             "failures": failures,
         }

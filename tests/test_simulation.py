@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from zk_twisted.testing.simulation import Fault, SafetyViolation, Simulation, random_plan
 
 STEPS = 400
-SETTLE_STEPS = 20000
+SETTLE_STEPS = 5000
 
 
 @pytest.fixture(autouse=True)
