@@ -280,3 +280,23 @@ def test_random_schedules_find_the_seeded_bug():
             break
     assert found is not None, "no schedule lost an acknowledged write under ack-before-fsync"
     _power_loss_schedule(found, ack_before_fsync=False)
+
+
+def test_bench_ensemble_sim_runs():
+    """bench/ensemble_sim.py keeps working: a tiny run prints its JSON."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "ensemble_sim.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "-n", "2", "--nodes", "3,4+1", "--steps", "100"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    sizes = json.loads(out)["sizes"]
+    assert sizes["3"]["schedules"] == 2 and sizes["3"]["steps"] > 100
+    assert sizes["4+1"]["leaders_established"] >= 2 and not sizes["4+1"]["failures"]
