@@ -307,3 +307,23 @@ def test_payload_values_round_trip(sid, cxid, timeout, body, touches):
         (T.FOLLOWERINFO, R.LearnerInfo(sid, timeout, sid), False),
     ):
         assert P.decode_data(ptype, P.encode_data(ptype, value), from_leader) == value
+
+
+def test_a_snapshot_saved_before_current_epoch_is_recovered_by_the_updating_mark(tmp_path):
+    """3.8's updatingEpoch: a learner saved the SNAP snapshot of epoch 2, then crashed before
+    writing currentEpoch 2.  With the mark the data dir starts (currentEpoch taken from the
+    snapshot's zxid, the mark removed); without it, it is refused, naming the file."""
+    files = EpochFiles(tmp_path)
+    files.set_accepted_epoch(2)
+    files.set_current_epoch(1)
+    files.begin_epoch_update()
+    assert (tmp_path / "updatingEpoch").exists()
+    assert EpochFiles(tmp_path).load(make_zxid(2, 0)) == (2, 2)
+    assert not (tmp_path / "updatingEpoch").exists()
+    assert (tmp_path / CURRENT_EPOCH).read_text() == "2"
+    files.set_current_epoch(1)
+    with pytest.raises(EpochFileError, match="currentEpoch"):
+        EpochFiles(tmp_path).load(make_zxid(2, 0))
+    files.begin_epoch_update()
+    files.end_epoch_update()
+    assert not (tmp_path / "updatingEpoch").exists()

@@ -43,6 +43,8 @@ class NotServing:
     def now_ms() -> int:
         return int(time.time() * 1000)
 
+    wall_time = now_ms
+
     def connection_made(self, cnxn) -> None:
         pass
 

@@ -26,6 +26,9 @@ CURRENT_EPOCH = "currentEpoch"
 ACCEPTED_EPOCH = "acceptedEpoch"
 #: AtomicFileOutputStream.TMP_EXTENSION
 TMP_SUFFIX = ".tmp"
+#: QuorumPeer.UPDATING_EPOCH_FILENAME: a learner's SNAP snapshot is on disk, its
+#: currentEpoch not yet (a crash between the two must not leave an unstartable data dir)
+UPDATING_EPOCH = "updatingEpoch"
 
 
 class EpochFileError(Exception):
@@ -119,6 +122,26 @@ class EpochFiles:
         self.write(CURRENT_EPOCH, epoch)
         self.current_epoch = epoch
 
+    def begin_epoch_update(self) -> None:
+        """Learner.syncWithLeader, NEWLEADER after a SNAP: mark, durably, that a snapshot of
+        the new epoch may reach the disk before currentEpoch does."""
+        fd = self.io.create(self.path(UPDATING_EPOCH))
+        try:
+            if self.fsync:
+                self.io.fsync(fd)
+        finally:
+            self.io.close(fd)
+        if self.fsync:
+            self.io.fsync_dir(self.snap_dir)
+
+    def end_epoch_update(self) -> None:
+        """currentEpoch is written: the mark goes (if it is there)."""
+        path = self.path(UPDATING_EPOCH)
+        if file_exists(path):
+            self.io.unlink(path)
+            if self.fsync:
+                self.io.fsync_dir(self.snap_dir)
+
     def set_accepted_epoch(self, epoch: int) -> None:
         self.write(ACCEPTED_EPOCH, epoch)
         self.accepted_epoch = epoch
@@ -143,6 +166,17 @@ class EpochFiles:
             self.write(CURRENT_EPOCH, zxid_epoch)
             current = zxid_epoch
         self.current_epoch = current
+        updating = self.path(UPDATING_EPOCH)
+        if file_exists(updating):
+            log.info(
+                "%s found. The server was terminated after taking a snapshot but before updating"
+                " current epoch. Setting current epoch to %d.",
+                UPDATING_EPOCH,
+                zxid_epoch,
+            )
+            self.set_current_epoch(zxid_epoch)
+            self.end_epoch_update()
+            current = zxid_epoch
         if zxid_epoch > current:
             tmp_name = CURRENT_EPOCH + TMP_SUFFIX
             tmp = self.path(tmp_name)

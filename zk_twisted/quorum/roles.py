@@ -103,6 +103,8 @@ class _RoleBase:
             return
         self.ended = reason
         log.info("%s role ended: %s", self.kind, reason)
+        # no client may reach the ended core (a follower would forward to no leader)
+        self.peer.unserve()
         # let the core finish the step that ended it before tearing down
         self.reactor.callLater(0, self._teardown)
 
@@ -429,7 +431,13 @@ class LearnerRole(_RoleBase):
             self.zks.sessions.track_session(sid, timeout, now)
 
     def save_snapshot(self) -> None:
+        # the snapshot names the new epoch before currentEpoch does: 3.8's updatingEpoch mark
+        self.peer.epochs.begin_epoch_update()
         self.peer.storage.snaplog.save(self.peer.db)
+
+    def write_current_epoch(self, epoch: int) -> None:
+        self.peer.epochs.set_current_epoch(epoch)
+        self.peer.epochs.end_epoch_update()
 
     def touches(self):
         return list(self.zks.sessions.take_touches().items())

@@ -224,7 +224,13 @@ class SimNode:
 
         role.serving, role.role_ended = on_serving, on_ended
         if node.sim.lone_quorum and isinstance(role, quorum_roles.LeaderRole):
-            role.core.verifier = _LoneQuorum(role.core.verifier)
+            make_core = role._make_core  # the core is made when the role runs
+
+            def make_lone_core():
+                make_core()
+                role.core.verifier = _LoneQuorum(role.core.verifier)
+
+            role._make_core = make_lone_core
         if hasattr(role, "load_snapshot"):
             load = role.load_snapshot
 
