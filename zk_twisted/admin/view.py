@@ -20,6 +20,25 @@ from .procinfo import canonical_host_name
 #: ZooTrace's default text trace mask (what 'gtmk' answers until 'stmk' changes it)
 DEFAULT_TRACE_MASK = 306
 
+#: the canonical host name, looked up once per process (DNS may block: off the reactor
+#: thread); until it is known, the plain host name
+_HOST_NAME = [socket.gethostname() or "<NA>"]
+_LOOKUP = threading.Lock()
+_looked_up = False
+
+
+def _start_host_name_lookup() -> None:
+    global _looked_up
+    with _LOOKUP:
+        if _looked_up:
+            return
+        _looked_up = True
+
+    def lookup() -> None:
+        _HOST_NAME[0] = canonical_host_name()
+
+    threading.Thread(target=lookup, name="zk-hostname", daemon=True).start()
+
 
 class ServerView:
     """One server's core plus ``context``, the service that runs it (config, storage, ports).
@@ -33,9 +52,7 @@ class ServerView:
         self.zks = zks
         self.context = context
         self.trace_mask = DEFAULT_TRACE_MASK
-        # the canonical host name needs DNS, which may block: look it up off the reactor thread
-        self._host_name = socket.gethostname() or "<NA>"
-        threading.Thread(target=self._lookup_host_name, name="zk-hostname", daemon=True).start()
+        _start_host_name_lookup()
         self._created_ms = zks.wall_time() if zks is not None else int(time.time() * 1000)
         #: counters we read from elsewhere, as they were at the last 'srst' (3.8 resets its metrics)
         self._baseline: dict[str, int] = {}
@@ -62,11 +79,8 @@ class ServerView:
         """ServerStats.getServerState: standalone here; a quorum peer's context says more."""
         return getattr(self.context, "server_state", None) or "standalone"
 
-    def _lookup_host_name(self) -> None:
-        self._host_name = canonical_host_name()
-
     def host_name(self) -> str:
-        return self._host_name
+        return _HOST_NAME[0]
 
     def uptime_ms(self) -> int:
         started = getattr(self.context, "started_at", 0) or 0
