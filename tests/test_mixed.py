@@ -24,7 +24,7 @@ import socket
 import time
 
 import pytest
-from crashload import EnsembleTarget, crash_round, start_writers, stop_writers
+from crashload import ROOT, EnsembleTarget, check, checker_ready, crash_round, start_writers, stop_writers
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
@@ -339,7 +339,13 @@ def test_kill_9_of_any_one_member_loses_no_acknowledged_write(mixed, mix, leader
     """kazoo writers on every member's address (their sessions move between the kinds when
     their member dies) while the leader, then a follower, then the leader again is killed
     with SIGKILL and restarted: every acknowledged write is there, every session's
-    ephemeral still owned by it."""
+    ephemeral still owned by it.
+
+    Tolerates ZOOKEEPER-4394 (3.8.0's Learner.syncWithLeader): a COMMIT that reaches a Java
+    learner between NEWLEADER and UPTODATE for a proposal sent before NEWLEADER finds
+    packetsNotCommitted emptied at NEWLEADER and throws a NullPointerException ("Cannot read
+    field hdr because pif is null"); under write load this happens with a leader of either
+    kind.  The learner goes back to LOOKING and joins again by a DIFF, losing nothing."""
     ens = mixed(mix)
     start_led_by(ens, leader)
     rng = random.Random(14)
@@ -389,3 +395,42 @@ def test_our_observer_beside_java_voters(mixed):
         no_digest_mismatch(ens)
     finally:
         close(c, o)
+
+
+def test_rolling_replacement_java_to_ours_and_back_under_write_load(mixed):
+    """A Java 3.8 ensemble under kazoo write load has each member in turn stopped and
+    replaced by a zk_twisted node on the same data dir and ports (3.8's on-disk format:
+    myid, currentEpoch/acceptedEpoch, log.* and snapshot.* as Java left them), then each
+    zk_twisted member by a Java one again.  After every step: every acknowledged write is
+    there and every writer's session (and its ephemeral) is the one it started with, so a
+    client saw only reconnects."""
+    ens = mixed("JJJ")
+    ens.start(wait=False)
+    ens.wait_serving(90)
+    writers, checker = start_writers(ens.hosts, 3, seed=41)
+    steps: list[str] = []
+    try:
+        for kind in ("Z", "J"):
+            for sid in ens.sids:
+                for w in writers:
+                    w.resume()
+                time.sleep(0.5)
+                ens.replace(sid, kind).start(wait=False)
+                ens.wait_serving(90)
+                wait_for(lambda sid=sid: ens.mode(sid) in ("leader", "follower"), 90, what=f"member {sid} serving")
+                time.sleep(0.5)
+                for w in writers:
+                    w.pause()
+                checker_ready(checker)
+                checker.sync(ROOT)
+                exact, _, problems = check(checker, writers)
+                steps.append(ens.mix)
+                assert not problems, (ens.mix, problems[:10])
+                assert exact > 0
+                for w in writers:
+                    assert w.client.client_id[0] == w.session_id, f"{w.name}: a new session after {ens.mix}"
+        assert steps == ["ZJJ", "ZZJ", "ZZZ", "JZZ", "JJZ", "JJJ"]
+        assert all(w.confirmed_writes > 0 for w in writers)
+    finally:
+        stop_writers(writers, checker)
+    no_digest_mismatch(ens)
