@@ -297,9 +297,12 @@ def test_mixed_roles_agree_serve_and_sync_each_way(mixed, mix):
     no_digest_mismatch(ens)
 
     # TRUNC: the first leader (sid 3) comes back holding a txn no one else has; the new
-    # leader is sid 2, of the other kind.  3.8's TRUNC and DIFF both leave the returning
-    # member's currentEpoch written before its txns are on disk (ZOOKEEPER-4394/4646, not
-    # fixed in 3.8): harmless here, nothing crashes between NEWLEADER and its ACK.
+    # leader is sid 2, of the other kind.  A 3.8.0 learner writes currentEpoch and ACKs
+    # NEWLEADER before the synced txns are on disk (ZOOKEEPER-4643/4646, fixed after 3.8.0
+    # by ZOOKEEPER-4785): harmless here, nothing crashes between NEWLEADER and the fsync.
+    # Its SyncThread's ACKs of those txns may overtake the NEWLEADER ACK; our leader ignores
+    # them while it waits for the NEWLEADER ACK (3.8.0's, once established, takes the first
+    # ACK for it).
     seen = says(ens, first, "TRUNC")
     leave_leader_an_uncommitted_txn(ens, first)
     assert ens.wait_serving(90) == 2
