@@ -2,7 +2,8 @@
 
 ``ZKProcess`` runs ``twistd -n zkserver -c zoo.cfg`` (our server) in a child process;
 ``JavaZK`` runs Apache ZooKeeper 3.8 from Debian's package through the shared
-``zk_java.sh``.  Both write their zoo.cfg from the same key=value lines so that one client
+``zk_java.sh``; ``JavaProcess`` runs 3.8's QuorumPeerMain from a ZKProcess's zoo.cfg, so
+``MixedEnsemble`` can make each ensemble member either kind ("JJZ").  Both write their zoo.cfg from the same key=value lines so that one client
 script can be run against both and the answers compared.
 """
 
