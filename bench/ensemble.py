@@ -1,6 +1,7 @@
 """3-node ensembles: zk_twisted and Java ZooKeeper 3.8 side by side in one run; JSON out.
 
     python bench/ensemble.py [--rounds 2] [--seconds 5] [--kinds java,zk_twisted] [--no-load]
+                             [--mix JJZ,ZZJ]
 
 Per round and kind (the order alternates between rounds), on 127.0.0.1 with the port layout
 of ``zk_java.sh ensemble`` (member i: client BASE+i-1, quorum BASE+100+i-1, election
@@ -16,7 +17,9 @@ BASE+200+i-1; tickTime=2000 initLimit=10 syncLimit=5, fsync on):
   logged (3.8: "LEADER ELECTION TOOK - N MS").
 
 Java runs through ``../shared/tools/zk_java.sh ensemble``; zk_twisted as three ``twistd -n
-zkserver`` processes with the same zoo.cfg lines and myid files.  A kind that cannot run an
+zkserver`` processes with the same zoo.cfg lines and myid files.  ``--mix JJZ`` adds a
+mixed ensemble (kind ``mix:JJZ``: member i is Java 3.8 or zk_twisted as letter i says,
+tests/zkharness.py MixedEnsemble) to the same rounds.  A kind that cannot run an
 ensemble is reported with its error rather than dropped.  Only ratios within one run compare.
 """
 
@@ -40,7 +43,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from client_ops import git_rev, median, rss_mb  # noqa: E402
-from zkharness import SHARED_TOOLS, ZK_JAVA_SH, ZKEnsemble, four_letter, free_port_range  # noqa: E402
+from zkharness import SHARED_TOOLS, ZK_JAVA_SH, MixedEnsemble, ZKEnsemble, four_letter, free_port_range  # noqa: E402
 
 ZKLOAD = SHARED_TOOLS / "zkload.py"
 KINDS = ("java", "zk_twisted")
@@ -162,7 +165,33 @@ class TwistedEnsemble(ZKEnsemble):
         return None
 
     def log_text(self, i: int) -> str:
-        return self.members[i].log()
+        # the whole log: ZKProcess.log() is its last 6000 characters, where the count of
+        # "ELECTION TOOK" lines before and after a failover can come out the same
+        try:
+            return self.members[i].log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+class MixedBenchEnsemble(MixedEnsemble):
+    """Java and zk_twisted members in one ensemble (``mix:JJZ``)."""
+
+    def __init__(self, base: Path, base_port: int, mix: str) -> None:
+        super().__init__(base, mix, extra={"maxClientCnxns": "0"}, base_port=base_port)
+        self.name = f"mix:{mix}"
+
+    launch = TwistedEnsemble.launch
+    pid = TwistedEnsemble.pid
+    exited = TwistedEnsemble.exited
+    log_text = TwistedEnsemble.log_text
+
+
+def make_ensemble(kind: str, base: Path, base_port: int):
+    if kind == "java":
+        return JavaEnsemble(base, base_port)
+    if kind.startswith("mix:"):
+        return MixedBenchEnsemble(base, base_port, kind[4:])
+    return TwistedEnsemble(base, base_port)
 
 
 def wait_first_write(ens, t0: float, timeout: float) -> float:
@@ -235,7 +264,7 @@ def failover(ens, leader: int, timeout: float = 60.0) -> dict:
 
 def run_round(kind: str, work: Path, a) -> dict:
     base_port = free_port_range(width=3)
-    ens = (JavaEnsemble if kind == "java" else TwistedEnsemble)(work / f"{kind}", base_port)
+    ens = make_ensemble(kind, work / kind.replace(":", "-"), base_port)
     res: dict = {"base_port": base_port}
     t0 = time.perf_counter()
     try:
@@ -288,11 +317,16 @@ def main(argv=None) -> int:
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--no-load", action="store_true", help="start-up and failover only")
     ap.add_argument("--start-timeout", type=float, default=90.0)
+    ap.add_argument("--mix", default="", help="mixed ensembles too, e.g. JJZ,ZZJ (J: Java 3.8, Z: zk_twisted)")
     a = ap.parse_args(argv)
     kinds = [k for k in a.kinds.split(",") if k]
     unknown = set(kinds) - set(KINDS)
     if unknown:
         ap.error(f"unknown kinds {sorted(unknown)}")
+    for mix in (m.strip().upper() for m in a.mix.split(",") if m.strip()):
+        if len(mix) != 3 or set(mix) - {"J", "Z"}:
+            ap.error(f"--mix {mix!r}: three letters, each J (Java) or Z (zk_twisted)")
+        kinds.append(f"mix:{mix}")
     results: dict[str, list[dict]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="zk-ensemble-bench-") as tmp:
         for rnd in range(a.rounds):
@@ -305,12 +339,15 @@ def main(argv=None) -> int:
                 results[kind].append(r)
     doc = {"bench": "ensemble", "commit": git_rev(), "args": vars(a)}
     doc.update({k: summarize(v) for k, v in results.items()})
-    if "java" in doc and "zk_twisted" in doc:
-        j, z = doc["java"], doc["zk_twisted"]
-        doc["ratios"] = {
-            case: (round(z[case]["ops_per_s"] / j[case]["ops_per_s"], 3) if case in z and case in j else None)
-            for case, _, _ in LOAD_CASES
-        }
+    if "java" in doc:
+        j = doc["java"]
+        for other in [k for k in kinds if k != "java"]:
+            z = doc[other]
+            key = "ratios" if other == "zk_twisted" else f"ratios_{other}"
+            doc[key] = {
+                case: (round(z[case]["ops_per_s"] / j[case]["ops_per_s"], 3) if case in z and case in j else None)
+                for case, _, _ in LOAD_CASES
+            }
     print(json.dumps(doc, indent=1, default=str))
     return 0 if all("error" not in doc[k] for k in kinds) else 1
 

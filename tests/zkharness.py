@@ -2,7 +2,8 @@
 
 ``ZKProcess`` runs ``twistd -n zkserver -c zoo.cfg`` (our server) in a child process;
 ``JavaZK`` runs Apache ZooKeeper 3.8 from Debian's package through the shared
-``zk_java.sh``.  Both write their zoo.cfg from the same key=value lines so that one client
+``zk_java.sh``; ``JavaProcess`` runs 3.8's QuorumPeerMain from a ZKProcess's zoo.cfg, so
+``MixedEnsemble`` can make each ensemble member either kind ("JJZ").  Both write their zoo.cfg from the same key=value lines so that one client
 script can be run against both and the answers compared.
 """
 
@@ -232,6 +233,84 @@ class ZKEnsemble:
     def stop(self) -> None:
         for m in self.members.values():
             m.stop()
+
+
+#: log4j 1.2 config for Java members: everything at INFO into ``${zookeeper.log.file}``
+JAVA_LOG4J = """log4j.rootLogger=INFO, FILE
+log4j.appender.FILE=org.apache.log4j.FileAppender
+log4j.appender.FILE.File=${zookeeper.log.dir}/${zookeeper.log.file}
+log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - %m%n
+"""
+
+
+class JavaProcess(ZKProcess):
+    """Java ZooKeeper 3.8's QuorumPeerMain (Debian's package) run from the same zoo.cfg lines
+    as a :class:`ZKProcess`, with the same methods; its log4j log is ``server.log``.  Started
+    as tests/quorumcapture.py's JavaNode starts it (quick JVM flags that change nothing on
+    the wire), so a member can be swapped for the other kind on the same dirs and ports."""
+
+    def start(self, wait: bool = True, timeout: float = 60.0) -> JavaProcess:
+        self.write_config()
+        (self.base / "log4j.properties").write_text(JAVA_LOG4J)
+        out = open(self.base / "java.out", "ab")
+        env = {k: v for k, v in os.environ.items() if k not in JVM_ENV}
+        self.proc = subprocess.Popen(
+            [
+                "java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m", "-cp", java_classpath(),
+                f"-Dzookeeper.log.dir={self.base}", "-Dzookeeper.log.file=server.log",
+                f"-Dlog4j.configuration=file:{self.base}/log4j.properties",
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.cfg_path),
+            ],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(self.base),
+            env=env, start_new_session=True,
+        )  # fmt: skip
+        out.close()
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        # 3.8 answers ruok before its ZooKeeperServer runs: wait for srvr to serve
+        def ready() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"java exited with {self.proc.returncode}:\n{self.log()}")
+            return four_letter(self.port, "srvr", timeout=1.0).startswith("Zookeeper version")
+
+        wait_for(ready, timeout, what=f"Java ZooKeeper on port {self.port}")
+
+
+class MixedEnsemble(ZKEnsemble):
+    """A :class:`ZKEnsemble` whose member i is Java 3.8 (``J``) or zk_twisted (``Z``) as
+    ``mix[i-1]`` says ("JJZ": sids 1 and 2 Java, 3 ours), each from its own zoo.cfg and myid
+    in the same port layout.  :meth:`replace` swaps one member for the other kind on the
+    same data dir and ports (a rolling replacement)."""
+
+    KINDS = {"J": JavaProcess, "Z": ZKProcess}
+
+    def __init__(self, base: Path, mix: str, observers=(), extra: dict | None = None, base_port: int | None = None):
+        if not mix or set(mix) - set(self.KINDS):
+            raise ValueError(f"mix {mix!r}: one of J (Java) or Z (zk_twisted) per member")
+        super().__init__(base, len(mix), observers=observers, extra=extra, base_port=base_port)
+        self.mix = mix
+        for i, kind in zip(self.sids, mix, strict=True):
+            if kind == "J":
+                self.members[i] = self._as(JavaProcess, self.members[i])
+
+    @staticmethod
+    def _as(cls, m: ZKProcess) -> ZKProcess:
+        return cls(m.base, m.port, extra=m.extra, data_dir=m.data_dir, env=m.env)
+
+    def kind(self, sid: int) -> str:
+        return "J" if isinstance(self.members[sid], JavaProcess) else "Z"
+
+    def replace(self, sid: int, kind: str) -> ZKProcess:
+        """Stop member sid (if running) and put a ``kind`` member on its dirs and ports (not started)."""
+        old = self.members[sid]
+        old.stop()
+        self.members[sid] = self._as(self.KINDS[kind], old)
+        self.mix = "".join(self.kind(i) for i in self.sids)
+        return self.members[sid]
 
 
 def free_port_range(offsets=(0, 100, 200), width: int = 5) -> int:

@@ -560,3 +560,27 @@ def test_a_closed_learners_acks_no_longer_count():
     while sim.deliver(4, 1):
         pass
     assert leader.last_committed == zx
+
+
+def test_a_proposal_ack_ahead_of_the_newleader_ack_is_not_taken_for_it():
+    """A 3.8.0 learner logs the synced proposals at NEWLEADER and its SyncThread ACKs each
+    once flushed, racing the NEWLEADER ACK it writes itself (seen from Java 3.8.0 in
+    tests/test_mixed.py): the early ACK neither closes the connection nor counts as the
+    NEWLEADER ACK; the NEWLEADER ACK that follows brings UPTODATE."""
+    sim = Sim(3)
+    full = [z(1, c) for c in range(1, 6)]
+    for s in (1, 3):
+        sim.give(s, full)
+    sim.give(2, full[:2])
+    leader = start(sim, followers=(3,))
+    f = sim.follow(2)
+    for _ in range(3):  # FOLLOWERINFO, LEADERINFO, ACKEPOCH
+        sim.deliver(2, 1)
+        sim.deliver(1, 2)
+    assert leader.handlers[2].phase == LH.WAIT_NEWLEADER_ACK
+    leader.receive(2, packet(P.ACK, full[2]))  # what 3.8.0's SyncThread may send first
+    assert leader.handlers[2].phase == LH.WAIT_NEWLEADER_ACK and 2 in leader.handlers
+    sim.run()
+    assert f.zab_state == LR.BROADCAST and leader.learners == {2: LH.SYNCED, 3: LH.SYNCED}
+    assert zxids(sim.nodes[2]) == full
+    sim.check()

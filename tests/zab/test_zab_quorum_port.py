@@ -296,7 +296,9 @@ def test_connect_to_leader_retries_then_registers():
     d.addCallback(got.append)
     _refuse(reactor, 0)
     assert len(reactor.tcpClients) == 1  # the next try waits out the pause
-    reactor.advance(1)
+    reactor.advance(0.05)
+    assert len(reactor.tcpClients) == 1
+    reactor.advance(0.05)  # 3.8's leaderConnectDelayDuringRetryMs: 100 ms
     assert len(reactor.tcpClients) == 2 and reactor.tcpClients[1][:2] == ("127.0.0.1", 2888)
     assert reactor.tcpClients[1][3] == 20
     factory = reactor.tcpClients[1][2]

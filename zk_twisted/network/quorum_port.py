@@ -171,7 +171,10 @@ class _LeaderConnector(ClientFactory):
             self.d.errback(reason)
 
 
-#: Learner.connectToLeader: attempts, and the pause between them (s)
+#: Learner.connectToLeader: attempts, and the pause between them (s): 3.8's
+#: zookeeper.leaderConnectDelayDuringRetryMs, 100 ms by default (its comment still says
+#: 1000).  A learner usually dials a new leader before that opens its quorum port, so this
+#: pause is in every failover
 CONNECT_TRIES = 5
 #: zookeeper.leaderConnectDelayDuringRetryMs' default (ms -> s)
 CONNECT_RETRY_PAUSE = 0.1

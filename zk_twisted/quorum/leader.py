@@ -390,6 +390,13 @@ class Leader:
     def handle_ACK(self, h: LearnerHandler, pkt) -> None:
         """The NEWLEADER ACK (Leader.waitForNewLeaderAck) or a proposal ACK (processAck)."""
         if h.phase == LH.WAIT_NEWLEADER_ACK:
+            if counter_of(pkt.zxid) != 0 and pkt.zxid <= self.last_proposed:
+                # a 3.8.0 learner logs the synced proposals at NEWLEADER and its SyncThread
+                # ACKs each once flushed, racing the NEWLEADER ACK it writes itself: one may
+                # come first (3.8.0's leader, once established, would take it for the
+                # NEWLEADER ACK).  Not counted: wait for the NEWLEADER ACK itself
+                log.info("ACK of 0x%x from learner %d before its NEWLEADER ACK: ignored", pkt.zxid, h.sid)
+                return
             if pkt.zxid != make_zxid(self.epoch, 0):
                 raise ProtocolError(
                     f"NEWLEADER ACK for 0x{pkt.zxid:x}, expected 0x{make_zxid(self.epoch, 0):x}"

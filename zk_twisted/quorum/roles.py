@@ -282,7 +282,10 @@ class LeaderRole(_RoleBase):
         readers = log_readers(self.snaplog.log_dir, start)
         if not readers:
             return None
-        size = sum(r.path.stat().st_size for r in readers)
+        # FileTxnIterator.getStorageSize sums only the files not opened yet: the first one
+        # (holding ``start``) is open by then, so a learner behind by part of the current
+        # log file is always served from the log, as 3.8 does
+        size = sum(r.path.stat().st_size for r in readers[1:])
         props = logged_proposals(self.snaplog.log_dir, start, self.peer.db.last_processed_zxid)
         first = next(props, None)
         if first is None:

@@ -73,7 +73,8 @@ class CommittedLog:
 class TxnLogSlice:
     """What FileTxnSnapLog.readTxnLog(start) gives: the proposals from the first txn with
     zxid >= start, in order, and the storage size (bytes, preallocation included) of the
-    log files they come from (FileTxnIterator.getStorageSize)."""
+    log files after the first one they come from (FileTxnIterator.getStorageSize counts
+    only the files it has not opened yet)."""
 
     first_zxid: int | None
     storage_size: int
