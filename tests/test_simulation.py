@@ -82,19 +82,19 @@ def run_schedule(voters: int, observers: int, seed: int, plan, disk: float = 1.0
 SCHEDULE_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
-@settings(max_examples=140, **SCHEDULE_SETTINGS)
+@settings(max_examples=700, **SCHEDULE_SETTINGS)
 @given(seed=st.integers(0, 2**32 - 1), plan=plans(3), disk=DISKS)
 def test_three_members_under_random_schedules(seed, plan, disk):
     run_schedule(3, 0, seed, plan, disk)
 
 
-@settings(max_examples=55, **SCHEDULE_SETTINGS)
+@settings(max_examples=250, **SCHEDULE_SETTINGS)
 @given(seed=st.integers(0, 2**32 - 1), plan=plans(5), disk=DISKS)
 def test_five_members_under_random_schedules(seed, plan, disk):
     run_schedule(5, 0, seed, plan, disk)
 
 
-@settings(max_examples=30, **SCHEDULE_SETTINGS)
+@settings(max_examples=100, **SCHEDULE_SETTINGS)
 @given(seed=st.integers(0, 2**32 - 1), plan=plans(5), disk=DISKS)
 def test_four_voters_and_an_observer_under_random_schedules(seed, plan, disk):
     run_schedule(4, 1, seed, plan, disk)

@@ -176,7 +176,6 @@ class _LeaderConnector(ClientFactory):
 #: 1000).  A learner usually dials a new leader before that opens its quorum port, so this
 #: pause is in every failover
 CONNECT_TRIES = 5
-#: zookeeper.leaderConnectDelayDuringRetryMs' default (ms -> s)
 CONNECT_RETRY_PAUSE = 0.1
 
 
