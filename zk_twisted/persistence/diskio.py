@@ -75,13 +75,15 @@ class DiskIO:
             offset += n
         return offset
 
-    def write_atomic(self, path: Path, data: bytes, sync: bool = True) -> None:
+    def write_atomic(self, path: Path, data: bytes, sync: bool = True, tmp: Path | None = None) -> None:
         """Replace ``path`` by a file holding ``data``, so that a crash at any moment leaves
         either the old file or the new one, complete (AtomicFileOutputStream): write a temp
         file, fsync it, rename it over ``path``, fsync the directory.  ``sync=False``
-        (forceSync=no) keeps the order but skips the fsyncs."""
+        (forceSync=no) keeps the order but skips the fsyncs.  ``tmp``: the temp file's name
+        (default ``tmp.<name>``, which restore cleans up)."""
         path = Path(path)
-        tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
+        if tmp is None:
+            tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
         fd = self.create(tmp)
         try:
             self.pwrite_all(fd, data, 0)

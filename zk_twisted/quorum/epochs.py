@@ -53,17 +53,7 @@ def write_file_durably(io: DiskIO, path: Path, data: bytes, fsync: bool = True) 
     """QuorumPeer.writeLongToFile's AtomicFileOutputStream: ``path.tmp`` written and fsync'd,
     renamed over ``path``, then the directory fsync'd, so a crash leaves the old value or the
     new one, whole (ZOOKEEPER-1653 / 2307), and a crash before the rename leaves ``.tmp``."""
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    fd = io.create(tmp)
-    try:
-        io.pwrite_all(fd, data, 0)
-        if fsync:
-            io.fsync(fd)
-    finally:
-        io.close(fd)
-    io.rename(tmp, path)
-    if fsync:
-        io.fsync_dir(path.parent)
+    io.write_atomic(path, data, fsync, tmp=path.with_name(path.name + TMP_SUFFIX))
 
 
 def file_exists(path: Path) -> bool:
