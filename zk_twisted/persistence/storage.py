@@ -51,6 +51,8 @@ class Storage:
             "startup_snap_load_time": Summary("startup_snap_load_time"),
             "dbinittime": Summary("dbinittime"),
         }
+        #: the restore replayed txns no snapshot holds yet: the first server takes one
+        self.startup_snapshot_due = bool(restored.txns_replayed and not restored.wrote_snapshot)
         self.metrics["startup_txns_loaded"].add(restored.txns_replayed)
         self.metrics["startup_txns_load_time"].add(round(restored.replay_ms))
         self.metrics["startup_snap_load_time"].add(round(restored.snapshot_ms))
@@ -69,10 +71,17 @@ class Storage:
             fsync_warning_ms=self.snaplog.fsync_warning_ms,
             on_fatal=fail_stop,
         )
-        if self.restored.txns_replayed and not self.restored.wrote_snapshot:
-            # 3.8 takes a snapshot at every start; ours is fuzzy, after serving has begun
-            self.reactor.callLater(0, self.sync.take_snapshot)
+        self._schedule_startup_snapshot()
         return self.sync
+
+    def _schedule_startup_snapshot(self) -> None:
+        """3.8 takes a snapshot at start (ZooKeeperServer.loadData); ours is fuzzy, after
+        serving has begun, and only for the first server made on this data dir.  An ensemble
+        learner takes none (``startup_snapshot_due`` cleared): it syncs first, and a TRUNC must
+        not race a snapshot of txns it is about to drop."""
+        if self.startup_snapshot_due:
+            self.startup_snapshot_due = False
+            self.reactor.callLater(0, self.sync.take_snapshot)
 
     # ------------------------------------------------------------------ purge
     def start_purge(self, reactor) -> None:

@@ -313,6 +313,8 @@ class LearnerRole(_RoleBase):
         self.observer = observer
         self.kind = "observer" if observer else "follower"
         cfg = self.cfg
+        if peer.storage is not None:
+            peer.storage.startup_snapshot_due = False  # a learner syncs before it snapshots
         self.zks = LearnerZooKeeperServer(settings_from_config(cfg), peer.db, self.reactor, peer.sync_factory)
         self.zks.link = self
         self.conn = None

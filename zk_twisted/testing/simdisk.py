@@ -125,6 +125,5 @@ class SimStorage(Storage):
             rng=random.Random(node.sim.seed * 1000 + node.sid),
             on_fatal=node.fatal,
         )
-        if self.restored.txns_replayed and not self.restored.wrote_snapshot:
-            self.reactor.callLater(0, self.sync.take_snapshot)
+        self._schedule_startup_snapshot()
         return self.sync
