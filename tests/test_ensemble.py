@@ -18,10 +18,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
-from zkharness import ZKEnsemble, four_letter, wait_for
-
-from zk_twisted.persistence.errors import CorruptFileError
-from zk_twisted.persistence.txnlog import LogFileReader
+from zkharness import ZKEnsemble, four_letter, logged_txn_count, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -189,9 +186,9 @@ def test_member_holding_a_dead_leaders_uncommitted_txn_syncs_by_trunc(ensemble):
     # freeze the followers: the next write reaches only the leader's own log
     for f in followers:
         os.kill(ens.members[f].proc.pid, signal.SIGSTOP)
-    before = _txn_count(ens, leader)
+    before = logged_txn_count(ens.members[leader])
     pending = c.create_async("/t/never", b"")
-    wait_for(lambda: _txn_count(ens, leader) > before, 20, what="the leader logging the uncommitted txn")
+    wait_for(lambda: logged_txn_count(ens.members[leader]) > before, 20, what="the leader logging the uncommitted txn")
     ens.members[leader].kill()
     for f in followers:
         os.kill(ens.members[f].proc.pid, signal.SIGKILL)
@@ -219,17 +216,6 @@ def test_member_holding_a_dead_leaders_uncommitted_txn_syncs_by_trunc(ensemble):
         x.close()
     no_digest_mismatch(ens)
 
-
-def _txn_count(ens: ZKEnsemble, sid: int) -> int:
-    """Txns in the member's log files (read while it writes them: a half-written entry
-    reads as corruption, and counts as not there yet)."""
-    n = 0
-    for f in (ens.members[sid].data_dir / "version-2").glob("log.*"):
-        try:
-            n += sum(1 for _ in LogFileReader(f))
-        except CorruptFileError:
-            return -1
-    return n
 
 
 def test_observer_is_told_every_commit_and_serves_reads(ensemble):

@@ -29,10 +29,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 from tcpproxy import TCPProxy
-from zkharness import MixedEnsemble, four_letter, wait_for
-
-from zk_twisted.persistence.errors import CorruptFileError
-from zk_twisted.persistence.txnlog import LogFileReader
+from zkharness import MixedEnsemble, four_letter, logged_txn_count, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -188,17 +185,6 @@ def session_moves_between_kinds(ens: MixedEnsemble, java: int, ours: int) -> Non
         pz.close()
 
 
-def _txn_count(ens: MixedEnsemble, sid: int) -> int:
-    """Txns in the member's log files (both kinds write 3.8's format; a half-written entry
-    reads as corruption, and counts as not there yet)."""
-    n = 0
-    for f in (ens.members[sid].data_dir / "version-2").glob("log.*"):
-        try:
-            n += sum(1 for _ in LogFileReader(f))
-        except CorruptFileError:
-            return -1
-    return n
-
 
 def leave_leader_an_uncommitted_txn(ens: MixedEnsemble, leader: int) -> None:
     """The TRUNC recipe: followers frozen, one write reaches only the leader's log; the
@@ -211,9 +197,9 @@ def leave_leader_an_uncommitted_txn(ens: MixedEnsemble, leader: int) -> None:
     c.sync("/")
     for f in followers:
         os.kill(ens.members[f].proc.pid, signal.SIGSTOP)
-    before = _txn_count(ens, leader)
+    before = logged_txn_count(ens.members[leader])
     c.create_async("/t/never", b"")
-    wait_for(lambda: _txn_count(ens, leader) > before, 20, what="the leader logging the uncommitted txn")
+    wait_for(lambda: logged_txn_count(ens.members[leader]) > before, 20, what="the leader logging the uncommitted txn")
     ens.members[leader].kill()
     for f in followers:
         os.kill(ens.members[f].proc.pid, signal.SIGKILL)

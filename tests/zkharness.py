@@ -409,3 +409,18 @@ def run_java(main_class: str, *args: str, timeout: float = 120.0) -> subprocess.
     return subprocess.run(
         ["java", "-cp", java_classpath(), main_class, *args], capture_output=True, text=True, timeout=timeout
     )
+
+
+def logged_txn_count(member) -> int:
+    """Txns in a member's log files, Java's or ours (both write 3.8's format), read while it
+    writes them: a half-written entry reads as corruption and counts as not there yet (-1)."""
+    from zk_twisted.persistence.errors import CorruptFileError
+    from zk_twisted.persistence.txnlog import LogFileReader
+
+    n = 0
+    for f in (member.data_dir / "version-2").glob("log.*"):
+        try:
+            n += sum(1 for _ in LogFileReader(f))
+        except CorruptFileError:
+            return -1
+    return n

@@ -48,6 +48,14 @@ class MonotonicClock:
         return time.monotonic()
 
 
+def log_config(cfg) -> None:
+    """What a server logs of its config at start: the summary, and the keys not acted on."""
+    for line in cfg.summary_lines():
+        log.info("config: %s", line)
+    if cfg.not_acted_on:
+        log.info("zoo.cfg keys accepted but not acted on: %s", ", ".join(sorted(cfg.not_acted_on)))
+
+
 class StandaloneServer(service.Service):
     """ZooKeeperServerMain: one server, no quorum."""
 
@@ -75,10 +83,7 @@ class StandaloneServer(service.Service):
         super().startService()
         t0 = time.monotonic()
         cfg = self.config
-        for line in cfg.summary_lines():
-            log.info("config: %s", line)
-        if cfg.not_acted_on:
-            log.info("zoo.cfg keys accepted but not acted on: %s", ", ".join(sorted(cfg.not_acted_on)))
+        log_config(cfg)
         self.storage, db, sync_factory = self._opened or open_storage(cfg, self.reactor)
         self.zks = ZooKeeperServer(settings_from_config(cfg), db, MonotonicClock(), sync_factory, time.time)
         four = FourLetterWords(self.zks, cfg.four_letter_whitelist, context=self)

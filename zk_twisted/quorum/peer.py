@@ -26,7 +26,7 @@ from ..election.driver import Decision
 from ..election.messages import ServerState
 from ..network.client_port import ClientFactory, NotServing
 from ..network.fourletter import FourLetterWords
-from ..service import settings_from_config
+from ..service import log_config, settings_from_config
 from .epochs import EpochFiles
 from .peeradmin import PeerAdmin
 from .readonly import ReadOnlyZooKeeperServer
@@ -131,8 +131,7 @@ class QuorumPeer(service.Service):
         super().startService()
         t0 = time.monotonic()
         cfg = self.config
-        for line in cfg.summary_lines():
-            log.info("config: %s", line)
+        log_config(cfg)
         current, accepted = self.epochs.load(self.db.last_processed_zxid)
         log.info("currentEpoch %d, acceptedEpoch %d, last zxid 0x%x", current, accepted, self.db.last_processed_zxid)
         self.four = FourLetterWords(None, cfg.four_letter_whitelist, context=self)
