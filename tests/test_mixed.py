@@ -110,11 +110,27 @@ def our_leader_synced(ens: MixedEnsemble, leader: int) -> list[tuple[int, str]]:
     ]
 
 
+#: ZOOKEEPER-4394's NullPointerException in a 3.8.0 learner's syncWithLeader
+JAVA_4394 = 'Cannot read field "hdr" because "pif" is null'
+JAVA_MISMATCH = "Digests are not matching"
+
+
 def no_digest_mismatch(ens: MixedEnsemble) -> None:
+    """Every live member's ``mntr`` counts no digest mismatch.  One exception, Java's own:
+    after ZOOKEEPER-4394 throws a 3.8.0 learner out of a sync, the SyncThread of the
+    abandoned sync goes on logging its txns ("Current zxid ... is <= ... for setData") and
+    the learner's next sync reports mismatches (seen on CI, with a leader of ours); a Java
+    member whose log shows that exception before its first mismatch is let off, and only
+    for that.  The acknowledged writes are still checked on every member."""
     for i, m in ens.members.items():
         if m.alive():
             mntr = four_letter(m.port, "mntr")
-            assert "zk_digest_mismatches_count\t0" in mntr, f"member {i} ({ens.kind(i)}): {mntr[-600:]}"
+            if "zk_digest_mismatches_count\t0" in mntr:
+                continue
+            text = log_text(ens, i)
+            if ens.kind(i) == "J" and -1 < text.find(JAVA_4394) < text.find(JAVA_MISMATCH):
+                continue
+            raise AssertionError(f"member {i} ({ens.kind(i)}): {mntr[-600:]}")
 
 
 def retry_write(c: KazooClient, path: str, timeout: float = 60.0) -> None:

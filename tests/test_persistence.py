@@ -181,8 +181,9 @@ def acl_with(i: int) -> list:
 
 
 def txn(zxid: int, path: str, data: bytes = b"x"):
-    hdr = R.TxnHeader(0x100, zxid, zxid, 1000 + zxid, OpCode.create)
-    return hdr, R.CreateTxn(path, data, OPEN_ACL, False, zxid), R.TxnDigest(2, zxid)
+    counter = zxid & 0x7FFFFFFF  # cxid and parentCVersion are ints (zxids of epochs > 0 are not)
+    hdr = R.TxnHeader(0x100, counter, zxid, 1000 + zxid, OpCode.create)
+    return hdr, R.CreateTxn(path, data, OPEN_ACL, False, counter), R.TxnDigest(2, zxid)
 
 
 def write_log(log_dir: Path, first: int, count: int) -> Path:

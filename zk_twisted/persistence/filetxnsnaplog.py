@@ -207,6 +207,8 @@ class FileTxnSnapLog:
         if target is not None and target.zxid == snap_zxid:
             self._compare_snapshot_digest(db, target)
             target = None
+        if target is not None:
+            db.fuzzy_until = max(db.fuzzy_until, target.zxid - 1)
         readers = log_readers(self.log_dir, snap_zxid + 1, self.max_entry)
         highest = snap_zxid
         count = 0
@@ -220,8 +222,7 @@ class FileTxnSnapLog:
                     log.error("0x%x(highestZxid) > 0x%x(next log) for type %d", highest, zxid, hdr.type)
                 else:
                     highest = zxid
-                fuzzy = target is not None and zxid < target.zxid
-                db.process_txn(hdr, entry.txn, None if fuzzy else entry.digest)
+                db.process_txn(hdr, entry.txn, entry.digest)
                 if target is not None and zxid >= target.zxid:
                     if zxid == target.zxid:
                         self._compare_snapshot_digest(db, target)

@@ -23,8 +23,9 @@ from ..election.messages import ServerState
 from ..interfaces import ILeaderEnvironment, ILearnerEnvironment
 from ..jute import records as R
 from ..network.quorum_port import CONNECT_RETRY_PAUSE, LearnerAcceptorFactory, connect_to_leader
+from ..persistence.files import LOG_PREFIX, sorted_files, zxid_from_name
 from ..persistence.truncate import truncate_log
-from ..persistence.txnlog import log_readers
+from ..persistence.txnlog import LogFileReader, log_readers
 from ..service import settings_from_config
 from .leader import Leader
 from .learner import Learner
@@ -49,14 +50,31 @@ def logged_proposals(log_dir: Path, start: int, upto: int | None = None) -> Iter
     """The txns of the log from ``start`` (inclusive) to ``upto``, as PROPOSAL data (framed
     and checksummed, not decoded: only the header's zxid is read)."""
     for reader in log_readers(log_dir, start):
-        reader.decode = False
-        for e in reader:
-            z = _TXN_ZXID.unpack_from(e.body, 12)[0]
-            if z < start:
-                continue
-            if upto is not None and z > upto:
-                return
-            yield Proposal(z, bytes(e.body))
+        yield from _proposals(reader, start, upto)
+
+
+def last_logged_proposals(log_dir: Path, upto: int, count: int) -> list[Proposal]:
+    """The last ``count`` logged txns up to ``upto``, whatever their epochs: the leader's
+    committed log (3.8's ZKDatabase fills it with the txns its restore replays, keeping
+    the last commitLogCount + 1).  Reads files newest first until it has enough."""
+    out: list[Proposal] = []
+    for path in reversed(sorted_files(log_dir, LOG_PREFIX)):
+        if count <= len(out):
+            break
+        if zxid_from_name(path.name, LOG_PREFIX) <= upto:
+            out[:0] = _proposals(LogFileReader(path), 0, upto)
+    return out[-count:] if count else []
+
+
+def _proposals(reader: LogFileReader, start: int, upto: int | None) -> Iterator[Proposal]:
+    reader.decode = False
+    for e in reader:
+        z = _TXN_ZXID.unpack_from(e.body, 12)[0]
+        if z < start:
+            continue
+        if upto is not None and z > upto:
+            return
+        yield Proposal(z, bytes(e.body))
 
 
 class _RoleBase:
@@ -183,8 +201,7 @@ class LeaderRole(_RoleBase):
         db = self.peer.db
         cfg = self.cfg
         last = db.last_processed_zxid
-        first = max(0, last - DEFAULT_COMMIT_LOG_COUNT)
-        committed = list(logged_proposals(self.snaplog.log_dir, first + 1, last)) if last else []
+        committed = last_logged_proposals(self.snaplog.log_dir, last, DEFAULT_COMMIT_LOG_COUNT + 1)
         verifier = verifier_from_config(cfg)
         self.core = Leader(
             cfg.server_id,
@@ -408,6 +425,8 @@ class LearnerRole(_RoleBase):
         self.zks.committed(zxid)
 
     def serving(self, epoch: int) -> None:
+        # the sync's txns are applied: the snapshot they replayed onto is exact from here
+        self.peer.db.fuzzy_until = 0
         self._serve_clients(epoch)
 
     def last_logged_zxid(self) -> int:
@@ -428,6 +447,9 @@ class LearnerRole(_RoleBase):
     def load_snapshot(self, snapshot, zxid) -> None:
         # the stream was loaded into the shared database as it arrived (packet_received)
         log.info("Loaded the leader's snapshot at 0x%x: %d nodes", zxid, snapshot.nodes)
+        # the leader wrote it while committing (fuzzy): every txn it commits before UPTODATE
+        # may be in it already, so those txns' digests are not compared (until serving)
+        self.peer.db.fuzzy_until = (1 << 63) - 1
         self._resync_sessions()
 
     def _resync_sessions(self) -> None:
