@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kazoo.client import KazooClient
 from kazoo.protocol.states import ZnodeStat
-from zkharness import server_pair
+from zkharness import server_pair, started_clients
 
 EXTRA = {"extendedTypesEnabled": "true", "maxClientCnxns": "0"}
 #: relative paths a script works on: parents and children, so creates and deletes collide
@@ -39,16 +39,8 @@ _roots = itertools.count()
 
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory):
-    with server_pair(tmp_path_factory, EXTRA) as pair:
-        made = {}
-        for name, server in pair.items():
-            c = KazooClient(hosts=server.hosts, timeout=20)
-            c.start(timeout=30)
-            made[name] = c
+    with server_pair(tmp_path_factory, EXTRA) as pair, started_clients(pair) as made:
         yield made
-        for c in made.values():
-            c.stop()
-            c.close()
 
 
 # ---- scripts: ("create", path, data, ephemeral, sequence) | ("delete", path, version)

@@ -20,7 +20,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
-from zkharness import ZKEnsemble, four_letter, logged_txn_count, wait_for
+from zkharness import ZKEnsemble, ensemble_factory, four_letter, logged_txn_count, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -50,16 +50,8 @@ def no_digest_mismatch(ens: ZKEnsemble) -> None:
 
 @pytest.fixture
 def ensemble(tmp_path):
-    made: list[ZKEnsemble] = []
-
-    def make(n: int = 3, **kw) -> ZKEnsemble:
-        e = ZKEnsemble(tmp_path / f"ens{len(made)}", n, **kw)
-        made.append(e)
-        return e
-
-    yield make
-    for e in made:
-        e.stop()
+    with ensemble_factory(tmp_path) as make:
+        yield make
 
 
 def test_three_members_elect_one_leader_and_serve_writes_through_every_member(ensemble):

@@ -29,7 +29,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 from tcpproxy import TCPProxy
-from zkharness import MixedEnsemble, four_letter, logged_txn_count, wait_for
+from zkharness import MixedEnsemble, ensemble_factory, four_letter, logged_txn_count, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -44,16 +44,8 @@ LEARNER_SAYS = {
 
 @pytest.fixture
 def mixed(tmp_path):
-    made: list[MixedEnsemble] = []
-
-    def make(mix: str, **kw) -> MixedEnsemble:
-        e = MixedEnsemble(tmp_path / f"ens{len(made)}", mix, **kw)
-        made.append(e)
-        return e
-
-    yield make
-    for e in made:
-        e.stop()
+    with ensemble_factory(tmp_path, MixedEnsemble) as make:
+        yield make
 
 
 def start_led_by(ens: MixedEnsemble, leader: int, timeout: float = 90.0) -> None:
@@ -400,8 +392,17 @@ def test_kill_9_of_any_one_member_loses_no_acknowledged_write(mixed, mix, leader
     no_digest_mismatch(ens)
 
 
-def test_our_observer_beside_java_voters(mixed):
-    ens = mixed("JJJZ", observers=(4,))
+@pytest.mark.parametrize(
+    "mix",
+    [
+        "JJJZ",  # our observer beside Java voters: INFORMs from a Java leader
+        "ZZZJ",  # a Java observer beside ours: INFORMs, its REQUESTs and REVALIDATE to ours
+    ],
+)
+def test_observer_of_one_kind_beside_voters_of_the_other(mixed, mix):
+    """The observer (member 4) serves what the voters commit, forwards its clients' writes
+    and sessions to the leader, and follows the next leader after a kill -9 of the first."""
+    ens = mixed(mix, observers=(4,))
     ens.start(wait=False)
     leader = ens.wait_serving(90)
     assert leader != 4 and ens.mode(4) == "observer"
@@ -411,14 +412,14 @@ def test_our_observer_beside_java_voters(mixed):
         c.create("/seen", b"by all")
         o.sync("/")
         assert o.get("/seen")[0] == b"by all"
-        o.create("/from-observer", b"")  # forwarded to the Java leader as a REQUEST
+        o.create("/from-observer", b"")  # forwarded to the leader as a REQUEST
         o.create("/from-observer/e", b"", ephemeral=True)  # a session of an observer
         for i in (1, 2, 3):
             x = client(ens, i)
             x.sync("/")
             assert x.exists("/from-observer/e").ephemeralOwner == o.client_id[0], i
             close(x)
-        # the Java leader killed: the observer follows whoever the voters elect
+        # the leader killed: the observer follows whoever the voters elect
         ens.members[leader].kill()
         new = ens.wait_serving(90)
         assert new != leader

@@ -19,7 +19,7 @@ from kazoo.exceptions import MarshallingError
 from kazoo.protocol.serialization import Create, GetData
 from kazoo.security import OPEN_ACL_UNSAFE
 from kazoo_ext import RawOp
-from zkharness import server_pair
+from zkharness import server_pair, started_clients
 
 EXTRA = {"extendedTypesEnabled": "true", "maxClientCnxns": "0"}
 BURST = 300  # creates in flight ahead of the multi: enough that none is applied yet
@@ -34,15 +34,8 @@ def servers(tmp_path_factory):
 
 @pytest.fixture
 def clients(servers):
-    made = {}
-    for name, server in servers.items():
-        c = KazooClient(hosts=server.hosts, timeout=20)
-        c.start(timeout=30)
-        made[name] = c
-    yield made
-    for c in made.values():
-        c.stop()
-        c.close()
+    with started_clients(servers) as made:
+        yield made
 
 
 def _outcome(async_result):

@@ -335,6 +335,42 @@ class MixedEnsemble(ZKEnsemble):
         return self.members[sid]
 
 
+@contextmanager
+def ensemble_factory(base: Path, cls: type[ZKEnsemble] = ZKEnsemble):
+    """``make(*args, **kw)``: a new ``cls`` under ``base`` (ens0, ens1, ...); every one made
+    is stopped at the end (the tests' ensemble fixtures)."""
+    made: list[ZKEnsemble] = []
+
+    def make(*args, **kw) -> ZKEnsemble:
+        e = cls(base / f"ens{len(made)}", *args, **kw)
+        made.append(e)
+        return e
+
+    try:
+        yield make
+    finally:
+        for e in made:
+            e.stop()
+
+
+@contextmanager
+def started_clients(servers: dict, timeout: float = 20.0):
+    """One started kazoo client per named server (``servers[name].hosts``), closed at the end."""
+    from kazoo.client import KazooClient
+
+    made = {}
+    try:
+        for name, server in servers.items():
+            c = KazooClient(hosts=server.hosts, timeout=timeout)
+            c.start(timeout=30)
+            made[name] = c
+        yield made
+    finally:
+        for c in made.values():
+            c.stop()
+            c.close()
+
+
 def free_port_range(offsets=(0, 100, 200), width: int = 5) -> int:
     """A base port whose ``base + off + k`` (off in offsets, k < width) are free right now."""
     for _ in range(200):
