@@ -10,14 +10,15 @@ script can be run against both and the answers compared.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
 import time
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
+
+from zk_twisted.testing.process import SERVER_PORTS, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = Path(os.environ.get("ZK_SHARED_TOOLS", REPO.parent / "shared" / "tools")).resolve()
@@ -26,34 +27,6 @@ ZK_JAVA_SH = SHARED_TOOLS / "zk_java.sh"
 JVM_ENV = ("SERVER_JVMFLAGS", "JVMFLAGS", "ZOOCFGDIR")
 #: ``twistd`` of this interpreter (``python -m twisted`` is the other runner, ``twist``)
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-#: server ports come from below the kernel's ephemeral range: a member down between a kill
-#: and its restart must find its port free again, and an outgoing connection (a kazoo
-#: client's, a peer's) takes its local port from the ephemeral range (seen on CI: a
-#: restarted member's client port was taken)
-_SERVER_PORTS = range(10000, max(12000, _ephemeral_low() - 300))
-_port_rng = random.Random()
-
-
-def free_port() -> int:
-    """A TCP port below the ephemeral range that is free on 127.0.0.1 right now."""
-    for _ in range(500):
-        port = _port_rng.randrange(_SERVER_PORTS.start, _SERVER_PORTS.stop)
-        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def four_letter(port: int, cmd: str, timeout: float = 5.0, host: str = "127.0.0.1") -> str:
@@ -375,7 +348,7 @@ def free_port_range(offsets=(0, 100, 200), width: int = 5) -> int:
     """A base port whose ``base + off + k`` (off in offsets, k < width) are free right now."""
     for _ in range(200):
         base = free_port()
-        if base + max(offsets) + width > _SERVER_PORTS.stop:
+        if base + max(offsets) + width > SERVER_PORTS.stop:
             continue
         socks = []
         try:

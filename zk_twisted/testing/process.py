@@ -1,13 +1,14 @@
 """One zk_twisted server as a child ``twistd`` process, for test suites of client code.
 
-Shared by :func:`zk_twisted.testing.server` and the pytest plugin's fixtures (and, once
-ensembles exist, by ``zk_ensemble``: one :class:`ServerProcess` per node with the quorum's
-``server.N`` lines in ``config``).  Only loopback addresses; ports come from the OS.
+Shared by :func:`zk_twisted.testing.server`, :class:`~zk_twisted.testing.ensemble.Ensemble`
+(one per member, with the quorum's ``server.N`` lines in ``config``) and the pytest plugin's
+fixtures.  Only loopback addresses.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,11 +34,31 @@ class ServerStartError(RuntimeError):
     """The server exited or did not serve in time; the message ends with its log."""
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+#: server ports come from below the kernel's ephemeral range: a member down between a kill
+#: and its restart must find its port free again, while every outgoing connection (a
+#: client's, a peer's) takes its local port from the ephemeral range
+SERVER_PORTS = range(10000, max(12000, _ephemeral_low() - 300))
+_port_rng = random.Random()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now (the OS picks it)."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port below the ephemeral range that is free on ``host`` right now."""
+    for _ in range(500):
+        port = _port_rng.randrange(SERVER_PORTS.start, SERVER_PORTS.stop)
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port in {SERVER_PORTS}")
 
 
 def four_letter(port: int, word: str, timeout: float = 2.0, host: str = "127.0.0.1") -> str:
