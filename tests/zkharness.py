@@ -308,6 +308,40 @@ class MixedEnsemble(ZKEnsemble):
         return self.members[sid]
 
 
+class SetDataLoad:
+    """A thread of pipelined setData (``depth`` outstanding) on random ``paths`` through
+    ``client`` until :meth:`stop`; ``written`` is each path's last acknowledged data."""
+
+    def __init__(self, client, paths: list[str], depth: int = 64, seed: int = 11) -> None:
+        import random
+        import threading
+
+        self.client, self.paths, self.depth = client, paths, depth
+        self.rng = random.Random(seed)
+        self.written: dict[str, bytes] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        v = 0
+        while not self._stop.is_set():
+            batch = []
+            for _ in range(self.depth):
+                v += 1
+                path = self.rng.choice(self.paths)
+                data = b"%d" % v + b"y" * 150
+                batch.append((path, data, self.client.set_async(path, data)))
+            for path, data, a in batch:
+                a.get(timeout=60)
+                self.written[path] = data
+
+    def stop(self) -> dict[str, bytes]:
+        self._stop.set()
+        self._thread.join(60)
+        return self.written
+
+
 @contextmanager
 def ensemble_factory(base: Path, cls: type[ZKEnsemble] = ZKEnsemble):
     """``make(*args, **kw)``: a new ``cls`` under ``base`` (ens0, ens1, ...); every one made
