@@ -10,7 +10,6 @@ script can be run against both and the answers compared.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from zk_twisted.testing.process import SERVER_PORTS, free_port
+from zk_twisted.testing.process import SERVER_PORTS, ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = Path(os.environ.get("ZK_SHARED_TOOLS", REPO.parent / "shared" / "tools")).resolve()
@@ -54,10 +53,12 @@ def wait_for(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "c
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
-class ZKProcess:
-    """One zk_twisted server process: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL)."""
+class ZKProcess(ServerProcess):
+    """The plugin's :class:`ServerProcess` as this suite starts it: ``start(wait=...)``, the
+    zoo.cfg keys as ``extra``, none of the tests' own JVM settings inherited, every server
+    started recorded (conftest checks their logs after each test)."""
 
-    #: every server started in this test session (conftest checks their logs after each test)
+    #: every server started in this test session
     started: list[ZKProcess] = []
 
     def __init__(
@@ -71,53 +72,23 @@ class ZKProcess:
         """``env``: environment variables for the server (SERVER_JVMFLAGS, JVMFLAGS, ZOOCFGDIR,
         ...); those three are otherwise not inherited, so the tests' own environment cannot
         change a server's settings."""
-        self.env = dict(env or {})
-        self.base = Path(base)
-        self.base.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.data_dir = Path(data_dir) if data_dir else self.base / "data"
-        self.cfg_path = self.base / "zoo.cfg"
-        self.log_path = self.base / "server.log"
-        self.extra = dict(extra or {})
-        self.proc: subprocess.Popen | None = None
+        super().__init__(base, extra, port or free_port(), data_dir, env)
         self.write_config()
 
-    def config_lines(self) -> list[str]:
-        lines = {
-            "tickTime": "2000",
-            "initLimit": "10",
-            "syncLimit": "5",
-            "dataDir": str(self.data_dir),
-            "clientPort": str(self.port),
-            "clientPortAddress": "127.0.0.1",
-            "4lw.commands.whitelist": "*",
-            # as zk_java.sh: no AdminServer on 8080 unless a test asks for one (and its port)
-            "admin.enableServer": "false",
-        }
-        lines.update({k: str(v) for k, v in self.extra.items()})
-        return [f"{k}={v}" for k, v in lines.items()]
+    @property
+    def extra(self) -> dict:
+        return self.config
 
-    def write_config(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.cfg_path.write_text("\n".join(self.config_lines()) + "\n")
-
-    def start(self, wait: bool = True, timeout: float = 30.0) -> ZKProcess:
-        self.write_config()
-        if self not in ZKProcess.started:
-            ZKProcess.started.append(self)
-        log = open(self.log_path, "ab")
+    def process_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in JVM_ENV}
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         env.update(self.env)
-        self.proc = subprocess.Popen(
-            [*TWISTD, "--pidfile=", "-n", "zkserver", "-c", str(self.cfg_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=str(self.base),
-            env=env,
-            start_new_session=True,
-        )
-        log.close()
+        return env
+
+    def start(self, wait: bool = True, timeout: float = 30.0) -> ZKProcess:
+        if self not in ZKProcess.started:
+            ZKProcess.started.append(self)
+        self.launch()
         if wait:
             self.wait_ready(timeout)
         return self
@@ -130,33 +101,8 @@ class ZKProcess:
 
         wait_for(ready, timeout, what=f"zk_twisted on port {self.port}")
 
-    @property
-    def hosts(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(5)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+    def log(self, limit: int = 6000, since: int = 0) -> str:
+        return super().log(limit, since)
 
 
 class ZKEnsemble:

@@ -80,16 +80,26 @@ class ServerProcess:
     """A standalone zk_twisted server: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL),
     ``restart()``; ``hosts`` is the connect string, ``log()`` the server's output so far."""
 
-    def __init__(self, base: str | os.PathLike, config: dict | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        base: str | os.PathLike,
+        config: dict | None = None,
+        port: int | None = None,
+        data_dir: str | os.PathLike | None = None,
+        env: dict | None = None,
+    ) -> None:
+        """``env``: variables set for the server over this process's environment (say
+        ``SERVER_JVMFLAGS``, read as zkServer.sh's JVM flags)."""
         self.base = Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
         #: a port of our choosing may be taken by someone else before the server binds it
         self._own_port = port is None
         self.port = port or free_port()
-        self.data_dir = self.base / "data"
+        self.data_dir = Path(data_dir) if data_dir else self.base / "data"
         self.cfg_path = self.base / "zoo.cfg"
         self.log_path = self.base / "server.log"
         self.config = dict(config or {})
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self._log_offset = 0
 
@@ -106,10 +116,17 @@ class ServerProcess:
         """Launch and wait until the server answers ``ruok`` (raises ServerStartError)."""
         return self.launch().finish_start(timeout)
 
-    def launch(self) -> ServerProcess:
-        """Start the process and return at once (:meth:`finish_start` waits for it)."""
+    def write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.cfg_path.write_text("\n".join(self.config_lines()) + "\n")
+
+    def process_env(self) -> dict[str, str]:
+        """The server's environment: this process's, with :attr:`env` over it."""
+        return {**os.environ, **self.env}
+
+    def launch(self) -> ServerProcess:
+        """Start the process and return at once (:meth:`finish_start` waits for it)."""
+        self.write_config()
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -118,6 +135,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=str(self.base),
+                env=self.process_env(),
                 start_new_session=True,
             )
         return self
