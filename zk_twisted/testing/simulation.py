@@ -98,7 +98,25 @@ log = logging.getLogger(__name__)
 
 
 class SafetyViolation(AssertionError):
-    """An ensemble safety property does not hold; the message says which and where."""
+    """An ensemble safety property does not hold; the message says where, ``invariant``
+    which (one of :data:`INVARIANTS`)."""
+
+    def __init__(self, message: str, invariant: str = "") -> None:
+        super().__init__(message)
+        self.invariant = invariant
+
+
+#: what :meth:`Simulation.check` and its helpers assert, by the name a SafetyViolation carries
+INVARIANTS = {
+    "one_leader_per_epoch": "at most one leader established in each epoch",
+    "prefix_consistency": "every serving member's applied txns agree with the committed history",
+    "no_acked_write_lost": "a later epoch's leader has every write a client saw acknowledged",
+    "leader_completeness": "a serving leader of epoch e has every txn committed before e",
+    "epoch_history": "a member restarting with currentEpoch e has every txn committed before e",
+    "restartable": "a crashed member's data dir starts again",
+    "txn_log_ok": "no member's txn log write fails",
+    "convergence": "once faults stop, every member serves the same tree with every acked write",
+}
 
 
 @dataclass(frozen=True)
@@ -214,6 +232,9 @@ class SimNode:
         serving, ended = role.serving, role.role_ended
 
         def on_serving(epoch):
+            if node.history_base is None and not node.history:
+                # before a leader's serving() names the epoch in the database's last zxid
+                node.history_base = node.db.last_processed_zxid
             serving(epoch)
             node.serving_epoch, node.serving_as = epoch, decision.state
             node.sim._established(node, epoch, decision.state)
@@ -584,7 +605,10 @@ class Simulation:
             try:
                 self.nodes[sid].start()
             except Exception as e:
-                raise SafetyViolation(f"server {sid} cannot restart from its data dir: {e}") from e
+                raise SafetyViolation(
+                    f"server {sid} cannot restart from its data dir: {e}", invariant="restartable"
+                ) from e
+            self._check_epoch_history(self.nodes[sid])
 
     def partition(self, a: int, b: int) -> None:
         if a != b:
@@ -622,7 +646,10 @@ class Simulation:
         if state == ServerState.LEADING:
             other = self.leaders.setdefault(epoch, node.sid)
             if other != node.sid:
-                raise SafetyViolation(f"two leaders established in epoch {epoch}: {other} and {node.sid}")
+                raise SafetyViolation(
+                    f"two leaders established in epoch {epoch}: {other} and {node.sid}",
+                    invariant="one_leader_per_epoch",
+                )
 
     def _acked(self, o: ClientOutcome) -> None:
         member = self.nodes[o.member]
@@ -667,7 +694,8 @@ class Simulation:
         for n in self.nodes.values():
             if n.failures:
                 raise SafetyViolation(
-                    f"server {n.sid}: the txn log failed: {n.failures[0].getErrorMessage()}"
+                    f"server {n.sid}: the txn log failed: {n.failures[0].getErrorMessage()}",
+                    invariant="txn_log_ok",
                 )
         serving = [n for n in self.nodes.values() if n.serving]
         for n in serving:
@@ -675,13 +703,48 @@ class Simulation:
         for n in serving:
             if n.serving_as != ServerState.LEADING:
                 continue
+            self._check_leader_complete(n)
             tree = n.db.tree
             for o in self.acked:
                 if n.serving_epoch >= o.epoch_at_ack and tree.get_node(o.path) is None:
                     raise SafetyViolation(
                         f"acknowledged write {o.path} (zxid 0x{o.zxid:x} via {o.member}) missing at "
-                        f"leader {n.sid} of epoch {n.serving_epoch}"
+                        f"leader {n.sid} of epoch {n.serving_epoch}",
+                        invariant="no_acked_write_lost",
                     )
+
+    def _last_committed_before(self, epoch: int) -> int:
+        """The last zxid of the committed history seen that belongs to an epoch before ``epoch``."""
+        for key in reversed(self.committed):
+            if key[0] >> 32 < epoch:
+                return key[0]
+        return 0
+
+    def _check_leader_complete(self, n: SimNode) -> None:
+        """A serving leader of epoch e holds every txn committed in the epochs before e (its
+        history reaches the last of them; prefix consistency says they are the same txns)."""
+        need = self._last_committed_before(n.serving_epoch)
+        top = n.history[-1][0] if n.history else n.base_zxid
+        if top < need:
+            raise SafetyViolation(
+                f"leader {n.sid} of epoch {n.serving_epoch} lacks committed txns: its history ends at "
+                f"0x{top:x}, the committed history of earlier epochs at 0x{need:x}",
+                invariant="leader_completeness",
+            )
+
+    def _check_epoch_history(self, n: SimNode) -> None:
+        """A member that starts with currentEpoch e holds every txn committed before e: it
+        acknowledged e's NEWLEADER only with them on disk (else its vote, carrying e, may win
+        over the members that have them: ZOOKEEPER-4643's data loss)."""
+        epoch = n.peer.current_epoch
+        need = self._last_committed_before(epoch)
+        have = n.db.last_processed_zxid
+        if have < need:
+            raise SafetyViolation(
+                f"server {n.sid} restarted with currentEpoch {epoch} but its data dir ends at 0x{have:x}, "
+                f"before 0x{need:x}, the last txn committed before epoch {epoch}",
+                invariant="epoch_history",
+            )
 
     def _merge_committed(self, n: SimNode) -> None:
         """A serving member's applied txns are committed: they must agree with (and may
@@ -703,7 +766,8 @@ class Simulation:
                 a, b = glob[start + i], mine[i]
                 raise SafetyViolation(
                     f"server {n.sid} (epoch {n.serving_epoch}) applied txn 0x{b[0]:x} {b[1:]} where the "
-                    f"committed history has 0x{a[0]:x} {a[1:]}"
+                    f"committed history has 0x{a[0]:x} {a[1:]}",
+                    invariant="prefix_consistency",
                 )
         if len(mine) > common:
             glob.extend(mine[common:])
@@ -801,7 +865,9 @@ class Simulation:
             states = {
                 s: (x.peer.state.name if x.peer else "dead", x.serving_epoch) for s, x in self.nodes.items()
             }
-            raise SafetyViolation(f"no convergence within {max_steps} steps: {states}")
+            raise SafetyViolation(
+                f"no convergence within {max_steps} steps: {states}", invariant="convergence"
+            )
         return n
 
 

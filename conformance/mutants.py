@@ -1,0 +1,445 @@
+"""The implementation-mutant catalogue: each seeded bug of :mod:`zk_twisted.testing.mutants`
+and what catches it (``python -m conformance mutants``).
+
+A mutant is caught by a **schedule search** or by a **probe**:
+
+* a search runs whole-node simulations (:class:`~zk_twisted.testing.simulation.Simulation`:
+  real QuorumPeers, simulated network, clock and fsync) under seeded schedules of one
+  :data:`FAMILIES` entry, seed after seed, until one breaks an invariant the simulation
+  checks (:data:`~zk_twisted.testing.simulation.INVARIANTS`); the catch names the family,
+  the seed (the schedule is reproducible from it) and the step;
+* a probe drives one handler directly, for a bug no schedule can reach (a packet a real
+  leader never sends on a connection, an apply that fails, a power cut in the middle of a
+  file write), and names the check that failed.
+
+:func:`run_catalogue` runs every detector of every mutant in order and stops at the first
+catch; the same searches run without a mutant must find nothing (``baseline``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from zk_twisted.persistence.diskio import DiskIO
+from zk_twisted.quorum import epochs as epoch_files
+from zk_twisted.quorum.learner import Learner
+from zk_twisted.quorum.packets import PacketType, int_payload, make_zxid, packet
+from zk_twisted.testing.mutants import MUTANTS, mutant
+from zk_twisted.testing.simulation import Fault, SafetyViolation, Simulation, random_plan
+
+__all__ = ["FAMILIES", "DETECTORS", "Catch", "Detector", "search", "run_catalogue", "baseline"]
+
+STEPS = 400
+SETTLE_STEPS = 5000
+
+
+# ============================================================================ schedules
+def _power_after_writes(seed: int) -> tuple[Simulation, list]:
+    """3 voters on a slow disk; writes, each followed within a few dozen steps by a crash of
+    one member or a power loss of all (what loses txns acknowledged but not yet durable)."""
+    rng = random.Random(seed)
+    sim = Simulation(3, seed=seed, weights={"fsync": rng.choice([0.3, 0.05, 0.01])})
+    plan = []
+    for _ in range(4):
+        at = rng.randrange(STEPS)
+        plan.append((at, Fault("write", (rng.choice(sim.sids),))))
+        crash = Fault("power") if rng.random() < 0.6 else Fault("crash", (rng.choice(sim.sids),))
+        plan.append((at + rng.randrange(3, 40), crash))
+        if crash.kind == "crash":
+            plan.append((at + rng.randrange(40, 120), Fault("restart", crash.args)))
+    return sim, sorted(plan, key=lambda p: p[0])
+
+
+def _random_faults(seed: int) -> tuple[Simulation, list]:
+    """bench/ensemble_sim.py's schedules: 3 voters, any fault (power losses too), any disk."""
+    rng = random.Random(seed)
+    sim = Simulation(3, seed=seed, weights={"fsync": rng.choice([1.0, 0.1, 0.01])})
+    return sim, random_plan(rng, sim.sids, STEPS, 14, power=True)
+
+
+def _isolated_leader(seed: int) -> tuple[Simulation, list]:
+    """3 voters; once a leader serves it is cut off from both followers, a client writes
+    through it, and it crashes: what a lone leader acknowledged, nobody else has."""
+    rng = random.Random(seed)
+    sim = Simulation(3, seed=seed)
+    sim.run(SETTLE_STEPS, done=lambda: sim.leader() is not None)
+    plan = []
+    if sim.leader() is not None:
+        lead = sim.leader().sid
+        at = rng.randrange(0, 20)
+        plan = [(at, Fault("partition", (lead, s))) for s in sim.sids if s != lead]
+        plan += [(at + 1, Fault("write", (lead,))), (at + rng.randrange(30, 200), Fault("crash", (lead,)))]
+    return sim, plan
+
+
+#: name -> (seed -> a fresh Simulation and its fault plan)
+FAMILIES: dict[str, Callable[[int], tuple[Simulation, list]]] = {
+    "power_after_writes": _power_after_writes,
+    "random_faults": _random_faults,
+    "isolated_leader": _isolated_leader,
+}
+
+
+@dataclass
+class Catch:
+    """How a mutant was caught: ``by`` an invariant (search) or a probe's check."""
+
+    detector: str
+    by: str
+    detail: str
+    schedules: int = 0
+    seed: int | None = None
+    step: int | None = None
+    seconds: float = 0.0
+
+
+def run_schedule(family: str, seed: int) -> SafetyViolation | None:
+    """One schedule of ``family``: the plan's steps, then the faults stop and the ensemble
+    must converge; the violation it raised, or None."""
+    sim, plan = FAMILIES[family](seed)
+    try:
+        sim.run(STEPS, plan=plan)
+        sim.settle(SETTLE_STEPS)
+        sim.check()
+    except SafetyViolation as e:
+        e.step = sim.steps
+        return e
+    finally:
+        sim.close()
+    return None
+
+
+def search(family: str, seeds: range, budget_s: float = 60.0, detector: str = "") -> Catch | None:
+    """Schedules of ``family`` for each seed in turn until one breaks an invariant (a Catch),
+    or the seeds or the time budget run out (None)."""
+    t0 = time.perf_counter()
+    for k, seed in enumerate(seeds, 1):
+        v = run_schedule(family, seed)
+        if v is not None:
+            return Catch(
+                detector or f"search:{family}",
+                v.invariant or "unnamed",
+                str(v)[:300],
+                schedules=k,
+                seed=seed,
+                step=v.step,
+                seconds=round(time.perf_counter() - t0, 2),
+            )
+        if time.perf_counter() - t0 > budget_s:
+            break
+    return None
+
+
+# ============================================================================ probes
+class ProbeFailed(AssertionError):
+    """A probe's check failed: the handler under test misbehaved."""
+
+
+def _txn(zxid: int) -> bytes:
+    """A PROPOSAL's data: a setData txn whose header carries ``zxid``."""
+    from zk_twisted.constants import OpCode
+    from zk_twisted.jute import records as R
+    from zk_twisted.server.txn import encode_txn
+
+    hdr = R.TxnHeader(0x1234, 1, zxid, 1000, OpCode.setData)
+    return encode_txn(hdr, R.SetDataTxn("/v", b"1", 1))
+
+
+class _LearnerEnv:
+    """What a Learner core asks of its role, recorded (no disk, no network)."""
+
+    def __init__(self, last_zxid: int) -> None:
+        self.sent: list = []
+        self.logged: list[int] = []
+        self.applied: list[int] = []
+        self.ended: str | None = None
+        self.last = last_zxid
+        self.current_epoch = self.accepted_epoch = epoch_of_(last_zxid)
+        self.fail_apply = False
+
+    def send(self, peer, pkt) -> None:
+        self.sent.append((pkt.type, pkt.zxid))
+
+    def close(self, peer) -> None:
+        pass
+
+    def role_ended(self, reason) -> None:
+        self.ended = reason
+
+    def write_accepted_epoch(self, e) -> None:
+        self.accepted_epoch = e
+
+    def write_current_epoch(self, e) -> None:
+        self.current_epoch = e
+
+    def last_logged_zxid(self) -> int:
+        return self.last
+
+    def log(self, entries) -> None:
+        self.logged += [z for z, _ in entries]
+
+    def commit(self, zxid, data, request) -> None:
+        if self.fail_apply:
+            raise OSError("the database could not apply the txn")
+        self.applied.append(zxid)
+
+    def serving(self, epoch) -> None:
+        pass
+
+    def truncate_log(self, zxid) -> bool:
+        return True
+
+    def load_snapshot(self, snapshot, zxid) -> None:
+        pass
+
+    def save_snapshot(self) -> None:
+        pass
+
+    def touches(self):
+        return []
+
+
+def epoch_of_(zxid: int) -> int:
+    return zxid >> 32
+
+
+def _following(last_zxid: int, epoch: int) -> tuple[Learner, _LearnerEnv]:
+    """A follower in broadcast of ``epoch``, synced by DIFF from ``last_zxid``."""
+    env = _LearnerEnv(last_zxid)
+    f = Learner(2, "leader", env, accepted_epoch=env.accepted_epoch, current_epoch=env.current_epoch)
+    f.connected()
+    f.receive(packet(PacketType.LEADERINFO, make_zxid(epoch, 0), int_payload(0x10000)))
+    f.receive(packet(PacketType.DIFF, last_zxid))
+    f.receive(packet(PacketType.NEWLEADER, make_zxid(epoch, 0)))
+    f.receive(packet(PacketType.UPTODATE, -1))
+    if f.zab_state != "BROADCAST":
+        raise RuntimeError(f"the probe's follower did not reach broadcast: {f}")
+    return f, env
+
+
+def probe_older_epoch_proposal() -> None:
+    """A follower of epoch 3, synced to 0x200000005, gets PROPOSAL 0x200000006 (epoch 2):
+    it must end the role, neither logging nor ACKing it."""
+    f, env = _following(make_zxid(2, 5), 3)
+    z = make_zxid(2, 6)
+    f.receive(packet(PacketType.PROPOSAL, z, _txn(z)))
+    f.logged(z)
+    if z in env.logged or (PacketType.ACK, z) in env.sent:
+        raise ProbeFailed(f"PROPOSAL 0x{z:x} of epoch 2 logged by a follower of epoch 3")
+    if env.ended is None:
+        raise ProbeFailed("a PROPOSAL of an older epoch did not end the follower's role")
+
+
+def probe_record_before_apply() -> None:
+    """A COMMIT whose txn fails to apply: lastCommitted must not name it (ZOOKEEPER-2355)."""
+    f, env = _following(make_zxid(1, 5), 2)
+    z = make_zxid(2, 1)
+    f.receive(packet(PacketType.PROPOSAL, z, _txn(z)))
+    f.logged(z)
+    env.fail_apply = True
+    try:
+        f.receive(packet(PacketType.COMMIT, z))
+    except OSError:
+        pass
+    if f.last_committed >= z:
+        raise ProbeFailed(f"lastCommitted 0x{f.last_committed:x} names a txn that was never applied")
+
+
+class _PowerCut(BaseException):
+    """The power goes: raised by :class:`_CutDisk` at its n-th file operation."""
+
+
+class _CutDisk(DiskIO):
+    """The real disk, until the power goes just before the ``cut``-th primitive operation
+    (what the process did before it is on disk: no page cache between this test and it)."""
+
+    def __init__(self, cut: int) -> None:
+        self.cut, self.ops = cut, 0
+
+    def _op(self) -> None:
+        self.ops += 1
+        if self.ops == self.cut:
+            raise _PowerCut()
+
+    def create(self, path, mode=0o644):
+        self._op()
+        return super().create(path, mode)
+
+    def pwrite(self, fd, data, offset):
+        self._op()
+        return super().pwrite(fd, data, offset)
+
+    def fsync(self, fd):
+        self._op()
+
+    def rename(self, src, dst):
+        self._op()
+        return super().rename(src, dst)
+
+    def fsync_dir(self, directory):
+        self._op()
+
+
+def probe_epoch_file_power_cut() -> None:
+    """currentEpoch 4 rewritten as 5 with the power cut before each file operation in turn:
+    every cut must leave a data dir whose epoch reads 4 or 5 (QuorumPeer start-up)."""
+    root = Path(tempfile.mkdtemp(prefix="zk_twisted-mutant-epoch-"))
+    try:
+        for cut in range(1, 12):
+            d = root / f"cut{cut}"
+            d.mkdir()
+            epoch_files.EpochFiles(d).set_current_epoch(4)
+            disk = _CutDisk(cut)
+            try:
+                epoch_files.EpochFiles(d, io=disk).set_current_epoch(5)
+            except _PowerCut:
+                pass
+            try:
+                value = epoch_files.EpochFiles(d).read(epoch_files.CURRENT_EPOCH)
+            except epoch_files.EpochFileError as e:
+                raise ProbeFailed(f"power cut before file operation {cut}: {e}") from None
+            if value not in (4, 5):
+                raise ProbeFailed(f"power cut before file operation {cut}: currentEpoch reads {value}")
+            if disk.ops < cut:
+                break  # the write finished before the cut: every point was tried
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+#: name -> probe (raises ProbeFailed when the handler misbehaves)
+PROBES: dict[str, Callable[[], None]] = {
+    "older_epoch_proposal": probe_older_epoch_proposal,
+    "record_before_apply": probe_record_before_apply,
+    "epoch_file_power_cut": probe_epoch_file_power_cut,
+}
+
+
+def run_probe(name: str) -> Catch | None:
+    t0 = time.perf_counter()
+    try:
+        PROBES[name]()
+    except ProbeFailed as e:
+        return Catch(f"probe:{name}", f"probe:{name}", str(e), seconds=round(time.perf_counter() - t0, 3))
+    return None
+
+
+# ============================================================================ the catalogue
+@dataclass(frozen=True)
+class Detector:
+    """A search (``family`` with up to ``seeds`` seeds from ``first``) or a probe."""
+
+    kind: str  # "search" | "probe"
+    name: str
+    seeds: int = 0
+    first: int = 0
+
+    def run(self, budget_s: float = 60.0) -> Catch | None:
+        if self.kind == "probe":
+            return run_probe(self.name)
+        return search(self.name, range(self.first, self.first + self.seeds), budget_s)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+#: each mutant's detectors, tried in order until one catches it
+DETECTORS: dict[str, tuple[Detector, ...]] = {
+    "follower_ack_before_fsync": (Detector("search", "power_after_writes", 200),),
+    "leader_commit_without_quorum": (Detector("search", "isolated_leader", 20),),
+    "follower_accepts_older_epoch_proposal": (Detector("probe", "older_epoch_proposal"),),
+    "trunc_skipped": (Detector("search", "random_faults", 200),),
+    "current_epoch_before_sync_durable": (Detector("search", "power_after_writes", 200),),
+    "record_zxid_before_apply": (Detector("probe", "record_before_apply"),),
+    "votes_without_peer_epoch": (Detector("search", "random_faults", 200),),
+    "non_atomic_epoch_file": (Detector("probe", "epoch_file_power_cut"),),
+    "newleader_ack_before_sync_logged": (Detector("search", "power_after_writes", 200),),
+}
+
+
+@dataclass
+class Result:
+    mutant: str
+    bug: str
+    summary: str
+    caught: bool
+    catch: dict | None = None
+    tried: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def detect(name: str, budget_s: float = 60.0) -> Result:
+    """Apply mutant ``name`` and run its detectors until one catches it."""
+    m = MUTANTS[name]
+    t0 = time.perf_counter()
+    res = Result(name, m.bug, m.summary, False)
+    with _quiet(), mutant(name):
+        for d in DETECTORS[name]:
+            res.tried.append(str(d))
+            c = d.run(budget_s)
+            if c is not None:
+                res.caught, res.catch = True, asdict(c)
+                break
+    res.seconds = round(time.perf_counter() - t0, 2)
+    return res
+
+
+def baseline(results: list[Result]) -> dict:
+    """The unmutated code under the same detectors, each search as far as a mutant needed
+    (or its whole seed range when none was caught by it): nothing may be caught."""
+    reach: dict[tuple[str, str], int] = {}
+    for r in results:
+        for d in DETECTORS[r.mutant]:
+            key = (d.kind, d.name)
+            need = d.seeds
+            if r.catch and r.catch["detector"] == f"search:{d.name}" and r.catch["seed"] is not None:
+                need = r.catch["seed"] - d.first + 1
+            reach[key] = max(reach.get(key, 0), need)
+    out = {"false_alarms": [], "schedules": 0, "probes": 0}
+    t0 = time.perf_counter()
+    with _quiet():
+        for (kind, name), n in sorted(reach.items()):
+            c = Detector(kind, name, n).run(budget_s=1e9)
+            if kind == "search":
+                out["schedules"] += n
+            else:
+                out["probes"] += 1
+            if c is not None:
+                out["false_alarms"].append(asdict(c))
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def run_catalogue(names: list[str] | None = None, budget_s: float = 60.0, with_baseline: bool = True) -> dict:
+    """Every mutant (or those named), what caught each, the kill rate; then the baseline."""
+    t0 = time.perf_counter()
+    results = [detect(n, budget_s) for n in (names or list(MUTANTS))]
+    caught = sum(r.caught for r in results)
+    out = {
+        "mutants": [asdict(r) for r in results],
+        "caught": caught,
+        "total": len(results),
+        "kill_rate": round(caught / len(results), 3) if results else 0.0,
+    }
+    if with_baseline:
+        out["baseline"] = baseline(results)
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+class _quiet:
+    """The nodes log every role change: silenced while the catalogue runs."""
+
+    def __enter__(self):
+        self.logger = logging.getLogger("zk_twisted")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.CRITICAL)
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
