@@ -28,8 +28,13 @@ for what can happen next and applies one with :meth:`Simulation.step`; faults ar
 :meth:`Simulation.run` takes events from a ``random.Random``; the same seed and fault plan
 give the same :attr:`Simulation.trace`.  :meth:`Simulation.check` asserts the ensemble's
 safety properties (one established leader per epoch, prefix-consistent committed
-histories, no acknowledged write lost) and is called after every step when
-``check_every_step`` is set.
+histories, no acknowledged write lost, a serving leader holding every txn committed in
+earlier epochs) and is called after every step when ``check_every_step`` is set; a
+restart checks that the data dir starts and holds every txn committed before its
+currentEpoch.  Each :class:`SafetyViolation` names its invariant (:data:`INVARIANTS`).
+:meth:`~Simulation.cut_epoch` cuts a member's power in the middle of its next epoch-file
+write (:class:`~zk_twisted.testing.simdisk.SimEpochDisk`).  The seeded bugs that show these
+checks bite are :mod:`zk_twisted.testing.mutants` (catalogue: ``python -m conformance mutants``).
 
 Node state for a driver: ``sim.nodes[sid]`` (:class:`SimNode`): ``peer`` (the QuorumPeer,
 None while crashed), ``peer.state`` / ``peer.role`` / ``peer.role.core`` (the ZAB core),
@@ -75,7 +80,7 @@ from ..quorum import roles as quorum_roles
 from ..quorum.peer import QuorumPeer
 from ..server.datatree import DataTree
 from ..server.zkdatabase import ZKDatabase
-from .simdisk import InlineWorker, ManualSyncWriter, SimStorage
+from .simdisk import InlineWorker, ManualSyncWriter, PowerCut, SimEpochDisk, SimStorage
 from .simnet import CLIENT, HOST, Event, SimNetwork, SimReactor
 
 __all__ = [
@@ -122,8 +127,9 @@ INVARIANTS = {
 @dataclass(frozen=True)
 class Fault:
     """A fault of a plan: ``kind`` crash / restart / partition / heal / cut / write /
-    power (every member crashes at once); ``args`` its node ids (``cut``: an index into the
-    open connections)."""
+    power (every member crashes at once) / cut_epoch (a member's power goes in the middle
+    of its next epoch-file write); ``args`` its node ids (``cut``: an index into the open
+    connections; ``cut_epoch``: the sid and which file operation the power goes before)."""
 
     kind: str
     args: tuple = ()
@@ -152,6 +158,8 @@ class SimNode:
     serving_epoch: int | None = None
     serving_as: ServerState | None = None
     failures: list = field(default_factory=list)
+    #: the epoch files' disk of this incarnation (a power cut can be armed on it)
+    epoch_disk: SimEpochDisk | None = None
 
     @property
     def alive(self) -> bool:
@@ -187,6 +195,7 @@ class SimNode:
         )
         opened = self._open_storage(cfg)
         self.peer = QuorumPeer(cfg, self.reactor, opened, self.sim.election_factory, self._role)
+        self.epoch_disk = self.peer.epochs.io = SimEpochDisk()
         self.peer.startService()
 
     def _open_storage(self, cfg):
@@ -536,6 +545,15 @@ class Simulation:
     def step(self, ev: Event) -> None:
         self.trace.append(str(ev))
         self.steps += 1
+        try:
+            self._dispatch(ev)
+        except PowerCut:
+            pass  # the node that lost power crashes below
+        self._power_cuts()
+        if self.check_every_step:
+            self.check()
+
+    def _dispatch(self, ev: Event) -> None:
         k = ev.kind
         if k == "deliver":
             self.net.deliver(*ev.key)
@@ -558,8 +576,14 @@ class Simulation:
             self._advance(max(0.0, due - self.clock.seconds()))
         else:
             raise ValueError(f"unknown event {ev}")
-        if self.check_every_step:
-            self.check()
+
+    def _power_cuts(self) -> None:
+        """A node whose epoch disk lost power in the last step crashes now (its code may
+        have caught the PowerCut in a Deferred; it did nothing on disk after it)."""
+        for n in self.nodes.values():
+            if n.alive and n.epoch_disk is not None and n.epoch_disk.cut:
+                self.trace.append(f"power_cut({n.sid})")
+                n.crash()
 
     def _advance(self, dt: float) -> None:
         """Clock.advance; a timer call that raises is logged (as the reactor logs it) and
@@ -589,8 +613,11 @@ class Simulation:
         elif k == "power":
             for sid in self.sids:
                 self.crash(sid)
+        elif k == "cut_epoch":
+            self.cut_epoch(*a)
         else:
             raise ValueError(f"unknown fault {fault}")
+        self._power_cuts()
         if self.check_every_step:
             self.check()
 
@@ -609,6 +636,14 @@ class Simulation:
                     f"server {sid} cannot restart from its data dir: {e}", invariant="restartable"
                 ) from e
             self._check_epoch_history(self.nodes[sid])
+
+    def cut_epoch(self, sid: int, n: int = 2) -> None:
+        """Member ``sid`` loses power just before the ``n``-th next file operation on its
+        epoch files (the next epoch write is torn there), and crashes."""
+        node = self.nodes[sid]
+        if node.alive:
+            self.trace.append(f"cut_epoch({sid},{n})")
+            node.epoch_disk.arm(n)
 
     def partition(self, a: int, b: int) -> None:
         if a != b:
