@@ -35,22 +35,28 @@ __all__ = ["MUTANTS", "Mutant", "Patch", "active", "mutant"]
 @dataclass(frozen=True)
 class Patch:
     """Replace ``owner.name`` (or ``owner[name]`` when ``owner`` is a dict) by
-    ``make(original)``."""
+    ``make(original)``; ``also``: more (owner, name) places that hold the same original
+    and get the same replacement (a handler in its class and in a dispatch table)."""
 
     owner: object
     name: object
     make: Callable[[object], object]
+    also: tuple[tuple[object, object], ...] = ()
 
-    def _get(self):
-        if isinstance(self.owner, dict):
-            return self.owner[self.name]
-        return getattr(self.owner, self.name)
+    @property
+    def places(self) -> tuple[tuple[object, object], ...]:
+        return ((self.owner, self.name), *self.also)
 
-    def _set(self, value) -> None:
-        if isinstance(self.owner, dict):
-            self.owner[self.name] = value
+    @staticmethod
+    def get(owner, name):
+        return owner[name] if isinstance(owner, dict) else getattr(owner, name)
+
+    @staticmethod
+    def put(owner, name, value) -> None:
+        if isinstance(owner, dict):
+            owner[name] = value
         else:
-            setattr(self.owner, self.name, value)
+            setattr(owner, name, value)
 
 
 @dataclass(frozen=True)
@@ -76,24 +82,27 @@ def active() -> tuple[str, ...]:
 def mutant(name: str) -> Iterator[Mutant]:
     """Apply the mutant ``name`` (a key of :data:`MUTANTS`) while the block runs."""
     m = MUTANTS[name]
-    undo: list[tuple[Patch, object]] = []
+    undo: list[tuple[object, object, object]] = []
+    pushed = False
     try:
         for p in m.patches:
-            original = p._get()
-            p._set(p.make(original))
-            undo.append((p, original))
+            replacement = p.make(Patch.get(p.owner, p.name))
+            for owner, key in p.places:
+                undo.append((owner, key, Patch.get(owner, key)))
+                Patch.put(owner, key, replacement)
         _active.append(name)
+        pushed = True
         yield m
     finally:
-        if _active and _active[-1] == name:
+        if pushed:
             _active.pop()
-        for p, original in reversed(undo):
-            p._set(original)
+        for owner, key, original in reversed(undo):
+            Patch.put(owner, key, original)
 
 
-def _handler(ptype: int, fname: str, make: Callable) -> tuple[Patch, Patch]:
+def _handler(ptype: int, fname: str, make: Callable) -> tuple[Patch]:
     """A Learner handler is reached through the class and through the dispatch table."""
-    return (Patch(learner.Learner, fname, make), Patch(learner._HANDLERS, ptype, make))
+    return (Patch(learner.Learner, fname, make, also=((learner._HANDLERS, ptype),)),)
 
 
 # ============================================================================ the mutants
