@@ -98,11 +98,13 @@ def _epoch_power_cuts(seed: int) -> tuple[Simulation, list]:
     return sim, sorted(plan, key=lambda p: p[0])
 
 
-def _crash_in_sync(seed: int) -> tuple[Simulation, list, Callable]:
+def _crash_in_sync(seed: int, ackers: bool = False) -> tuple[Simulation, list, Callable]:
     """3 voters on a slow disk, writes and crashes; and crash points: a learner between
     NEWLEADER and the fsync of what it synced crashes (often), and a leader that has just
     established crashes (sometimes), each restarting a little later.  What an order of
-    "durable, then currentEpoch, then ACK" at NEWLEADER is there to survive."""
+    "durable, then currentEpoch, then ACK" at NEWLEADER is there to survive.  ``ackers``:
+    also a follower whose ACK of a proposal the leader holds, uncommitted, crashes and
+    restarts at once (it comes back to the same leader, whose sync may TRUNCate it)."""
     rng = random.Random(seed)
     sim = Simulation(3, seed=seed, weights={"fsync": rng.choice([0.2, 0.05, 0.02])})
     plan = []
@@ -143,6 +145,12 @@ def _crash_in_sync(seed: int) -> tuple[Simulation, list, Callable]:
                 leaders_seen.add((sid, n.serving_epoch))
                 if rng.random() < 0.3:
                     later(crash_at, i + rng.randrange(1, 10), sid)
+            elif ackers and n.serving and n.serving_as.name == "LEADING":
+                acked = {a for p in core.outstanding.values() for a in p.acks if a != sid}
+                for f in sorted(acked):
+                    if sim.nodes[f].alive and rng.random() < 0.2:
+                        sim.crash(f)
+                        later(restart_at, i + rng.randrange(1, 5), f)
 
     return sim, plan, hook
 
@@ -209,6 +217,57 @@ def _election_votes(seed: int) -> SafetyViolation | None:
     return None
 
 
+def _reconnect_truncated(seed: int) -> SafetyViolation | None:
+    """A follower ACKs a proposal, crashes, comes back to the same leader and is TRUNCated
+    past it (the proposal is not committed yet), and is re-sent it; the leader's own fsync
+    comes next, the follower's does not; then the leader and the follower crash and the
+    follower and the third member elect.  Phases of a directed schedule, each run by the
+    seed's choices among the events it allows (what ZOOKEEPER's 3.8 removeLearnerHandler
+    needs to lose a txn: the learner's ACK counted after its TRUNC)."""
+    sim = Simulation(3, seed=seed, weights={"fsync": 0.3})
+    rng = random.Random(seed)
+    try:
+        sim.settle(SETTLE_STEPS)
+        lead = sim.leader()
+        f, g = (s for s in sim.sids if s != lead.sid)
+        sim.partition(lead.sid, g)
+        o = sim.write(lead.sid)
+        no_fsync = lambda *sids: lambda e: not (e.kind == "fsync" and e.key[0] in sids)  # noqa: E731
+
+        def acked_by_f():
+            core = lead.peer.role.core if lead.peer and lead.peer.role else None
+            return core is not None and any(f in p.acks for p in core.outstanding.values())
+
+        sim.run(3000, rng, done=acked_by_f, allow=no_fsync(lead.sid))
+        if not acked_by_f():
+            return None
+        sim.crash(f)
+        sim.restart(f)
+
+        def f_resynced():
+            n = sim.nodes[f]
+            core = n.peer.role.core if n.peer and n.peer.role else None
+            return core is not None and getattr(core, "newleader_zxid", None) is not None
+
+        sim.run(3000, rng, done=f_resynced, allow=no_fsync(lead.sid, f))
+        if not f_resynced():
+            return None
+        sim.run(rng.randrange(20, 400), rng, done=lambda: o.state == "acked", allow=no_fsync(f))
+        sim.crash(f)
+        sim.crash(lead.sid)
+        sim.heal(lead.sid, g)
+        sim.restart(f)
+        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None and sim.leader().sid != lead.sid)
+        sim.settle(SETTLE_STEPS)
+        sim.check()
+    except SafetyViolation as e:
+        e.step = sim.steps
+        return e
+    finally:
+        sim.close()
+    return None
+
+
 #: name -> (seed -> a fresh Simulation, its fault plan, and optionally a per-step hook
 #: that may inject faults by the nodes' state)
 FAMILIES: dict[str, Callable[[int], tuple]] = {
@@ -216,16 +275,21 @@ FAMILIES: dict[str, Callable[[int], tuple]] = {
     "random_faults": _random_faults,
     "isolated_leader": _isolated_leader,
     "crash_in_sync": _crash_in_sync,
+    "crash_ackers": lambda seed: _crash_in_sync(seed, ackers=True),
     "epoch_power_cuts": _epoch_power_cuts,
-    "election_votes": _election_votes,  # not a Simulation: run_schedule runs it itself
+    # these run a schedule themselves (-> a violation or None)
+    "election_votes": _election_votes,
+    "reconnect_truncated": _reconnect_truncated,
 }
+#: the families that run their schedule themselves
+_SELF_RUN = {"election_votes", "reconnect_truncated"}
 
 
 def run_schedule(family: str, seed: int) -> SafetyViolation | None:
     """One schedule of ``family``: the plan's steps, then the faults stop and the ensemble
     must converge; the violation it raised, or None."""
-    if family == "election_votes":
-        return _election_votes(seed)
+    if family in _SELF_RUN:
+        return FAMILIES[family](seed)
     made = FAMILIES[family](seed)
     sim, plan, hook = made if len(made) == 3 else (*made, None)
     try:
@@ -499,6 +563,7 @@ DETECTORS: dict[str, tuple[Detector, ...]] = {
         Detector("probe", "epoch_file_power_cut"),
     ),
     "newleader_ack_before_sync_logged": (Detector("search", "crash_in_sync", 200),),
+    "leader_keeps_stale_acks": (Detector("search", "reconnect_truncated", 100),),
 }
 
 

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conformance.mutants import DETECTORS, PROBES, Detector, run_catalogue, run_probe
+from conformance.mutants import DETECTORS, PROBES, Detector, run_catalogue, run_probe, run_schedule
 from zk_twisted.election import fle
 from zk_twisted.quorum import epochs, leader, learner
 from zk_twisted.quorum.packets import PacketType
@@ -32,6 +32,7 @@ EXPECTED = {
     "votes_without_peer_epoch": ("search:election_votes", "VoteNeverBelowOwn"),
     "non_atomic_epoch_file": ("search:epoch_power_cuts", "restartable"),
     "newleader_ack_before_sync_logged": ("search:crash_in_sync", "leader_completeness"),
+    "leader_keeps_stale_acks": ("search:reconnect_truncated", "leader_completeness"),
 }
 
 
@@ -41,7 +42,8 @@ def catalogue():
 
 
 def test_the_catalogue_is_the_issue_s():
-    """The nine bugs issue 13 names, each with its detectors and an expectation here."""
+    """The nine bugs issue 13 names (and one more), each with its detectors and an
+    expectation here."""
     assert set(MUTANTS) == set(DETECTORS) == set(EXPECTED)
     assert {m.bug for m in MUTANTS.values()} >= {
         "ZOOKEEPER-4394 / 4643 / 4646",
@@ -146,3 +148,10 @@ def test_cli_prints_the_catalogue_as_json():
     assert doc["kill_rate"] == 1.0 and doc["total"] == 2
     assert [m["mutant"] for m in doc["mutants"]] == ["leader_commit_without_quorum", "trunc_skipped"]
     assert all(m["catch"]["by"] for m in doc["mutants"]) and doc["baseline"]["false_alarms"] == []
+
+
+def test_schedule_that_found_a_node_bug():
+    """crash_ackers seed 257, unmutated: a learner whose log held only a dead leader's first
+    proposal of epoch 1 could not TRUNC to <<1, 0>>, and the ensemble looped through
+    elections without converging (now: persistence.truncate drops the whole log)."""
+    assert run_schedule("crash_ackers", 257) is None

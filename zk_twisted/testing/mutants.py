@@ -265,6 +265,17 @@ def _write_in_place(_original):
     return write_file_durably
 
 
+def _keep_stale_acks(_original):
+    def _forget(self, h):
+        h.closed = True
+        h.phase = leader.LH.NONE
+        self.handlers.pop(h.peer, None)
+        # MUTANT (3.8's Leader.removeLearnerHandler): the learner's ACKs keep counting,
+        # though its next sync may TRUNCate what it ACKed
+
+    return _forget
+
+
 _CATALOGUE = [
     Mutant(
         "follower_ack_before_fsync",
@@ -316,6 +327,12 @@ _CATALOGUE = [
         "an epoch file is rewritten in place (truncate, write, fsync): no temp file, no rename",
         "ZOOKEEPER-1653",
         (Patch(epochs, "write_file_durably", _write_in_place),),
+    ),
+    Mutant(
+        "leader_keeps_stale_acks",
+        "a leader keeps counting the ACKs of a learner whose connection closed (it may come back TRUNCated)",
+        "3.8 Leader.removeLearnerHandler (spec mutant zk38_stale_acks)",
+        (Patch(leader.Leader, "_forget", _keep_stale_acks),),
     ),
     Mutant(
         "newleader_ack_before_sync_logged",
