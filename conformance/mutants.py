@@ -268,6 +268,152 @@ def _reconnect_truncated(seed: int) -> SafetyViolation | None:
     return None
 
 
+def _txn_only_at_leader(sim: Simulation, rng: random.Random) -> int | None:
+    """Directed phase: a write committed everywhere, then the serving leader, cut off from
+    everyone, logs a client's txn and makes it durable (nobody else has it, nobody
+    committed it); -> its sid, or None."""
+    sim.settle(SETTLE_STEPS)
+    sim.write(sim.leader().sid)  # a committed txn first: the leaders' committed logs then
+    sim.settle(SETTLE_STEPS, rng)  # reach back to the learners' logs (DIFF / TRUNC, no SNAP)
+    lead = sim.leader()
+    for s in sim.sids:
+        sim.partition(lead.sid, s)
+    sim.write(lead.sid)
+
+    def logged_alone():
+        core = lead.peer.role.core if lead.peer and lead.peer.role else None
+        return core is not None and bool(core.outstanding) and not lead.pending_fsync()
+
+    sim.run(3000, rng, done=logged_alone)
+    return lead.sid if logged_alone() else None
+
+
+def _truncated_leader(seed: int) -> SafetyViolation | None:
+    """The leader alone logs a txn and crashes; the other two elect and serve without it;
+    the old leader comes back and must be TRUNCated (directed phases, the seed's choices
+    within each)."""
+    sim = Simulation(3, seed=seed)
+    rng = random.Random(seed)
+    try:
+        lead = _txn_only_at_leader(sim, rng)
+        if lead is None:
+            return None
+        sim.crash(lead)
+        sim.heal_all()
+        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None and sim.leader().sid != lead)
+        sim.restart(lead)
+        sim.settle(SETTLE_STEPS, rng)
+        sim.check()
+    except SafetyViolation as e:
+        e.step = sim.steps
+        return e
+    finally:
+        sim.close()
+    return None
+
+
+def _resync_unlogged(seed: int) -> SafetyViolation | None:
+    """The leader A alone logs a txn and crashes; A comes back and leads a new epoch with B
+    (C down), syncing B with that txn while B's disk never flushes; then A and B crash and
+    B and C elect (directed phases, the seed's choices within each).  A B that ACKs
+    NEWLEADER before the txn is on its disk lets A commit a txn only A holds."""
+    sim = Simulation(3, seed=seed)
+    rng = random.Random(seed)
+    try:
+        a = _txn_only_at_leader(sim, rng)
+        if a is None:
+            return None
+        b, c = (s for s in sim.sids if s != a)
+        sim.crash(a)
+        sim.crash(c)
+        sim.heal_all()
+        sim.restart(a)
+        no_b_fsync = lambda e: not (e.kind == "fsync" and e.key[0] == b)  # noqa: E731
+        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None, allow=no_b_fsync)
+        sim.run(rng.randrange(0, 30), rng, allow=no_b_fsync)
+        sim.crash(a)
+        sim.crash(b)
+        sim.restart(b)
+        sim.restart(c)
+        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None)
+        sim.settle(SETTLE_STEPS, rng)
+        sim.check()
+    except SafetyViolation as e:
+        e.step = sim.steps
+        return e
+    finally:
+        sim.close()
+    return None
+
+
+def _lagging_follower(seed: int) -> SafetyViolation | None:
+    """B misses a committed write (it is down), the leader dies, B comes back and is synced
+    that write by the new epoch's leader while B's disk never flushes, then B crashes once
+    past NEWLEADER and restarts (directed phases, the seed's choices within each)."""
+    sim = Simulation(3, seed=seed)
+    rng = random.Random(seed)
+    try:
+        sim.settle(SETTLE_STEPS)
+        sim.write(sim.leader().sid)  # one write everyone has: B's later sync is a DIFF
+        sim.settle(SETTLE_STEPS, rng)
+        a = sim.leader().sid
+        b = rng.choice([s for s in sim.sids if s != a])
+        sim.crash(b)
+        o = sim.write(a)
+        sim.run(3000, rng, done=lambda: o.state not in ("connecting", "session", "sent"))
+        if o.state != "acked":
+            return None
+        sim.crash(a)
+        sim.restart(b)
+        no_b_fsync = lambda e: not (e.kind == "fsync" and e.key[0] == b)  # noqa: E731
+
+        def past_newleader():
+            n = sim.nodes[b]
+            core = n.peer.role.core if n.peer and n.peer.role else None
+            return core is not None and getattr(core, "newleader_zxid", None) is not None
+
+        sim.run(SETTLE_STEPS, rng, done=past_newleader, allow=no_b_fsync)
+        sim.run(rng.randrange(0, 10), rng, allow=no_b_fsync)
+        sim.crash(b)
+        sim.restart(b)
+        sim.settle(SETTLE_STEPS, rng)
+        sim.check()
+    except SafetyViolation as e:
+        e.step = sim.steps
+        return e
+    finally:
+        sim.close()
+    return None
+
+
+def _followers_unflushed(seed: int) -> SafetyViolation | None:
+    """A write through the leader while only the leader's disk flushes; the power goes;
+    the two followers come back first and elect (directed phases, the seed's choices within
+    each): a write acknowledged before any follower had it on disk is gone."""
+    sim = Simulation(3, seed=seed)
+    rng = random.Random(seed)
+    try:
+        sim.settle(SETTLE_STEPS)
+        lead = sim.leader().sid
+        o = sim.write(lead)
+        leader_fsync_only = lambda e: not (e.kind == "fsync" and e.key[0] != lead)  # noqa: E731
+        sim.run(rng.randrange(50, 400), rng, done=lambda: o.state == "acked", allow=leader_fsync_only)
+        for s in sim.sids:
+            sim.crash(s)
+        for s in sim.sids:
+            if s != lead:
+                sim.restart(s)
+        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None)
+        sim.settle(SETTLE_STEPS, rng)
+        sim.check()
+    except SafetyViolation as e:
+        e.step = sim.steps
+        return e
+    finally:
+        sim.close()
+    return None
+
+
 #: name -> (seed -> a fresh Simulation, its fault plan, and optionally a per-step hook
 #: that may inject faults by the nodes' state)
 FAMILIES: dict[str, Callable[[int], tuple]] = {
@@ -280,9 +426,20 @@ FAMILIES: dict[str, Callable[[int], tuple]] = {
     # these run a schedule themselves (-> a violation or None)
     "election_votes": _election_votes,
     "reconnect_truncated": _reconnect_truncated,
+    "truncated_leader": _truncated_leader,
+    "resync_unlogged": _resync_unlogged,
+    "lagging_follower": _lagging_follower,
+    "followers_unflushed": _followers_unflushed,
 }
 #: the families that run their schedule themselves
-_SELF_RUN = {"election_votes", "reconnect_truncated"}
+_SELF_RUN = {
+    "election_votes",
+    "reconnect_truncated",
+    "truncated_leader",
+    "resync_unlogged",
+    "lagging_follower",
+    "followers_unflushed",
+}
 
 
 def run_schedule(family: str, seed: int) -> SafetyViolation | None:
@@ -549,20 +706,31 @@ class Detector:
         return f"{self.kind}:{self.name}"
 
 
-#: each mutant's detectors, tried in order until one catches it
+#: each mutant's detectors, tried in order until one catches it (the directed families
+#: first where an undirected one catches only now and then: bench/mutant_search.py measures
+#: how often each family catches each mutant on fresh seeds)
 DETECTORS: dict[str, tuple[Detector, ...]] = {
-    "follower_ack_before_fsync": (Detector("search", "power_after_writes", 200),),
+    "follower_ack_before_fsync": (
+        Detector("search", "followers_unflushed", 50),
+        Detector("search", "power_after_writes", 200),
+    ),
     "leader_commit_without_quorum": (Detector("search", "isolated_leader", 20),),
     "follower_accepts_older_epoch_proposal": (Detector("probe", "older_epoch_proposal"),),
-    "trunc_skipped": (Detector("search", "random_faults", 200),),
-    "current_epoch_before_sync_durable": (Detector("search", "crash_in_sync", 200),),
+    "trunc_skipped": (Detector("search", "truncated_leader", 50), Detector("search", "random_faults", 200)),
+    "current_epoch_before_sync_durable": (
+        Detector("search", "lagging_follower", 50),
+        Detector("search", "crash_in_sync", 200),
+    ),
     "record_zxid_before_apply": (Detector("probe", "record_before_apply"),),
     "votes_without_peer_epoch": (Detector("search", "election_votes", 200),),
     "non_atomic_epoch_file": (
         Detector("search", "epoch_power_cuts", 100),
         Detector("probe", "epoch_file_power_cut"),
     ),
-    "newleader_ack_before_sync_logged": (Detector("search", "crash_in_sync", 200),),
+    "newleader_ack_before_sync_logged": (
+        Detector("search", "resync_unlogged", 50),
+        Detector("search", "crash_in_sync", 200),
+    ),
     "leader_keeps_stale_acks": (Detector("search", "reconnect_truncated", 100),),
 }
 
@@ -600,6 +768,8 @@ def baseline(results: list[Result]) -> dict:
     reach: dict[tuple[str, str], int] = {}
     for r in results:
         for d in DETECTORS[r.mutant]:
+            if d.kind == "search" and str(d) not in r.tried:
+                continue  # never run under the mutant (an earlier detector caught it)
             key = (d.kind, d.name)
             need = d.seeds
             if r.catch and r.catch["detector"] == f"search:{d.name}" and r.catch["seed"] is not None:
