@@ -4,6 +4,7 @@ python -m conformance check  spec/Model.cfg [--workers 2] [--deadlock] [--json] 
 python -m conformance traces spec/Model.cfg -n 1000 --depth 50 -o traces.jsonl
 python -m conformance replay spec/Model.cfg traces.jsonl
 python -m conformance actions spec/Model.cfg
+python -m conformance mutants [--only NAME ...] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     _model_args(a)
     a.add_argument("--json", action="store_true")
 
+    m = sub.add_parser("mutants", help="seeded bugs in zk_twisted's code and what catches each (JSON)")
+    m.add_argument("--only", nargs="+", metavar="NAME", help="these mutants only (default: all)")
+    m.add_argument("--budget", type=float, default=120.0, help="seconds per search at most (default 120)")
+    m.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the same searches")
+    m.add_argument("--list", action="store_true", help="list the catalogue and exit")
+
     argv = list(sys.argv[1:] if argv is None else argv)
     tlc_args: list[str] = []
     if "--" in argv:  # check: what follows '--' goes to TLC as it is
@@ -83,7 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.tlc_args = tlc_args
     try:
-        return {"check": _check, "traces": _traces, "replay": _replay, "actions": _actions}[args.cmd](args)
+        return {
+            "check": _check,
+            "traces": _traces,
+            "replay": _replay,
+            "actions": _actions,
+            "mutants": _mutants,
+        }[args.cmd](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -264,6 +277,27 @@ def _actions(args) -> int:
         labels = [a.label for a in model.actions if a.name == name]
         print(f"  {name}: {len(labels)}  e.g. {', '.join(labels[:4])}{' ...' if len(labels) > 4 else ''}")
     return EXIT_OK
+
+
+def _mutants(args) -> int:
+    """Every mutant caught (and the unmutated code clean under the same searches): exit 0."""
+    from zk_twisted.testing.mutants import MUTANTS
+
+    from .mutants import DETECTORS, run_catalogue
+
+    if args.list:
+        for name, mut in MUTANTS.items():
+            print(f"{name}: {mut.summary}" + (f" ({mut.bug})" if mut.bug else ""))
+            print("    detectors: " + ", ".join(str(d) for d in DETECTORS[name]))
+        return EXIT_OK
+    unknown = [n for n in args.only or () if n not in MUTANTS]
+    if unknown:
+        raise ValueError(f"unknown mutant(s) {', '.join(unknown)}; --list shows the catalogue")
+    out = run_catalogue(args.only, budget_s=args.budget, with_baseline=not args.no_baseline)
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    clean = not out.get("baseline", {}).get("false_alarms")
+    return EXIT_OK if out["caught"] == out["total"] and clean else EXIT_FAILED
 
 
 if __name__ == "__main__":
