@@ -121,6 +121,20 @@ def test_own_stale_notification_in_the_finalize_wait_is_dropped_as_3_8_does():
     assert fle.recvset[1] == Vote(1, 5, 1, 1)
 
 
+def test_a_server_out_of_election_does_not_answer_its_own_leftover_notification():
+    """Our own LOOKING notification still on the loopback after we decided: 3.8 answers
+    itself and drops the answer; we send nothing (spec HandleNotification(i, i); found by the
+    trace replay, conformance/replay_impl.py)."""
+    fle, _ = started(sid=1, zxid=5, epoch=1)
+    fle.handle_notification(note(1, 1, 5, 1, 1))
+    fle.handle_notification(note(2, 1, 5, 1, 1))
+    fle.finalize_election()
+    assert fle.state == ServerState.LEADING
+    assert fle.handle_notification(note(1, 1, 5, 1, 1)) == []
+    # a peer that is LOOKING is still answered
+    assert sends(fle.handle_notification(note(2, 2, 4, 1, 1))) == [Send(2, ServerState.LEADING, 1, 5, 1, 1)]
+
+
 def test_finalize_decides():
     fle, _ = started(sid=1, zxid=5, epoch=1)
     fle.handle_notification(note(1, 1, 5, 1, 1))

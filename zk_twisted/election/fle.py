@@ -292,7 +292,13 @@ class FastLeaderElection:
             n.version,
         )
         if self.state != LOOKING:
-            if nstate == LOOKING and self.current_vote is not None and self.participant:
+            # our own leftover LOOKING notification: 3.8 answers itself and drops the answer
+            if (
+                nstate == LOOKING
+                and self.current_vote is not None
+                and self.participant
+                and n.sid != self.my_sid
+            ):
                 cv = self.current_vote
                 return [Send(n.sid, self.state, cv.leader, cv.zxid, cv.election_epoch, cv.peer_epoch)]
             return []
