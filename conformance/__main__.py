@@ -69,6 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--constrained", action="store_true", help="also require the cfg's CONSTRAINTs")
     r.add_argument("--json", action="store_true")
 
+    ri = sub.add_parser("replay-impl", help="replay spec traces against zk_twisted's real nodes")
+    _model_args(ri)
+    ri.add_argument("traces", nargs="?", help="JSON lines of traces (default: generate -n of them)")
+    ri.add_argument("-n", "--count", type=int, default=20, help="traces to generate (default 20)")
+    ri.add_argument("--depth", type=int, default=50, help="steps per generated trace at most")
+    ri.add_argument("--seed", type=int, default=0)
+    ri.add_argument("--all-actions", action="store_true",
+                    help="also drive the actions known to diverge (Restart, LinkHeal, ElectionTimeout)")  # fmt: skip
+    ri.add_argument("--report-dir", help="where divergence reports go (default: a temp dir)")
+
     a = sub.add_parser(
         "actions", help="list the spec's variables, actions (as TLC splits Next) and invariants"
     )
@@ -83,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.tlc_args = tlc_args
     try:
-        return {"check": _check, "traces": _traces, "replay": _replay, "actions": _actions}[args.cmd](args)
+        return {"check": _check, "traces": _traces, "replay": _replay, "actions": _actions,
+                "replay-impl": _replay_impl}[args.cmd](args)  # fmt: skip
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -94,6 +105,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         raise
+
+
+def _replay_impl(args) -> int:
+    import json
+    import tempfile
+
+    from .impl_run import read_traces, replay_traces
+
+    if args.traces:
+        traces = read_traces(args.traces)
+    else:
+        from .walker import generate_traces
+
+        out = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, prefix="zk_twisted-traces-")
+        out.close()
+        generate_traces(args.model, args.count, args.depth, out=out.name, seed=args.seed, progress=False)
+        traces = read_traces(out.name)
+    res = replay_traces(traces, all_actions=args.all_actions, report_dir=args.report_dir)
+    print(json.dumps(res, indent=1))
+    for d in res["divergences"]:
+        print(f"divergence report: {d['report']}", file=sys.stderr)
+    return 1 if res["divergences"] else 0
 
 
 def _check(args) -> int:

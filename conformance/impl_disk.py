@@ -19,11 +19,12 @@ from zk_twisted.quorum.epochs import EpochFiles
 from zk_twisted.server.datatree import DataTree
 from zk_twisted.server.zkdatabase import ZKDatabase
 
-__all__ = ["write_data_dir", "txn_value", "zxid_of", "value_data"]
+__all__ = ["write_data_dir", "txn_value", "zxid_of", "value_data", "CLIENT_SESSION", "CLIENT_SESSION_TIMEOUT_MS"]
 
 _ACL = [R.ACL(31, R.Id("world", "anyone"))]
-#: the session the initial txns are written by (any id: creates of persistent nodes)
-_SESSION = 0x5EC
+#: the session the initial txns are written by and the runner's client writes with
+CLIENT_SESSION = 0x5EC
+CLIENT_SESSION_TIMEOUT_MS = 3_600_000
 
 
 def zxid_of(pair) -> int:
@@ -48,13 +49,17 @@ def write_data_dir(data_dir: Path, history: list[dict], current_epoch: int, acce
     """A node's data dir holding ``history`` (spec txns) durably, and the two epoch files."""
     snap_dir = Path(data_dir) / VERSION_DIR
     snap_dir.mkdir(parents=True, exist_ok=True)
+    # a snapshot at zxid 0 (3.8 refuses a txn log with no snapshot before it) holding the
+    # client session every replayed write reconnects with: a write is then one txn, as in
+    # the spec (a new session would be a createSession txn of its own)
+    db = ZKDatabase(DataTree())
+    db.sessions_with_timeouts[CLIENT_SESSION] = CLIENT_SESSION_TIMEOUT_MS
+    FileTxnSnapLog(Path(data_dir)).save(db)
     if history:
-        # 3.8 refuses a txn log with no snapshot before it: an empty one at zxid 0
-        FileTxnSnapLog(Path(data_dir)).save(ZKDatabase(DataTree()))
         log = FileTxnLog(snap_dir, 16 * 1024)
         for t in history:
             z = zxid_of(t["zxid"])
-            hdr = R.TxnHeader(_SESSION, z & 0xFFFFFFFF, z, 1_700_000_000_000, OpCode.create)
+            hdr = R.TxnHeader(CLIENT_SESSION, z & 0xFFFFFFFF, z, 1_700_000_000_000, OpCode.create)
             path = f"/t{z >> 32}_{z & 0xFFFFFFFF}"
             log.append(hdr, R.CreateTxn(path, value_data(int(t["value"])), _ACL, False, 0), None)
         log.commit()
