@@ -35,7 +35,14 @@ NOT_COMPARED = frozenset(
 )  # fmt: skip
 #: variables whose per-server values are TLA+ sets (compared as sorted lists)
 SET_VARIABLES = frozenset(
-    {"recvVotes", "outOfElection", "connectingFollowers", "electingFollowers", "newLeaderAckers", "proposalAcks"}
+    {
+        "recvVotes",
+        "outOfElection",
+        "connectingFollowers",
+        "electingFollowers",
+        "newLeaderAckers",
+        "proposalAcks",
+    }
 )
 NO_ZXID = [0, 0]
 
@@ -188,7 +195,9 @@ def abstract_state(rp) -> dict:
         stage = learner.sync_stage if learner is not None else "NONE"
         S["syncStage"].append(stage)
         S["syncHistory"].append(rp.sync_history(i, learner, hist) if stage in ("SYNCING",) else [])
-        S["syncCommit"].append(zx(learner.sync_commit) if learner is not None and stage != "NONE" else NO_ZXID)
+        S["syncCommit"].append(
+            zx(learner.sync_commit) if learner is not None and stage != "NONE" else NO_ZXID
+        )
     S["qmsgs"] = [[rp.quorum_in_flight(i, j) for j in sids] for i in sids]
     S["emsgs"] = [[rp.election_in_flight(i, j) for j in sids] for i in sids]
     return S

@@ -19,7 +19,14 @@ from zk_twisted.quorum.epochs import EpochFiles
 from zk_twisted.server.datatree import DataTree
 from zk_twisted.server.zkdatabase import ZKDatabase
 
-__all__ = ["write_data_dir", "txn_value", "zxid_of", "value_data", "CLIENT_SESSION", "CLIENT_SESSION_TIMEOUT_MS"]
+__all__ = [
+    "write_data_dir",
+    "txn_value",
+    "zxid_of",
+    "value_data",
+    "CLIENT_SESSION",
+    "CLIENT_SESSION_TIMEOUT_MS",
+]
 
 _ACL = [R.ACL(31, R.Id("world", "anyone"))]
 #: the session the initial txns are written by and the runner's client writes with

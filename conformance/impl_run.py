@@ -55,7 +55,9 @@ def replay_traces(traces: Iterable[dict], *, all_actions: bool = False, report_d
                     out_dir = Path(tempfile.mkdtemp(prefix="zk_twisted-divergence-"))
                 out_dir.mkdir(parents=True, exist_ok=True)
                 n_servers = len(trace["steps"][0]["state"]["state"])
-                path = render_divergence(out_dir / f"divergence-{index}.html", res.divergence, res.events, n_servers)
+                path = render_divergence(
+                    out_dir / f"divergence-{index}.html", res.divergence, res.events, n_servers
+                )
                 d = res.divergence.to_json()
                 d["report"] = str(path)
                 divergences.append(d)

@@ -57,9 +57,13 @@ def _svg(events: list[dict], n: int, bad_step: int | None) -> str:
                 out.append(
                     f'<line x1="{x[j]}" y1="{y - 8}" x2="{x[i]}" y2="{y + 4}" stroke="#333" marker-end="url(#a)"/>'
                 )
-            out.append(f'<text x="{(x[i] + x[j]) // 2}" y="{y - 8}" text-anchor="middle" fill="#225">{_esc(kind)}</text>')
+            out.append(
+                f'<text x="{(x[i] + x[j]) // 2}" y="{y - 8}" text-anchor="middle" fill="#225">{_esc(kind)}</text>'
+            )
         elif action == "Crash" and i in x:
-            out.append(f'<text x="{x[i]}" y="{y + 5}" text-anchor="middle" fill="#c00" font-size="16">✗</text>')
+            out.append(
+                f'<text x="{x[i]}" y="{y + 5}" text-anchor="middle" fill="#c00" font-size="16">✗</text>'
+            )
         elif action == "Restart" and i in x:
             out.append(f'<circle cx="{x[i]}" cy="{y}" r="6" fill="none" stroke="#080" stroke-width="2"/>')
         elif action in ("LinkBreak", "LinkHeal") and i in x and j in x:
@@ -89,7 +93,9 @@ def render_divergence(path: Path, divergence, events: list[dict], n: int) -> Pat
     names = ", ".join(sorted(d.fields))
     rows = []
     for var, where in sorted(d.fields.items()):
-        for w, v in sorted(where.items()) if isinstance(where, dict) and "spec" not in where else [("", where)]:
+        for w, v in (
+            sorted(where.items()) if isinstance(where, dict) and "spec" not in where else [("", where)]
+        ):
             rows.append(
                 f"<tr><td>{_esc(var)}</td><td>{_esc(w)}</td><td><pre>{_esc(json.dumps(v.get('spec'), indent=1))}</pre></td>"
                 f"<td><pre>{_esc(json.dumps(v.get('impl'), indent=1))}</pre></td></tr>"
@@ -99,12 +105,12 @@ def render_divergence(path: Path, divergence, events: list[dict], n: int) -> Pat
 <style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #aaa;padding:4px;vertical-align:top}} pre{{margin:0;font-size:11px}}</style>
 </head><body>
-<h1>Trace {d.trace}: divergence at step {d.step}, {_esc(d.action)}({_esc(', '.join(f'{k}={v}' for k, v in d.params.items()))})</h1>
+<h1>Trace {d.trace}: divergence at step {d.step}, {_esc(d.action)}({_esc(", ".join(f"{k}={v}" for k, v in d.params.items()))})</h1>
 <p id="summary">step <b>{d.step}</b>, action <b>{_esc(d.action)}</b>, differing fields: <b>{_esc(names)}</b></p>
 {_svg(events, n, d.step)}
 <h2>Differing fields (spec vs implementation)</h2>
 <table><tr><th>field</th><th>where</th><th>spec</th><th>implementation</th></tr>
-{''.join(rows)}
+{"".join(rows)}
 </table></body></html>
 """
     path = Path(path)

@@ -283,7 +283,13 @@ class ImplReplay:
                 if kind == "election":
                     recv = c.ends[1 - side].protocol
                     ch = getattr(recv, "channel", None)
-                    if q[0] is _FIN or ch is None or ch.closed or ch._header is not None or not ch.established:
+                    if (
+                        q[0] is _FIN
+                        or ch is None
+                        or ch.closed
+                        or ch._header is not None
+                        or not ch.established
+                    ):
                         net.deliver(c.cid, side)
                         return True
                     continue
@@ -431,7 +437,9 @@ class ImplReplay:
             raise CannotTake(f"server {i} is down")
         o = ClientOutcome(value, i, f"/w{value}")
         self.sim.clients.append(o)
-        self.sim.net.dial(CLIENT, 0, "127.0.0.1", CLIENT_BASE + i, _SessionWrite(self.sim, o, value_data(value)))
+        self.sim.net.dial(
+            CLIENT, 0, "127.0.0.1", CLIENT_BASE + i, _SessionWrite(self.sim, o, value_data(value))
+        )
 
     def _leader_timeout(self, i: int) -> None:
         p = self.sim.nodes[i].peer
@@ -553,7 +561,9 @@ def replay_trace(trace: dict, index: int = 0, *, all_actions: bool = False) -> R
             try:
                 rp.take(action, params, st["state"])
             except CannotTake as e:
-                res.divergence = Divergence(index, k, action, params, {"enabled": {"spec": True, "impl": str(e)}})
+                res.divergence = Divergence(
+                    index, k, action, params, {"enabled": {"spec": True, "impl": str(e)}}
+                )
                 return res
             res.steps += 1
             res.actions[action] = res.actions.get(action, 0) + 1
