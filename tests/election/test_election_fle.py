@@ -135,6 +135,16 @@ def test_a_server_out_of_election_does_not_answer_its_own_leftover_notification(
     assert sends(fle.handle_notification(note(2, 2, 4, 1, 1))) == [Send(2, ServerState.LEADING, 1, 5, 1, 1)]
 
 
+def test_own_notification_of_an_older_round_is_not_answered():
+    """Our own notification of an earlier round, still on the loopback: the spec does not
+    answer it (3.8 would answer itself); found by the trace replay (conformance/replay_impl.py)."""
+    fle, _ = started(sid=1, zxid=5, epoch=1)
+    fle.handle_notification(note(2, 2, 4, 3, 1))  # round 3 now
+    assert fle.logicalclock == 3
+    assert sends(fle.handle_notification(note(1, 1, 5, 1, 1))) == []
+    assert sends(fle.handle_notification(note(3, 3, 4, 1, 1))) == [Send(3, L, 1, 5, 3, 1)]  # a peer: answered
+
+
 def test_finalize_decides():
     fle, _ = started(sid=1, zxid=5, epoch=1)
     fle.handle_notification(note(1, 1, 5, 1, 1))

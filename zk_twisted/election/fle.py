@@ -303,7 +303,13 @@ class FastLeaderElection:
                 return [Send(n.sid, self.state, cv.leader, cv.zxid, cv.election_epoch, cv.peer_epoch)]
             return []
         out: list = []
-        if nstate == LOOKING and n.election_epoch < self.logicalclock and self.participant:
+        # an older round is answered; our own leftover of one is not (as the spec; 3.8 answers itself)
+        if (
+            nstate == LOOKING
+            and n.election_epoch < self.logicalclock
+            and self.participant
+            and n.sid != self.my_sid
+        ):
             p = self.proposal
             out.append(Send(n.sid, LOOKING, p.leader, p.zxid, self.logicalclock, p.peer_epoch))
         if self.looking:
