@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ri.add_argument("-n", "--count", type=int, default=20, help="traces to generate (default 20)")
     ri.add_argument("--depth", type=int, default=50, help="steps per generated trace at most")
     ri.add_argument("--seed", type=int, default=0)
-    ri.add_argument("--all-actions", action="store_true",
-                    help="also drive the actions known to diverge (Restart, LinkHeal, ElectionTimeout)")  # fmt: skip
+    ri.add_argument("--strict", action="store_true",
+                    help="count the known divergences (replay_impl.KNOWN) as divergences too")  # fmt: skip
     ri.add_argument("--report-dir", help="where divergence reports go (default: a temp dir)")
 
     a = sub.add_parser(
@@ -122,7 +122,7 @@ def _replay_impl(args) -> int:
         out.close()
         generate_traces(args.model, args.count, args.depth, out=out.name, seed=args.seed, progress=False)
         traces = read_traces(out.name)
-    res = replay_traces(traces, all_actions=args.all_actions, report_dir=args.report_dir)
+    res = replay_traces(traces, strict=args.strict, report_dir=args.report_dir)
     print(json.dumps(res, indent=1))
     for d in res["divergences"]:
         print(f"divergence report: {d['report']}", file=sys.stderr)

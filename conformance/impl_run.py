@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .msc import render_divergence
-from .replay_impl import DIVERGENT, replay_trace
+from .replay_impl import KNOWN, replay_trace
 
 __all__ = ["replay_traces", "read_traces"]
 
@@ -27,11 +27,13 @@ def read_traces(path: str | Path) -> Iterable[dict]:
                 yield json.loads(line)
 
 
-def replay_traces(traces: Iterable[dict], *, all_actions: bool = False, report_dir: str | Path | None = None,
-                  quiet: bool = True) -> dict:  # fmt: skip
+def replay_traces(traces: Iterable[dict], *, strict: bool = False, report_dir: str | Path | None = None,
+                  quiet: bool = True, reports: int = 20) -> dict:  # fmt: skip
     """Replay every trace; the summary: traces, steps, steps_per_s, actions_covered (counts),
     stopped_at (actions a trace stopped at, unsupported or known divergent), divergences
-    (each with its report's path)."""
+    (each with its report's path; at most ``reports`` are drawn), known_divergences (the
+    traces that stopped at a divergence explained by replay_impl.KNOWN: cause -> count, and the
+    first of each cause in ``known_examples``)."""
     if quiet:
         logging.disable(logging.WARNING)
     t0 = time.perf_counter()
@@ -39,18 +41,27 @@ def replay_traces(traces: Iterable[dict], *, all_actions: bool = False, report_d
     covered: dict[str, int] = {}
     stopped: dict[str, int] = {}
     divergences: list[dict] = []
+    known: dict[str, int] = {}
+    examples: dict[str, dict] = {}
     out_dir = Path(report_dir) if report_dir else None
     try:
         for k, trace in enumerate(traces):
             n += 1
             index = trace.get("index", k)
-            res = replay_trace(trace, index, all_actions=all_actions)
+            res = replay_trace(trace, index, strict=strict)
             steps += res.steps
             for a, c in res.actions.items():
                 covered[a] = covered.get(a, 0) + c
             if res.unsupported:
                 stopped[res.unsupported] = stopped.get(res.unsupported, 0) + 1
+            if res.known is not None:
+                known[res.known] = known.get(res.known, 0) + 1
+                if res.known in examples:
+                    continue
             if res.divergence is not None:
+                if res.known is None and len(divergences) >= reports:
+                    divergences.append(res.divergence.to_json())
+                    continue
                 if out_dir is None:
                     out_dir = Path(tempfile.mkdtemp(prefix="zk_twisted-divergence-"))
                 out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +71,10 @@ def replay_traces(traces: Iterable[dict], *, all_actions: bool = False, report_d
                 )
                 d = res.divergence.to_json()
                 d["report"] = str(path)
-                divergences.append(d)
+                if res.known is not None:
+                    examples[res.known] = d
+                else:
+                    divergences.append(d)
     finally:
         if quiet:
             logging.disable(logging.NOTSET)
@@ -72,6 +86,8 @@ def replay_traces(traces: Iterable[dict], *, all_actions: bool = False, report_d
         "steps_per_s": round(steps / dt, 1) if dt > 0 else 0.0,
         "actions_covered": dict(sorted(covered.items())),
         "stopped_at": dict(sorted(stopped.items())),
-        "known_divergent": DIVERGENT if not all_actions else {},
         "divergences": divergences,
+        "known_divergences": dict(sorted(known.items())),
+        "known_causes": {k: KNOWN[k] for k in sorted(known)},
+        "known_examples": examples,
     }

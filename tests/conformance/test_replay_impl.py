@@ -1,9 +1,9 @@
 """Spec traces replayed against zk_twisted's real nodes (conformance/replay_impl.py).
 
 The traces come from spec/ZkSystemTraces.cfg through the walker (one JVM per session); each
-replays on the whole-node simulation's real QuorumPeers.  Restart, LinkHeal and
-ElectionTimeout are driven only with ``all_actions`` (replay_impl.DIVERGENT says why); a
-trace stops there, and the summary says where.
+replays on the whole-node simulation's real QuorumPeers.  A divergence that is exactly one of
+the two known differences (replay_impl.KNOWN) stops its trace and is counted apart; any
+other fails.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from conformance.impl_run import read_traces, replay_traces
 from conformance.msc import render_divergence
-from conformance.replay_impl import DIVERGENT, replay_trace
+from conformance.replay_impl import KNOWN, replay_trace
 
 SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "spec")
 
@@ -28,7 +28,9 @@ def traces(jvm, tmp_path_factory) -> list[dict]:
     from conformance.walker import generate_traces
 
     out = tmp_path_factory.mktemp("replay") / "traces.jsonl"
-    generate_traces(os.path.join(SPEC, "ZkSystemTraces.cfg"), TRACES, 50, out=str(out), seed=11, progress=False)
+    generate_traces(
+        os.path.join(SPEC, "ZkSystemTraces.cfg"), TRACES, 50, out=str(out), seed=11, progress=False
+    )
     return list(read_traces(out))
 
 
@@ -36,11 +38,13 @@ def test_generated_traces_replay_against_the_real_nodes_without_divergence(trace
     res = replay_traces(traces, report_dir=tmp_path)
     assert res["divergences"] == [], json.dumps(res["divergences"][:1], indent=1)
     assert res["traces"] == TRACES
-    assert set(res["stopped_at"]) <= set(DIVERGENT)
+    assert set(res["stopped_at"]) <= {"HandleSNAP"}
+    assert set(res["known_divergences"]) <= set(KNOWN)
     covered = set(res["actions_covered"])
-    # election, discovery, synchronization and faults all replay
-    assert {"HandleNotification", "FinalizeElection", "HandleFOLLOWERINFO", "HandleLEADERINFO",
-            "HandleACKEPOCH", "Crash", "LinkBreak"} <= covered  # fmt: skip
+    # election, discovery, synchronization, broadcast and faults all replay
+    assert {"HandleNotification", "FinalizeElection", "ElectionTimeout", "HandleFOLLOWERINFO",
+            "HandleLEADERINFO", "HandleACKEPOCH", "HandleNEWLEADER", "HandleACK", "Crash", "Restart",
+            "LinkBreak", "LinkHeal"} <= covered  # fmt: skip
     assert covered & {"HandleDIFF", "HandleTRUNC"}
     assert res["steps"] >= 10 * TRACES
 
@@ -74,13 +78,15 @@ def test_a_step_the_implementation_cannot_take_is_a_divergence(traces):
     assert d is not None and d.step == 2 and set(d.fields) == {"enabled"}
 
 
-def test_restart_is_known_to_diverge_on_the_election_links(traces):
-    """3.8's QuorumCnxManager resends its last message on a new connection (replay_impl.DIVERGENT):
-    when this stops failing, Restart can leave DIVERGENT."""
+def test_the_known_differences_are_real_and_only_on_election_links(traces):
+    """Strict replay counts them: 3.8's QuorumCnxManager resends its kept message on a new
+    connection, and its notification timeout re-sends to all (replay_impl.KNOWN).  When this
+    stops finding them, KNOWN can shrink."""
     seen = []
     for t in traces:
-        d = replay_trace(t, all_actions=True).divergence
-        if d is not None:
-            seen.append((d.action, sorted(d.fields)))
+        res = replay_trace(t, strict=True)
+        assert res.known is None
+        if res.divergence is not None:
+            seen.append((res.divergence.action, sorted(res.divergence.fields)))
     assert ("Restart", ["emsgs"]) in seen
     assert all(f == ["emsgs"] for _, f in seen), seen
