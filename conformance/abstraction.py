@@ -22,7 +22,7 @@ from zk_twisted.quorum.epochs import EpochFiles
 from zk_twisted.quorum.packets import PACKET_NAMES, PacketType, QuorumPacketReader
 from zk_twisted.server.txn import decode_txn
 
-from .impl_disk import txn_value
+from .impl_disk import txn_value, zxid_of
 
 __all__ = ["abstract_state", "canonical", "diff_states", "NOT_COMPARED", "SET_VARIABLES", "zx"]
 
@@ -56,14 +56,16 @@ def zx(z: int) -> list[int]:
 
 # ============================================================================ durable state
 def durable_history(data_dir: Path) -> list[dict]:
-    """Every txn the data dir's logs hold, in zxid order, as ``{zxid, value}``."""
+    """Every txn the data dir holds, in zxid order, as ``{zxid, value}``: the newest
+    snapshot's, then the logs' after it."""
     log_dir = Path(data_dir) / VERSION_DIR
-    out: dict[int, dict] = {}
+    snap_zxid, snap = snapshot_txns(data_dir)
+    out: dict[int, dict] = {zxid_of(t["zxid"]): t for t in snap}
     for f in sorted_files(log_dir, LOG_PREFIX):
         for e in LogFileReader(f):
             data = getattr(e.txn, "data", None)
             v = txn_value(data) if isinstance(data, bytes | bytearray) else None
-            if v is not None:
+            if v is not None and e.hdr.zxid > snap_zxid:
                 out[e.hdr.zxid] = {"zxid": zx(e.hdr.zxid), "value": v}
     return [out[z] for z in sorted(out)]
 
@@ -101,15 +103,82 @@ def quorum_message(p) -> dict | None:
 
 
 def quorum_messages(chunks: list[bytes]) -> list[dict]:
-    """The spec messages in a list of quorum-port writes (each a whole packet)."""
+    """The spec messages in a list of quorum-port writes; a SNAP's ``msnapshot`` is read
+    from the snapshot stream that follows it (the txns of its nodes, see snapshot_txns)."""
+    from zk_twisted.quorum.snapstream import Node, SnapStreamReader
+
     reader = QuorumPacketReader(1 << 24)
-    out = []
-    for c in chunks:
-        for p in reader.feed(c):
+    out: list[dict] = []
+    snap: SnapStreamReader | None = None
+    nodes: list = []
+
+    def packets(ps) -> None:
+        nonlocal snap
+        for p in ps:
             m = quorum_message(p)
             if m is not None:
                 out.append(m)
+        if reader.paused and snap is None:  # a SNAP: its stream follows
+            snap = SnapStreamReader(1 << 24)
+            stream(reader.take_buffered())
+
+    def stream(data: bytes) -> None:
+        nonlocal snap
+        if not data:
+            return
+        for ev in snap.feed(data):
+            if isinstance(ev, Node):
+                nodes.append(ev.node)
+        if snap.done:
+            out[-1]["msnapshot"] = _txns_of(nodes)
+            nodes.clear()
+            leftover, snap = snap.leftover, None
+            packets(reader.resume(leftover))
+
+    for c in chunks:
+        if snap is not None:
+            stream(c)
+        else:
+            packets(reader.feed(c))
     return out
+
+
+def _txns_of(nodes) -> list[dict]:
+    """The spec txns a tree holds: each node whose data is a txn value, at its czxid."""
+    out = {}
+    for n in nodes:
+        v = txn_value(bytes(n.data)) if n.data else None
+        if v is not None:
+            out[n.czxid] = {"zxid": zx(n.czxid), "value": v}
+    return [out[z] for z in sorted(out)]
+
+
+_SNAP_CACHE: dict = {}
+
+
+def snapshot_txns(data_dir: Path) -> tuple[int, list[dict]]:
+    """The newest snapshot's zxid and the spec txns of its tree (cached by file identity)."""
+    from zk_twisted.persistence.files import SNAPSHOT_PREFIX, zxid_from_name
+    from zk_twisted.persistence.snapshot import load_snapshot
+    from zk_twisted.server.datatree import DataTree
+    from zk_twisted.server.zkdatabase import ZKDatabase
+
+    snaps = sorted_files(Path(data_dir) / VERSION_DIR, SNAPSHOT_PREFIX)
+    if not snaps:
+        return 0, []
+    f = snaps[-1]
+    st = f.stat()
+    key = (str(f), st.st_size, st.st_mtime_ns)
+    hit = _SNAP_CACHE.get(key)
+    if hit is None:
+        db = ZKDatabase(DataTree())
+        load_snapshot(f, db)
+        nodes = [n for path, n in db.tree.nodes.items() if path not in ("", "/")]
+        hit = (zxid_from_name(f.name, SNAPSHOT_PREFIX), _txns_of(nodes))
+        if len(_SNAP_CACHE) > 4096:
+            _SNAP_CACHE.clear()
+        _SNAP_CACHE[key] = hit
+    return hit
 
 
 def notification_message(payload: bytes) -> dict:
