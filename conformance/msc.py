@@ -23,9 +23,9 @@ def _esc(x) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _svg(events: list[dict], n: int, bad_step: int | None) -> str:
-    width = LEFT + LANE * n + 40
-    height = TOP + ROW * (len(events) + 1)
+def _svg(events: list[dict], n: int, bad_step: int | None, note: str = "") -> str:
+    width = LEFT + LANE * n + 160  # room for the role labels right of the last lane
+    height = TOP + ROW * (len(events) + 1) + ROW
     x = {s: LEFT + LANE * (s - 1) + LANE // 2 for s in range(1, n + 1)}
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -42,6 +42,7 @@ def _svg(events: list[dict], n: int, bad_step: int | None) -> str:
         step, action, p, st = ev["step"], ev["action"], ev.get("params") or {}, ev.get("state") or {}
         if step == bad_step:
             out.append(f'<rect x="0" y="{y - ROW // 2 - 2}" width="{width}" height="{ROW}" fill="#fdd"/>')
+            out.append(f'<text x="6" y="{y + ROW + 4}" fill="#c00" font-weight="bold">{_esc(note)}</text>')
         label = f"{step}: {action}{'(' + ', '.join(str(v) for v in p.values()) + ')' if p else ''}"
         color = "#c00" if step == bad_step else "#000"
         out.append(f'<text x="6" y="{y + 4}" fill="{color}">{_esc(label)}</text>')
@@ -107,7 +108,7 @@ td,th{{border:1px solid #aaa;padding:4px;vertical-align:top}} pre{{margin:0;font
 </head><body>
 <h1>Trace {d.trace}: divergence at step {d.step}, {_esc(d.action)}({_esc(", ".join(f"{k}={v}" for k, v in d.params.items()))})</h1>
 <p id="summary">step <b>{d.step}</b>, action <b>{_esc(d.action)}</b>, differing fields: <b>{_esc(names)}</b></p>
-{_svg(events, n, d.step)}
+{_svg(events, n, d.step, f"step {d.step} differs in: {names}")}
 <h2>Differing fields (spec vs implementation)</h2>
 <table><tr><th>field</th><th>where</th><th>spec</th><th>implementation</th></tr>
 {"".join(rows)}
