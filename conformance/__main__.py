@@ -113,19 +113,20 @@ def _replay_impl(args) -> int:
 
     from .impl_run import read_traces, replay_traces
 
-    if args.traces:
-        traces = read_traces(args.traces)
-    else:
-        from .walker import generate_traces
+    with tempfile.TemporaryDirectory(prefix="zk_twisted-traces-") as tmp:
+        path = args.traces
+        if not path:
+            from .walker import generate_traces
 
-        out = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, prefix="zk_twisted-traces-")
-        out.close()
-        generate_traces(args.model, args.count, args.depth, out=out.name, seed=args.seed, progress=False)
-        traces = read_traces(out.name)
-    res = replay_traces(traces, strict=args.strict, report_dir=args.report_dir)
+            path = f"{tmp}/traces.jsonl"
+            generate_traces(args.model, args.count, args.depth, out=path, seed=args.seed, progress=False)
+        res = replay_traces(read_traces(path), strict=args.strict, report_dir=args.report_dir)
     print(json.dumps(res, indent=1))
     for d in res["divergences"]:
-        print(f"divergence report: {d['report']}", file=sys.stderr)
+        if "report" in d:
+            print(f"divergence report: {d['report']}", file=sys.stderr)
+    for cause, d in res["known_examples"].items():
+        print(f"known divergence ({cause}) report: {d['report']}", file=sys.stderr)
     return 1 if res["divergences"] else 0
 
 
