@@ -141,13 +141,38 @@ class _ReplaySimulation(Simulation):
             send(sid, message)
 
         qcm.send = qcm.to_send = held_send
+        if self.runner.qcm_forgets:
+            _forgetting(qcm, self.runner._reachable)
         return stack
+
+
+def _forgetting(qcm, reachable) -> None:
+    """What-if (never the implementation): the QuorumCnxManager forgets what it keeps for a
+    peer once the connection to it is lost or a dial fails, as the spec's lossy links do.
+    Shows how far traces replay past the ``qcm_last_message`` difference."""
+    lost, failed = qcm._channel_lost, qcm.dial_failed
+
+    def channel_lost(ch, reason) -> None:
+        was = ch.sid is not None and qcm.workers.get(ch.sid) is ch
+        lost(ch, reason)
+        if was and not qcm.halted:
+            qcm.last_sent.pop(ch.sid, None)
+            qcm.send_queues.pop(ch.sid, None)
+
+    def dial_failed(sid, reason) -> None:
+        failed(sid, reason)
+        if not reachable(qcm.my_sid, sid):  # not the runner's refusal of a smaller sid's dial
+            qcm.last_sent.pop(sid, None)
+            qcm.send_queues.pop(sid, None)
+
+    qcm._channel_lost, qcm.dial_failed = channel_lost, dial_failed
 
 
 class ImplReplay:
     """N real nodes started from a spec state, driven step by step by a trace."""
 
-    def __init__(self, initial: dict, n: int) -> None:
+    def __init__(self, initial: dict, n: int, *, qcm_forgets: bool = False) -> None:
+        self.qcm_forgets = qcm_forgets
         self.sids = list(range(1, n + 1))
         self.base = Path(tempfile.mkdtemp(prefix="zk_twisted-replay-"))
         for k, sid in enumerate(self.sids):
@@ -605,14 +630,17 @@ def _frames(chunk: bytes) -> list[bytes]:
     return out
 
 
-def replay_trace(trace: dict, index: int = 0, *, strict: bool = False) -> ReplayResult:
+def replay_trace(
+    trace: dict, index: int = 0, *, strict: bool = False, qcm_forgets: bool = False
+) -> ReplayResult:
     """Replay one walker trace (``{"steps": [{action, params, state}, ...]}``) against real nodes.
-    ``strict``: no divergence is explained as KNOWN."""
+    ``strict``: no divergence is explained as KNOWN; ``qcm_forgets``: the what-if of
+    :func:`_forgetting` (an experiment, not the implementation)."""
     steps = trace["steps"]
     s0 = steps[0]["state"]
     n = len(s0["state"])
     res = ReplayResult()
-    rp = ImplReplay(s0, n)
+    rp = ImplReplay(s0, n, qcm_forgets=qcm_forgets)
     try:
         d = diff_states(s0, abstract_state(rp))
         res.events.append({"step": 0, "action": "Init", "params": {}, "state": s0})
