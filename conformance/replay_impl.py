@@ -185,7 +185,7 @@ class ImplReplay:
         self.lost_dials: set[int] = set()
         #: learner sid -> quorum connections whose end it has not heard of yet
         self.held_ends: dict[int, list] = {s: [] for s in self.sids}
-        #: the last ZAB core of each node's incarnation (lastCommitted is kept while LOOKING)
+        #: the last ZAB core of each node's incarnation that reached BROADCAST (lastCommitted)
         self._last_core: dict[int, object] = {}
         self.sim = _ReplaySimulation(
             self, n, base_dir=str(self.base), check_every_step=False,
@@ -206,13 +206,23 @@ class ImplReplay:
     def last_committed(self, sid: int) -> int:
         if self.sim.nodes[sid].peer is None:
             return 0
-        c = self.core(sid) or self._last_core.get(sid)
+        # a role's core sets it at establishment / UPTODATE; until then the last role's value
+        # stands (the spec keeps lastCommitted across roles within an incarnation)
+        c = self.core(sid)
+        if c is None or getattr(c, "zab_state", None) != "BROADCAST":
+            c = self._last_core.get(sid)
         return getattr(c, "last_committed", 0) or 0 if c is not None else 0
 
     def sync_history(self, sid: int, learner, durable: list[dict]) -> list[dict]:
-        from .abstraction import proposal_value, zx
+        from zk_twisted.quorum.packets import PacketType
 
-        out = list(durable)
+        from .abstraction import _txns_of, proposal_value, zx
+
+        if learner.sync_mode == PacketType.SNAP:  # the loaded snapshot (durable at NEWLEADER)
+            tree = self.sim.nodes[sid].db.tree
+            out = _txns_of([n for path, n in tree.nodes.items() if path not in ("", "/")])
+        else:
+            out = list(durable)
         for p in learner.sync_proposals:
             out.append({"zxid": zx(p.zxid), "value": proposal_value(p.data)})
         return out
@@ -317,7 +327,7 @@ class ImplReplay:
     def _remember_cores(self) -> None:
         for s in self.sids:
             c = self.core(s)
-            if c is not None:
+            if c is not None and getattr(c, "zab_state", None) == "BROADCAST":
                 self._last_core[s] = c
 
     def _one_internal(self) -> bool:
