@@ -5,6 +5,7 @@ python -m conformance traces spec/Model.cfg -n 1000 --depth 50 -o traces.jsonl
 python -m conformance replay spec/Model.cfg traces.jsonl
 python -m conformance actions spec/Model.cfg
 python -m conformance mutants [--only NAME ...] [--no-baseline]
+python -m conformance replay-impl spec/ZkSystemTraces.cfg [TRACES.jsonl] [-n N --depth D]
 """
 
 from __future__ import annotations
