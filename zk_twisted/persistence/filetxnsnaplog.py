@@ -207,7 +207,7 @@ class FileTxnSnapLog:
         if target is not None and target.zxid == snap_zxid:
             self._compare_snapshot_digest(db, target)
             target = None
-        readers = log_readers(self.log_dir, snap_zxid + 1, self.max_entry)
+        readers = log_readers(self.log_dir, snap_zxid + 1, self.max_entry, skip=True)
         highest = snap_zxid
         count = 0
         for reader in readers:
