@@ -93,8 +93,23 @@ def max_length(max_buffer: int = DEFAULT_MAX_BUFFER) -> int:
     return max_buffer + max(max_buffer, 1024)
 
 
+_NO_AUTH = _I32.pack(-1)  # a null authinfo vector
+_NO_DATA_NO_AUTH = _I32.pack(-1) + _NO_AUTH
+_TYPE_ZXID = struct.Struct(">iq")
+_TYPE_ZXID_LEN = struct.Struct(">iqi")
+
+
 def encode_packet(qp: R.QuorumPacket) -> bytes:
-    """One packet as it goes on the wire: the record itself, no length prefix."""
+    """One packet as it goes on the wire: the record itself, no length prefix.
+
+    The broadcast's packets (PROPOSAL, ACK, COMMIT: no authinfo) are packed directly, the
+    generic record writer being twice as slow for what is most of the quorum port's traffic.
+    """
+    if qp.authinfo is None:
+        data = qp.data
+        if data is None:
+            return _TYPE_ZXID.pack(qp.type, qp.zxid) + _NO_DATA_NO_AUTH
+        return _TYPE_ZXID_LEN.pack(qp.type, qp.zxid, len(data)) + data + _NO_AUTH
     return qp.to_bytes()
 
 
