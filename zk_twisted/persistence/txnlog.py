@@ -271,9 +271,9 @@ class LogFileReader:
             return
         off = _HEADER_SIZE
         self.end = off
+        if self.skip_below is not None:
+            off = self._skip(mm, size, off, self.skip_below)
         unpack = _FRAME.unpack_from
-        skip_below = self.skip_below
-        zxid_at = _ZXID.unpack_from
         while True:
             if off + 12 > size:
                 self._stop(mm, size, off, size, "truncated entry")
@@ -293,10 +293,6 @@ class LogFileReader:
             if zlib.adler32(body) != crc:
                 self._stop(mm, size, off, end, "checksum mismatch")
                 return
-            if skip_below is not None and n >= 20 and zxid_at(body, 12)[0] < skip_below:
-                self.count += 1
-                self.end = off = end
-                continue
             if self.decode:
                 try:
                     hdr, txn, digest = decode_txn(body)
@@ -308,6 +304,32 @@ class LogFileReader:
             self.end = end
             yield LogEntry(hdr, txn, digest, off, crc, body)
             off = end
+
+    def _skip(self, mm, size: int, off: int, skip_below: int) -> int:
+        """Frame and checksum the leading entries below ``skip_below`` without copying or
+        decoding them; returns the offset of the first other one.  Anything odd stops the
+        skipping there, for the main loop to judge as it judges every entry."""
+        unpack = _FRAME.unpack_from
+        zxid_at = _ZXID.unpack_from
+        adler32 = zlib.adler32
+        max_entry = self.max_entry
+        count = 0
+        with memoryview(mm) as view:
+            while off + 32 <= size:
+                crc, n = unpack(mm, off)
+                if n < 20 or n > max_entry:
+                    break
+                end = off + 13 + n
+                if end > size or mm[end - 1] != EOR or zxid_at(mm, off + 24)[0] >= skip_below:
+                    break
+                if adler32(view[off + 12 : end - 1]) != crc:
+                    break
+                count += 1
+                off = end
+        if count:
+            self.count += count
+            self.end = off
+        return off
 
     def _stop(self, mm, size: int, off: int, extent: int, reason: str) -> None:
         """The entry at ``off`` (spanning at most to ``extent``) is bad: torn tail, or corruption."""
