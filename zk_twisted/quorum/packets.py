@@ -168,11 +168,31 @@ class QuorumPacketReader:
         buf += data
         out: list[R.QuorumPacket] = []
         pos = 0
+        size = len(buf)
+        limit = self.limit
+        head = _HEAD.unpack_from
+        i32 = _I32.unpack_from
+        make = R.QuorumPacket
         while not self.paused:
-            r = self._parse(buf, pos)
-            if r is None:
-                break
-            qp, pos = r
+            # the broadcast's packets (null authinfo, a sane length) inline; the rest, and
+            # any length to complain about, through _parse
+            qp = None
+            if pos + 20 <= size:
+                ptype, zxid, n = head(buf, pos)
+                if n == -1:
+                    if i32(buf, pos + 16)[0] == -1:
+                        qp = make(ptype, zxid, None, None)
+                        pos += 20
+                elif 0 <= n <= limit:
+                    end = pos + 16 + n
+                    if end + 4 <= size and i32(buf, end)[0] == -1:
+                        qp = make(ptype, zxid, bytes(buf[pos + 16 : end]), None)
+                        pos = end + 4
+            if qp is None:
+                r = self._parse(buf, pos)
+                if r is None:
+                    break
+                qp, pos = r
             out.append(qp)
             if qp.type == PacketType.SNAP:
                 self.paused = True
