@@ -48,7 +48,8 @@ _TXN_ZXID = struct.Struct(">q")
 def logged_proposals(log_dir: Path, start: int, upto: int | None = None) -> Iterator[Proposal]:
     """The txns of the log from ``start`` (inclusive) to ``upto``, as PROPOSAL data (framed
     and checksummed, not decoded: only the header's zxid is read)."""
-    for reader in log_readers(log_dir, start, skip=True, decode=False):
+    for reader in log_readers(log_dir, start):
+        reader.decode = False
         for e in reader:
             z = _TXN_ZXID.unpack_from(e.body, 12)[0]
             if z < start:
