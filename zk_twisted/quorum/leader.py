@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from ..jute import records as R
 from . import learner_handler as LH
 from . import payloads as P
+from . import tracelog
 from .learner_handler import LearnerHandler, ProtocolError
 from .packets import (
     PACKET_NAMES,
@@ -457,6 +458,8 @@ class Leader:
             if h.forwarding and h.is_participant:
                 self._send(h, pp)
         self.env.log([(zxid, data)])
+        if tracelog.active is not None:
+            tracelog.active.record("ClientWrite", zxid=tracelog.zx(zxid))
 
     def logged(self, zxid: int) -> None:
         """The leader's own txns up to ``zxid`` are durable: its ACKs (AckRequestProcessor)."""
