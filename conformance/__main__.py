@@ -4,6 +4,7 @@ python -m conformance check  spec/Model.cfg [--workers 2] [--deadlock] [--json] 
 python -m conformance traces spec/Model.cfg -n 1000 --depth 50 -o traces.jsonl
 python -m conformance replay spec/Model.cfg traces.jsonl
 python -m conformance actions spec/Model.cfg
+python -m conformance validate-log LOGDIR [--model spec/ZkSystemLive.cfg]
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     _model_args(a)
     a.add_argument("--json", action="store_true")
 
+    v = sub.add_parser("validate-log", help="check live servers' protocol event logs against the spec")
+    v.add_argument("logdir", help="one run's logs (node<sid>.jsonl, env.jsonl), or a folder of runs")
+    v.add_argument("--model", default=None, help="default: spec/ZkSystemLive.cfg")
+    v.add_argument("--tail-steps", type=int, default=4, help="unlogged steps allowed before a logged crash")
+    v.add_argument("--max-expansions", type=int, default=50_000, help="search budget per run")
+    v.add_argument("--results", action="store_true", help="include each run's result")
+
     argv = list(sys.argv[1:] if argv is None else argv)
     tlc_args: list[str] = []
     if "--" in argv:  # check: what follows '--' goes to TLC as it is
@@ -83,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.tlc_args = tlc_args
     try:
-        return {"check": _check, "traces": _traces, "replay": _replay, "actions": _actions}[args.cmd](args)
+        commands = {"check": _check, "traces": _traces, "replay": _replay, "actions": _actions}
+        commands["validate-log"] = _validate_log
+        return commands[args.cmd](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -94,6 +104,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         raise
+
+
+def _validate_log(args) -> int:
+    start_jvm()
+    from .model import Model
+    from .validate_log import DEFAULT_MODEL, validate_dirs
+
+    model = Model.load(args.model or DEFAULT_MODEL)
+    out = validate_dirs(args.logdir, model, tail_steps=args.tail_steps, max_expansions=args.max_expansions)
+    if not args.results:
+        out.pop("results")
+    print(json.dumps(out, indent=1))
+    return EXIT_OK if out["runs"] and out["accepted"] == out["runs"] else EXIT_FAILED
 
 
 def _check(args) -> int:
