@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("validate-log", help="check live servers' protocol event logs against the spec")
     v.add_argument("logdir", help="one run's logs (node<sid>.jsonl, env.jsonl), or a folder of runs")
     v.add_argument("--model", default=None, help="default: spec/ZkSystemLive.cfg")
-    v.add_argument("--tail-steps", type=int, default=4, help="unlogged steps allowed before a logged crash")
+    v.add_argument(
+        "--tail-steps", type=int, default=6, help="unlogged steps allowed before each logged crash"
+    )
     v.add_argument("--max-expansions", type=int, default=50_000, help="search budget per run")
     v.add_argument("--results", action="store_true", help="include each run's result")
 

@@ -30,7 +30,14 @@ matches it:
   (its own ACK comes from its log's fsync) are compared at the server's next lines (and
   may only lag, never lead).
 * **Cut tails.**  A kill -9 may lose an incarnation's last buffered lines: before a logged
-  ``Crash`` of server i the search may take up to ``tail_steps`` unlogged actions of i.
+  ``Crash`` of server i the search may take up to ``tail_steps`` unlogged actions of i
+  (per crash).
+* **3.8's election queues** (QuorumCnxManager), which the spec does not model: a
+  notification handled that is further down the spec's j -> i queue drops the ones before
+  it (``superseded``: 3.8 keeps one unsent notification per peer, a newer one replaces
+  it); one that is no longer in flight but that j did send (``castVotes``) is put back on
+  the empty queue (``redelivered``: 3.8 keeps the last notification for a peer it cannot
+  reach and sends it when it connects again).  Both are counted in ``stutters``.
 
 The result names the runs, events, how many matched and, for a rejected run, the line
 the search could get no further than, with why each candidate failed there.
@@ -44,6 +51,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import jpype
 
 from .model import ActionInfo, Model
 
@@ -175,7 +184,7 @@ class RunResult:
 
 # ================================================================================ the search
 class _Checker:
-    def __init__(self, model: Model, *, tail_steps: int = 4, max_expansions: int = 50_000) -> None:
+    def __init__(self, model: Model, *, tail_steps: int = 6, max_expansions: int = 50_000) -> None:
         self.model = model
         self.tail_steps = tail_steps
         self.max_expansions = max_expansions
@@ -226,9 +235,7 @@ class _Checker:
             m = self.head(state, "emsgs", j, ev.sid)
             if m is None:
                 return f"no notification {j} -> {ev.sid} in flight"
-            p = ev.params
-            want = (p.get("leader"), p.get("zxid"), p.get("round"), p.get("peerEpoch"), p.get("mstate"))
-            got = (m["mleader"], m["mzxid"], m["melectionEpoch"], m["mpeerEpoch"], m["mstate"])
+            want, got = _notification(ev.params), _message_key(m)
             return None if want == got else f"handled notification {want}, spec head {got}"
         if ev.event.startswith("Handle"):
             m = self.head(state, "qmsgs", j, ev.sid)
@@ -258,6 +265,15 @@ class _Checker:
         why_msg = self.message_mismatch(ev, state) if ev.lane != ENV else None
         out: list[tuple[str, Any]] = []
         reasons = []
+        kind = "step"
+        if why_msg is not None and ev.event == "HandleNotification":
+            dropped = self.superseded(ev, state)
+            if dropped is not None:
+                state, why_msg, kind = dropped, None, "superseded"
+            else:
+                kept = self.redelivered(ev, state)
+                if kept is not None:
+                    state, why_msg, kind = kept, None, "redelivered"
         if why_msg is None:
             succ = self.model.successors(state, a, constrained=False)
             if not succ:
@@ -265,7 +281,7 @@ class _Checker:
             for t in succ:
                 why = self.mismatch(ev, t, LAGGING.get(ev.event, ()))
                 if why is None:
-                    out.append(("step", t))
+                    out.append((kind, t))
                 else:
                     reasons.append(f"{a.label}: {why}")
         else:
@@ -277,6 +293,85 @@ class _Checker:
             else:
                 reasons.append(f"as a stutter: {why}")
         return out, "; ".join(reasons)
+
+    @staticmethod
+    def _incarnation_done(lanes, keys, pos, sid) -> bool:
+        """Server ``sid``'s lines of its current incarnation are all consumed."""
+        return _incarnation_done_impl(lanes, keys, pos, sid)
+
+    def superseded(self, ev: Event, state):
+        """``state`` without the notifications on j -> i before the one ``ev`` handled, if it
+        is further down the queue: 3.8's QuorumCnxManager keeps one unsent notification per
+        peer (a new one replaces it), which the spec does not model.  None: not in the queue."""
+        j, i = ev.params["j"], ev.sid
+        q = _at(_at(self.var(state, "emsgs"), j), i)
+        want = _notification(ev.params)
+        for k, m in enumerate(q):
+            if k > 0 and _message_key(m) == want:
+                return self._drop_notifications(state, j, i, k)
+        return None
+
+    def _drop_notifications(self, state, j: int, i: int, k: int):
+        queue = state.lookup(self._vars["emsgs"]).values[j - 1].values[i - 1]
+        return self._set_queue(state, j, i, list(queue.elems)[k:])
+
+    def redelivered(self, ev: Event, state):
+        """``state`` with the notification ``ev`` handled back on the empty j -> i queue, if j
+        sent it once (``castVotes``): 3.8's QuorumCnxManager keeps the last notification for
+        a peer it cannot reach and sends it once it connects again (after a restart, a
+        healed link), where the spec loses it.  None: j never sent it, or the queue is not empty."""
+        j, i = ev.params["j"], ev.sid
+        if _at(_at(self.var(state, "emsgs"), j), i):
+            return None
+        p = ev.params
+        want = {"sid": j, "leader": p.get("leader"), "zxid": p.get("zxid"), "electionEpoch": p.get("round"),
+                "peerEpoch": p.get("peerEpoch"), "state": p.get("mstate")}  # fmt: skip
+        if not any(all(c.get(k) == v for k, v in want.items()) for c in self.var(state, "castVotes")):
+            return None
+        return self._set_queue(state, j, i, [self._notification_value(p)])
+
+    def _notification_value(self, p: dict):
+        from .jvm import java_class
+
+        value = java_class("tlc2.value.impl.Value")
+        us = java_class("util.UniqueString")
+        rec = java_class("tlc2.value.impl.RecordValue")
+        iv = java_class("tlc2.value.impl.IntValue")
+        sv = java_class("tlc2.value.impl.StringValue")
+        tup = java_class("tlc2.value.impl.TupleValue")
+        zxid = tup(jpype.JArray(value)([iv.gen(int(p["zxid"][0])), iv.gen(int(p["zxid"][1]))]))
+        fields = [
+            ("mtype", sv("NOTIFICATION")), ("mleader", iv.gen(int(p["leader"]))), ("mzxid", zxid),
+            ("melectionEpoch", iv.gen(int(p["round"]))), ("mpeerEpoch", iv.gen(int(p["peerEpoch"]))),
+            ("mstate", sv(str(p["mstate"]))),
+        ]  # fmt: skip
+        names = jpype.JArray(us)([us.uniqueStringOf(n) for n, _ in fields])
+        r = rec(names, jpype.JArray(value)([v for _, v in fields]), False)
+        r.normalize()
+        return r
+
+    def _set_queue(self, state, j: int, i: int, elems: list):
+        from .jvm import java_class
+
+        value = java_class("tlc2.value.impl.Value")
+        fcn = java_class("tlc2.value.impl.FcnRcdValue")
+        tup = java_class("tlc2.value.impl.TupleValue")
+        us = self._vars["emsgs"]
+        outer = state.lookup(us)
+        row = outer.values[j - 1]
+        row_vals = list(row.values)
+        row_vals[i - 1] = tup(jpype.JArray(value)(elems))
+        outer_vals = list(outer.values)
+        outer_vals[j - 1] = self._fcn_like(fcn, value, row, row_vals)
+        return state.copy().bind(us, self._fcn_like(fcn, value, outer, outer_vals))
+
+    @staticmethod
+    def _fcn_like(fcn, value, like, values):
+        """A function with ``like``'s domain and ``values``."""
+        vals = jpype.JArray(value)(values)
+        if like.intv is not None:
+            return fcn(like.intv, vals)
+        return fcn(like.domain, vals, True)
 
     def tail_moves(self, sid: int, state) -> list[tuple[str, Any]]:
         out = []
@@ -308,7 +403,8 @@ class _Checker:
                 )
                 break
             if matched == total:
-                res.accepted, res.matched, res.stutters, res.tail_steps = True, total, stutters, tails
+                res.accepted, res.matched, res.stutters = True, total, stutters
+                res.tail_steps = sum(1 for p in path if p.startswith("tail"))
                 res.steps = list(path)
                 res.invariant_violations = self.model.violated_invariants(state)
                 res.rejected_at = None
@@ -319,26 +415,44 @@ class _Checker:
                 return res
             heads = [(lanes[k][pos[n]], n) for n, k in enumerate(keys) if pos[n] < len(lanes[k])]
             heads.sort(key=lambda h: h[0].t)
-            children = []
+            children: list = []
+            crashes: list = []  # tried after the cut tails a crash may have hidden
             failures = {}
             for ev, n in heads:
+                if (
+                    ev.lane == ENV
+                    and ev.event == "Crash"
+                    and not self._incarnation_done(lanes, keys, pos, ev.sid)
+                ):
+                    continue  # every line of the incarnation a crash ends comes before it
                 moves, why = self.moves(ev, state)
                 if not moves:
                     failures[ev.label()] = why
                 for kind, t in moves:
                     npos = pos[:n] + (pos[n] + 1,) + pos[n + 1 :]
-                    children.append((npos, t, tails, stutters + (kind == "stutter"), matched + 1,
-                                     path + (f"{kind} {ev.label()}",)))  # fmt: skip
+                    into = crashes if ev.lane == ENV and ev.event == "Crash" else children
+                    crash = ev.lane == ENV and ev.event == "Crash"
+                    into.append(
+                        (
+                            npos,
+                            t,
+                            0 if crash else tails,  # the tail budget is per crash
+                            stutters + (kind != "step"),
+                            matched + 1,
+                            path + (f"{kind} {ev.label()}",),
+                        )
+                    )
             # a crash the harness logged may have cut the crashed server's last lines
             if ENV in lanes and tails < self.tail_steps:
                 n_env = keys.index(ENV)
                 if pos[n_env] < len(lanes[ENV]):
                     nxt = lanes[ENV][pos[n_env]]
-                    if nxt.event == "Crash":
+                    if nxt.event == "Crash" and self._incarnation_done(lanes, keys, pos, nxt.sid):
                         for _, t in self.tail_moves(nxt.sid, state):
                             children.append(
                                 (pos, t, tails + 1, stutters, matched, path + (f"tail of {nxt.sid}",))
                             )
+            children += crashes
             if matched > best[0]:
                 best = (matched, {"matched": matched, "candidates": failures,
                                   "last_steps": list(path[-8:])})  # fmt: skip
@@ -352,6 +466,24 @@ class _Checker:
         res.rejected_at = best[1]
         res.seconds = time.perf_counter() - t0
         return res
+
+
+def _incarnation_done_impl(lanes, keys, pos, sid) -> bool:
+    if sid not in lanes:
+        return True
+    n = keys.index(sid)
+    lane, k = lanes[sid], pos[n]
+    if k == 0:
+        return k >= len(lane)
+    return k >= len(lane) or lane[k].inc != lane[k - 1].inc
+
+
+def _notification(p: dict) -> tuple:
+    return (p.get("leader"), p.get("zxid"), p.get("round"), p.get("peerEpoch"), p.get("mstate"))
+
+
+def _message_key(m: dict) -> tuple:
+    return (m["mleader"], m["mzxid"], m["melectionEpoch"], m["mpeerEpoch"], m["mstate"])
 
 
 def _at(v, i: int):

@@ -221,7 +221,9 @@ class QuorumPeer(service.Service):
         else:
             zab = getattr(core, "zab_state", "DISCOVERY") if core is not None else "DISCOVERY"
         if core is not None:
-            self._trace_committed = core.last_committed
+            # the spec's lastCommitted outlives a role (a new core starts from 0): it only
+            # grows within an incarnation
+            self._trace_committed = max(getattr(self, "_trace_committed", 0), core.last_committed)
         v = fle.proposal if fle.looking else (fle.current_vote or fle.proposal)
         return {
             "state": state,

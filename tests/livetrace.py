@@ -1,0 +1,112 @@
+"""Live faulty runs whose protocol logs trace validation checks (conformance/validate_log.py).
+
+A :class:`LiveRun` is a 3-member zk_twisted ensemble (``twistd`` processes on loopback, from
+empty data dirs) with each member's protocol event log on
+(``-Dzookeeper.zk_twisted.traceLog=<logdir>/node<sid>.jsonl``) and the faults the run causes
+written to ``<logdir>/env.jsonl`` (``Crash``: kill -9, or the SIGTERM stop at the end, which
+the spec sees as a crash too).  :func:`faulty_run` is one seeded schedule of writes, kills and
+restarts, kept inside spec/ZkSystemLive.cfg's bounds (few txns, few faults).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+from zkharness import ZKEnsemble, wait_for
+
+__all__ = ["LiveRun", "faulty_run"]
+
+
+class LiveRun:
+    """One ensemble run whose logs land in ``logdir``."""
+
+    def __init__(self, base: Path, logdir: Path, n: int = 3, extra: dict | None = None, env: dict | None = None):
+        self.logdir = Path(logdir)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        self.ens = ZKEnsemble(Path(base), n, extra={"tickTime": "500", **(extra or {})})
+        for i, m in self.ens.members.items():
+            flags = f"-Dzookeeper.zk_twisted.traceLog={self.logdir / f'node{i}.jsonl'}"
+            m.env["SERVER_JVMFLAGS"] = flags
+            m.env.update(env or {})
+        self._env = open(self.logdir / "env.jsonl", "a")
+        self.writes = 0
+
+    def note(self, event: str, **params) -> None:
+        self._env.write(json.dumps({"t": time.time(), "event": event, "params": params}) + "\n")
+        self._env.flush()
+
+    def start(self, timeout: float = 60.0) -> int:
+        self.ens.start(timeout=timeout)
+        return self.ens.wait_serving(timeout)
+
+    def alive(self) -> list[int]:
+        return [i for i, m in self.ens.members.items() if m.alive()]
+
+    def kill(self, sid: int) -> None:
+        self.ens.members[sid].kill()
+        self.note("Crash", i=sid)
+
+    def restart(self, sid: int) -> None:
+        self.ens.members[sid].start(wait=False)
+
+    def leader(self, timeout: float = 60.0) -> int:
+        """Wait until the live members serve with one leader; -> its sid."""
+        return self.ens.wait_serving(timeout)
+
+    def write(self, timeout: float = 30.0) -> None:
+        """One client session with one create (three txns: createSession, create, closeSession)."""
+        from kazoo.client import KazooClient
+
+        hosts = ",".join(self.ens.members[i].hosts for i in self.alive())
+        c = KazooClient(hosts=hosts, timeout=10.0)
+        c.start(timeout=timeout)
+        try:
+            self.writes += 1
+            c.create(f"/w{self.writes}-", b"x", sequence=True)
+        finally:
+            c.stop()
+            c.close()
+
+    def wait_quiet(self, seconds: float = 0.3) -> None:
+        """Let the members' logs settle (the trace log flushes every 20 ms)."""
+        time.sleep(seconds)
+
+    def stop(self) -> None:
+        """Stop every member; each stop is a crash to the spec (nothing but the disk is kept)."""
+        for i, m in self.ens.members.items():
+            if m.alive():
+                m.stop()
+                self.note("Crash", i=i)
+        self._env.close()
+
+
+def faulty_run(base: Path, logdir: Path, seed: int, faults: int = 2) -> dict:
+    """Start, write, then ``faults`` rounds of kill -9 (leader or follower, by the seed) with a
+    write while one is down and a restart, then stop.  -> what the run did."""
+    rng = random.Random(seed)
+    run = LiveRun(base, logdir)
+    did: list[str] = []
+    try:
+        leader = run.start()
+        run.write()
+        did.append(f"leader {leader}, write")
+        for _ in range(faults):
+            victim = leader if rng.random() < 0.5 else rng.choice([i for i in run.alive() if i != leader])
+            run.kill(victim)
+            leader = run.leader()
+            if rng.random() < 0.6:
+                run.write()
+                did.append(f"kill {victim}, leader {leader}, write")
+            else:
+                did.append(f"kill {victim}, leader {leader}")
+            run.restart(victim)
+            wait_for(lambda v=victim: run.ens.members[v].alive(), 10, what="restart")
+            leader = run.leader()
+            did.append(f"restart {victim}, leader {leader}")
+        run.wait_quiet()
+    finally:
+        run.stop()
+    return {"seed": seed, "schedule": did, "writes": run.writes}
