@@ -11,13 +11,14 @@ restarts, kept inside spec/ZkSystemLive.cfg's bounds (few txns, few faults).
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from pathlib import Path
 
-from zkharness import ZKEnsemble, wait_for
+from zkharness import REPO, ZKEnsemble, wait_for
 
-__all__ = ["LiveRun", "faulty_run"]
+__all__ = ["LiveRun", "faulty_run", "mutant_env"]
 
 
 class LiveRun:
@@ -83,11 +84,20 @@ class LiveRun:
         self._env.close()
 
 
-def faulty_run(base: Path, logdir: Path, seed: int, faults: int = 2) -> dict:
+#: tests/live_mutant/sitecustomize.py applies ZK_TWISTED_LIVE_MUTANT in each server
+LIVE_MUTANT_DIR = Path(__file__).resolve().parent / "live_mutant"
+
+
+def mutant_env(name: str) -> dict:
+    """The server environment that applies the live mutant ``name`` at start-up."""
+    return {"ZK_TWISTED_LIVE_MUTANT": name, "PYTHONPATH": f"{LIVE_MUTANT_DIR}{os.pathsep}{REPO}"}
+
+
+def faulty_run(base: Path, logdir: Path, seed: int, faults: int = 2, env: dict | None = None) -> dict:
     """Start, write, then ``faults`` rounds of kill -9 (leader or follower, by the seed) with a
     write while one is down and a restart, then stop.  -> what the run did."""
     rng = random.Random(seed)
-    run = LiveRun(base, logdir)
+    run = LiveRun(base, logdir, env=env)
     did: list[str] = []
     try:
         leader = run.start()
