@@ -24,7 +24,9 @@ __all__ = ["LiveRun", "faulty_run", "mutant_env"]
 class LiveRun:
     """One ensemble run whose logs land in ``logdir``."""
 
-    def __init__(self, base: Path, logdir: Path, n: int = 3, extra: dict | None = None, env: dict | None = None):
+    def __init__(
+        self, base: Path, logdir: Path, n: int = 3, extra: dict | None = None, env: dict | None = None
+    ):
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.ens = ZKEnsemble(Path(base), n, extra={"tickTime": "500", **(extra or {})})
