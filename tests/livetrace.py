@@ -5,7 +5,8 @@ empty data dirs) with each member's protocol event log on
 (``-Dzookeeper.zk_twisted.traceLog=<logdir>/node<sid>.jsonl``) and the faults the run causes
 written to ``<logdir>/env.jsonl`` (``Crash``: kill -9, or the SIGTERM stop at the end, which
 the spec sees as a crash too).  :func:`faulty_run` is one seeded schedule of writes, kills and
-restarts, kept inside spec/ZkSystemLive.cfg's bounds (few txns, few faults).
+restarts, kept inside spec/ZkSystemLive.cfg's bounds (few txns, few faults);
+:func:`partition_run` cuts a link through relays (``LinkBreak`` / ``LinkHeal``).
 """
 
 from __future__ import annotations
@@ -16,26 +17,58 @@ import random
 import time
 from pathlib import Path
 
+from tcpproxy import TCPProxy
 from zkharness import REPO, ZKEnsemble, wait_for
 
-__all__ = ["LiveRun", "faulty_run", "mutant_env"]
+__all__ = ["LiveRun", "faulty_run", "mutant_env", "partition_run"]
 
 
 class LiveRun:
     """One ensemble run whose logs land in ``logdir``."""
 
     def __init__(
-        self, base: Path, logdir: Path, n: int = 3, extra: dict | None = None, env: dict | None = None
+        self,
+        base: Path,
+        logdir: Path,
+        n: int = 3,
+        extra: dict | None = None,
+        env: dict | None = None,
+        partitions: bool = False,
     ):
+        """``partitions``: every member reaches every other through its own relays (one per
+        directed link and port, tests/tcpproxy.py), so :meth:`break_link` can cut one link."""
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.ens = ZKEnsemble(Path(base), n, extra={"tickTime": "500", **(extra or {})})
+        self.proxies: dict[tuple[int, int], list[TCPProxy]] = {}
+        if partitions:
+            bp = self.ens.base_port
+            for i, m in self.ens.members.items():
+                for j in self.ens.sids:
+                    if j == i:
+                        continue
+                    q, e = TCPProxy(bp + 100 + j - 1), TCPProxy(bp + 200 + j - 1)
+                    self.proxies[(i, j)] = [q, e]
+                    m.extra[f"server.{j}"] = f"127.0.0.1:{q.port}:{e.port}"
         for i, m in self.ens.members.items():
             flags = f"-Dzookeeper.zk_twisted.traceLog={self.logdir / f'node{i}.jsonl'}"
             m.env["SERVER_JVMFLAGS"] = flags
             m.env.update(env or {})
         self._env = open(self.logdir / "env.jsonl", "a")
         self.writes = 0
+
+    def break_link(self, i: int, j: int) -> None:
+        """Cut the link i - j (both directions, both ports; what is in flight is lost) and
+        refuse new connections over it until :meth:`heal_link`."""
+        for p in self.proxies[(i, j)] + self.proxies[(j, i)]:
+            p.refuse = True
+            p.cut()
+        self.note("LinkBreak", i=i, j=j)
+
+    def heal_link(self, i: int, j: int) -> None:
+        self.note("LinkHeal", i=i, j=j)
+        for p in self.proxies[(i, j)] + self.proxies[(j, i)]:
+            p.refuse = False
 
     def note(self, event: str, **params) -> None:
         self._env.write(json.dumps({"t": time.time(), "event": event, "params": params}) + "\n")
@@ -84,6 +117,9 @@ class LiveRun:
                 m.stop()
                 self.note("Crash", i=i)
         self._env.close()
+        for ps in self.proxies.values():
+            for p in ps:
+                p.close()
 
 
 #: tests/live_mutant/sitecustomize.py applies ZK_TWISTED_LIVE_MUTANT in each server
@@ -118,6 +154,36 @@ def faulty_run(base: Path, logdir: Path, seed: int, faults: int = 2, env: dict |
             wait_for(lambda v=victim: run.ens.members[v].alive(), 10, what="restart")
             leader = run.leader()
             did.append(f"restart {victim}, leader {leader}")
+        run.wait_quiet()
+    finally:
+        run.stop()
+    return {"seed": seed, "schedule": did, "writes": run.writes}
+
+
+def partition_run(base: Path, logdir: Path, seed: int) -> dict:
+    """Start, write, cut the link between the leader and one follower for a moment (the
+    other two keep a quorum: a write goes through), heal it, wait until all serve, kill -9
+    one member by the seed, restart it, stop.  -> what the run did."""
+    rng = random.Random(seed)
+    run = LiveRun(base, logdir, partitions=True)
+    did: list[str] = []
+    try:
+        leader = run.start()
+        run.write()
+        f = rng.choice([i for i in run.alive() if i != leader])
+        run.break_link(leader, f)
+        time.sleep(1.0)
+        run.write()
+        run.heal_link(leader, f)
+        leader = run.leader()
+        did.append(f"break {f}-leader, write, heal, leader {leader}")
+        victim = rng.choice(run.alive())
+        run.kill(victim)
+        leader = run.leader()
+        run.restart(victim)
+        wait_for(lambda v=victim: run.ens.members[v].alive(), 10, what="restart")
+        leader = run.leader()
+        did.append(f"kill {victim}, restart, leader {leader}")
         run.wait_quiet()
     finally:
         run.stop()
