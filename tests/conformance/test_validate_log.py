@@ -2,7 +2,8 @@
 
 Live 3-member zk_twisted ensembles on loopback log their protocol events; faulty runs (kill
 -9 of the leader or a follower, writes while one is down, restarts) must validate against
-spec/ZkSystemLive.cfg, and logs the spec forbids must not: a run's log edited into a second
+spec/ZkSystemLive.cfg (and so must one with a partition through relays), and logs the spec
+forbids must not: a run's log edited into a second
 leader of an epoch, into a follower ACK of NEWLEADER it never got, into an epoch it never
 wrote, and the live log of a seeded bug (tests/live_mutant).  bench/trace_validation.py
 runs 20+ faulty runs.
@@ -19,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from livetrace import faulty_run, mutant_env  # noqa: E402
+from livetrace import faulty_run, mutant_env, partition_run  # noqa: E402
 
 from zk_twisted.quorum.tracelog import TraceLog  # noqa: E402
 
@@ -38,14 +39,16 @@ def live_model(jvm):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two seeded faulty runs (seed 0: a follower killed twice; seed 3: the leader, then
-    the next leader killed), each restarted."""
+    """Two seeded faulty runs: kill -9 rounds (seed 0: a follower killed and restarted
+    twice, writes while it is down), and a partition (seed 1: the link between the leader
+    and a follower cut through relays while a write commits, healed, then a kill -9 and a
+    restart)."""
     root = tmp_path_factory.mktemp("live")
-    out = {}
-    for seed in (0, 3):
-        logdir = root / "logs" / f"run{seed}"
-        out[seed] = (faulty_run(root / f"ens{seed}", logdir, seed), logdir)
-    return out
+    kill_dir, part_dir = root / "logs" / "kill0", root / "logs" / "part1"
+    return {
+        "kill0": (faulty_run(root / "ens-kill", kill_dir, 0), kill_dir),
+        "part1": (partition_run(root / "ens-part", part_dir, 1), part_dir),
+    }
 
 
 def _validate(model, logdir, **kw):
@@ -55,14 +58,15 @@ def _validate(model, logdir, **kw):
 
 
 def test_faulty_live_runs_validate(live_model, runs):
-    for seed, (did, logdir) in runs.items():
+    for name, (did, logdir) in runs.items():
         r = _validate(live_model, logdir)
-        assert r.accepted, (seed, did, json.dumps(r.rejected_at, indent=1))
+        assert r.accepted, (name, did, json.dumps(r.rejected_at, indent=1))
         assert r.matched == r.events > 60
         kinds = {json.loads(line)["event"] for f in logdir.glob("node*.jsonl") for line in f.open()}
         # each run went through election, discovery, sync, broadcast, a crash and a restart
         assert {"FinalizeElection", "HandleLEADERINFO", "HandleNEWLEADER", "HandleCOMMIT", "Restart"} <= kinds
-        assert any(json.loads(x)["event"] == "Crash" for x in (logdir / "env.jsonl").open())
+        faults = {json.loads(x)["event"] for x in (logdir / "env.jsonl").open()}
+        assert faults == ({"Crash", "LinkBreak", "LinkHeal"} if name == "part1" else {"Crash"})
 
 
 def _edited(src: Path, dst: Path, sid: int, edit) -> Path:
@@ -91,7 +95,7 @@ def _follower(logdir: Path) -> int:
 
 
 def test_logs_the_spec_forbids_are_rejected(live_model, runs, tmp_path):
-    _, src = runs[0]
+    _, src = runs["kill0"]
     f = _follower(src)
 
     def second_leader(rows):  # the follower says it leads the epoch its leader leads

@@ -214,9 +214,12 @@ class QuorumPeer(service.Service):
         """This server's spec variables now (spec/README.md), for the protocol event log."""
         fle = self.election.election.fle
         role = self.role
-        core = getattr(role, "core", None) if role is not None and role.ended is None else None
+        core = getattr(role, "core", None) if role is not None else None
         state = fle.state.name
-        if state == "LOOKING" or role is None or role.ended is not None:
+        # a role that ended (its connections closed) still counts until the next round
+        # starts: the spec leaves a role and starts looking in one step (Leader- /
+        # FollowerTimeout), logged when the round starts
+        if state == "LOOKING" or role is None:
             zab = "ELECTION"
         else:
             zab = getattr(core, "zab_state", "DISCOVERY") if core is not None else "DISCOVERY"
