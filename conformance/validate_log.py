@@ -499,8 +499,17 @@ def _zxid_le(a, b) -> bool:
 
 # ================================================================================ entry points
 def validate_run(model: Model, logdir: str | Path, **kw) -> RunResult:
-    """Validate one run's logs against ``model`` (a loaded :class:`Model`)."""
-    return _Checker(model, **kw).run(read_run(logdir), str(logdir))
+    """Validate one run's logs against ``model`` (a loaded :class:`Model`): first with no
+    cut-tail step (most logs lose no line), then, if that fails, with ``tail_steps`` per crash."""
+    lanes = read_run(logdir)
+    tails = kw.pop("tail_steps", 6)
+    first = _Checker(model, tail_steps=0, **kw).run(lanes, str(logdir))
+    if first.accepted or tails == 0 or not any(e.event == "Crash" for e in lanes.get(ENV, ())):
+        return first
+    second = _Checker(model, tail_steps=tails, **kw).run(lanes, str(logdir))
+    second.expansions += first.expansions
+    second.seconds += first.seconds
+    return second if second.accepted or second.matched >= first.matched else first
 
 
 def validate_dirs(logdir: str | Path, model: Model | None = None, **kw) -> dict:

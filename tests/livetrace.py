@@ -34,9 +34,12 @@ class LiveRun:
         extra: dict | None = None,
         env: dict | None = None,
         partitions: bool = False,
+        flush_ms: int = 0,
     ):
         """``partitions``: every member reaches every other through its own relays (one per
-        directed link and port, tests/tcpproxy.py), so :meth:`break_link` can cut one link."""
+        directed link and port, tests/tcpproxy.py), so :meth:`break_link` can cut one link.
+        ``flush_ms``: the trace log's write delay; 0 (each line written at once, to the page
+        cache) loses no line to a kill -9, so the checker needs no cut-tail step."""
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.ens = ZKEnsemble(Path(base), n, extra={"tickTime": "500", **(extra or {})})
@@ -51,7 +54,10 @@ class LiveRun:
                     self.proxies[(i, j)] = [q, e]
                     m.extra[f"server.{j}"] = f"127.0.0.1:{q.port}:{e.port}"
         for i, m in self.ens.members.items():
-            flags = f"-Dzookeeper.zk_twisted.traceLog={self.logdir / f'node{i}.jsonl'}"
+            flags = (
+                f"-Dzookeeper.zk_twisted.traceLog={self.logdir / f'node{i}.jsonl'}"
+                f" -Dzookeeper.zk_twisted.traceLogFlushMs={flush_ms}"
+            )
             m.env["SERVER_JVMFLAGS"] = flags
             m.env.update(env or {})
         self._env = open(self.logdir / "env.jsonl", "a")
@@ -131,11 +137,13 @@ def mutant_env(name: str) -> dict:
     return {"ZK_TWISTED_LIVE_MUTANT": name, "PYTHONPATH": f"{LIVE_MUTANT_DIR}{os.pathsep}{REPO}"}
 
 
-def faulty_run(base: Path, logdir: Path, seed: int, faults: int = 2, env: dict | None = None) -> dict:
+def faulty_run(
+    base: Path, logdir: Path, seed: int, faults: int = 2, env: dict | None = None, flush_ms: int = 0
+) -> dict:
     """Start, write, then ``faults`` rounds of kill -9 (leader or follower, by the seed) with a
     write while one is down and a restart, then stop.  -> what the run did."""
     rng = random.Random(seed)
-    run = LiveRun(base, logdir, env=env)
+    run = LiveRun(base, logdir, env=env, flush_ms=flush_ms)
     did: list[str] = []
     try:
         leader = run.start()

@@ -126,6 +126,21 @@ def test_logs_the_spec_forbids_are_rejected(live_model, runs, tmp_path):
         assert any(where in c for c in r.rejected_at["candidates"]), (name, r.rejected_at)
 
 
+def test_a_cut_tail_before_a_kill_is_tolerated(live_model, runs, tmp_path):
+    """A kill -9 may lose an incarnation's last buffered lines (flush_ms > 0): the checker
+    takes unlogged steps of the killed server before its crash."""
+    _, src = runs["kill0"]
+    killed = json.loads((src / "env.jsonl").read_text().splitlines()[0])["params"]["i"]
+
+    def cut(rows):  # the last two lines of the first incarnation are lost
+        k = _first(rows, "Restart")
+        return rows[: k - 2] + rows[k:]
+
+    r = _validate(live_model, _edited(src, tmp_path / "cut", killed, cut))
+    assert r.accepted, r.rejected_at
+    assert r.tail_steps >= 1
+
+
 def test_a_seeded_bugs_live_log_is_rejected(live_model, tmp_path):
     """follower_skips_current_epoch: followers ACK NEWLEADER without writing currentEpoch
     (tests/live_mutant/sitecustomize.py, applied in each server process)."""
