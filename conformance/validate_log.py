@@ -503,10 +503,12 @@ def validate_run(model: Model, logdir: str | Path, **kw) -> RunResult:
     cut-tail step (most logs lose no line), then, if that fails, with ``tail_steps`` per crash."""
     lanes = read_run(logdir)
     tails = kw.pop("tail_steps", 6)
-    first = _Checker(model, tail_steps=0, **kw).run(lanes, str(logdir))
+    budget = kw.pop("max_expansions", 50_000)
+    # the tail-free pass is the usual case and short (a few thousand expansions at most)
+    first = _Checker(model, tail_steps=0, max_expansions=min(budget, 5_000), **kw).run(lanes, str(logdir))
     if first.accepted or tails == 0 or not any(e.event == "Crash" for e in lanes.get(ENV, ())):
         return first
-    second = _Checker(model, tail_steps=tails, **kw).run(lanes, str(logdir))
+    second = _Checker(model, tail_steps=tails, max_expansions=budget, **kw).run(lanes, str(logdir))
     second.expansions += first.expansions
     second.seconds += first.seconds
     return second if second.accepted or second.matched >= first.matched else first
