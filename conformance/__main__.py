@@ -5,6 +5,8 @@ python -m conformance traces spec/Model.cfg -n 1000 --depth 50 -o traces.jsonl
 python -m conformance replay spec/Model.cfg traces.jsonl
 python -m conformance actions spec/Model.cfg
 python -m conformance validate-log LOGDIR [--model spec/ZkSystemLive.cfg]
+python -m conformance mutants [--only NAME ...] [--no-baseline]
+python -m conformance replay-impl spec/ZkSystemTraces.cfg [TRACES.jsonl] [-n N --depth D]
 """
 
 from __future__ import annotations
@@ -70,6 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--constrained", action="store_true", help="also require the cfg's CONSTRAINTs")
     r.add_argument("--json", action="store_true")
 
+    ri = sub.add_parser("replay-impl", help="replay spec traces against zk_twisted's real nodes")
+    _model_args(ri)
+    ri.add_argument("traces", nargs="?", help="JSON lines of traces (default: generate -n of them)")
+    ri.add_argument("-n", "--count", type=int, default=20, help="traces to generate (default 20)")
+    ri.add_argument("--depth", type=int, default=50, help="steps per generated trace at most")
+    ri.add_argument("--seed", type=int, default=0)
+    ri.add_argument("--strict", action="store_true",
+                    help="count the known divergences (replay_impl.KNOWN) as divergences too")  # fmt: skip
+    ri.add_argument("--report-dir", help="where divergence reports go (default: a temp dir)")
+    ri.add_argument("--what-if-qcm-forgets", action="store_true",
+                    help="experiment: QuorumCnxManager forgets a lost peer's kept message (not the implementation)")  # fmt: skip
+
     a = sub.add_parser(
         "actions", help="list the spec's variables, actions (as TLC splits Next) and invariants"
     )
@@ -84,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     v.add_argument("--max-expansions", type=int, default=50_000, help="search budget per run")
     v.add_argument("--results", action="store_true", help="include each run's result")
+    m = sub.add_parser("mutants", help="seeded bugs in zk_twisted's code and what catches each (JSON)")
+    m.add_argument("--only", nargs="+", metavar="NAME", help="these mutants only (default: all)")
+    m.add_argument("--budget", type=float, default=120.0, help="seconds per search at most (default 120)")
+    m.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the same searches")
+    m.add_argument("--list", action="store_true", help="list the catalogue and exit")
 
     argv = list(sys.argv[1:] if argv is None else argv)
     tlc_args: list[str] = []
@@ -93,9 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.tlc_args = tlc_args
     try:
-        commands = {"check": _check, "traces": _traces, "replay": _replay, "actions": _actions}
-        commands["validate-log"] = _validate_log
-        return commands[args.cmd](args)
+        return {
+            "check": _check,
+            "traces": _traces,
+            "replay": _replay,
+            "actions": _actions,
+            "mutants": _mutants,
+            "replay-impl": _replay_impl,
+            "validate-log": _validate_log,
+        }[args.cmd](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -119,6 +144,28 @@ def _validate_log(args) -> int:
         out.pop("results")
     print(json.dumps(out, indent=1))
     return EXIT_OK if out["runs"] and out["accepted"] == out["runs"] else EXIT_FAILED
+def _replay_impl(args) -> int:
+    import json
+    import tempfile
+
+    from .impl_run import read_traces, replay_traces
+
+    with tempfile.TemporaryDirectory(prefix="zk_twisted-traces-") as tmp:
+        path = args.traces
+        if not path:
+            from .walker import generate_traces
+
+            path = f"{tmp}/traces.jsonl"
+            generate_traces(args.model, args.count, args.depth, out=path, seed=args.seed, progress=False)
+        res = replay_traces(read_traces(path), strict=args.strict, report_dir=args.report_dir,
+                            qcm_forgets=args.what_if_qcm_forgets)  # fmt: skip
+    print(json.dumps(res, indent=1))
+    for d in res["divergences"]:
+        if "report" in d:
+            print(f"divergence report: {d['report']}", file=sys.stderr)
+    for cause, d in res["known_examples"].items():
+        print(f"known divergence ({cause}) report: {d['report']}", file=sys.stderr)
+    return 1 if res["divergences"] else 0
 
 
 def _check(args) -> int:
@@ -289,6 +336,27 @@ def _actions(args) -> int:
         labels = [a.label for a in model.actions if a.name == name]
         print(f"  {name}: {len(labels)}  e.g. {', '.join(labels[:4])}{' ...' if len(labels) > 4 else ''}")
     return EXIT_OK
+
+
+def _mutants(args) -> int:
+    """Every mutant caught (and the unmutated code clean under the same searches): exit 0."""
+    from zk_twisted.testing.mutants import MUTANTS
+
+    from .mutants import DETECTORS, run_catalogue
+
+    if args.list:
+        for name, mut in MUTANTS.items():
+            print(f"{name}: {mut.summary}" + (f" ({mut.bug})" if mut.bug else ""))
+            print("    detectors: " + ", ".join(str(d) for d in DETECTORS[name]))
+        return EXIT_OK
+    unknown = [n for n in args.only or () if n not in MUTANTS]
+    if unknown:
+        raise ValueError(f"unknown mutant(s) {', '.join(unknown)}; --list shows the catalogue")
+    out = run_catalogue(args.only, budget_s=args.budget, with_baseline=not args.no_baseline)
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    clean = not out.get("baseline", {}).get("false_alarms")
+    return EXIT_OK if out["caught"] == out["total"] and clean else EXIT_FAILED
 
 
 if __name__ == "__main__":

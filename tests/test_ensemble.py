@@ -10,17 +10,15 @@ the leader's log line that names the sync, not assumed.
 from __future__ import annotations
 
 import os
-import random
 import re
 import signal
-import threading
 import time
 
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
-from zkharness import ZKEnsemble, ensemble_factory, four_letter, logged_txn_count, wait_for
+from zkharness import SetDataLoad, ZKEnsemble, ensemble_factory, four_letter, logged_txn_count, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -171,48 +169,29 @@ def test_restarted_follower_syncs_by_diff_and_one_far_behind_by_snap(ensemble):
 
 
 def test_snap_streamed_while_setdata_commits_replays_without_a_digest_mismatch(ensemble):
-    """The leader writes a SNAP's stream over several reactor turns while it goes on
-    committing (fuzzy, as 3.8's), so the snapshot may already hold some of the txns that
-    follow it.  The learner replays them at UPTODATE: their digests describe trees the
-    snapshot is already past, and comparing them logged false "Digests are not matching"
-    (seen on CI in the mixed kill -9 test).  setData on nodes all over a 20,000-node tree,
-    64 outstanding, while the far-behind follower syncs; conftest fails the test on any
+    """The leader writes a SNAP's stream over many reactor turns while it goes on
+    committing; the stream is exact at the SNAP's zxid (a copy-on-write view), so the
+    learner's replay of the txns after it compares every digest against the right tree
+    (3.8's fuzzy stream, and ours before, logged false "Digests are not matching": seen on
+    CI in the mixed kill -9 test).  setData on nodes all over a 20,000-node tree, 64
+    outstanding, while the far-behind follower syncs; conftest fails the test on any
     logged mismatch, and every member ends with the same data."""
     ens = ensemble(3, extra={"forceSnapshotSync": "true"}).start()  # zookeeper.forceSnapshotSync
     leader = leader_of(ens)
     f1, f2 = [i for i in ens.sids if i != leader]
     c = client(ens, leader)
-    n = 20000
+    paths = [f"/f/n{k:05d}" for k in range(20000)]
     try:
         c.create("/f", b"")
         ens.members[f2].stop()
-        for a in [c.create_async(f"/f/n{k:05d}", b"x" * 200) for k in range(n)]:
+        for a in [c.create_async(p, b"x" * 200) for p in paths]:
             a.get(timeout=60)
-        stop = threading.Event()
-        written: dict[str, bytes] = {}
-
-        def set_data_load() -> None:
-            rng = random.Random(11)
-            v = 0
-            while not stop.is_set():
-                batch = []
-                for _ in range(64):
-                    v += 1
-                    path = f"/f/n{rng.randrange(n):05d}"
-                    data = b"%d" % v + b"y" * 150
-                    batch.append((path, data, c.set_async(path, data)))
-                for path, data, a in batch:
-                    a.get(timeout=60)
-                    written[path] = data
-
-        load = threading.Thread(target=set_data_load, daemon=True)
-        load.start()
+        load = SetDataLoad(c, paths)
         time.sleep(0.3)
         ens.members[f2].start(wait=False)
         wait_for(lambda: ens.mode(f2) == "follower", 60, what="the far-behind follower serving")
         time.sleep(0.3)
-        stop.set()
-        load.join(60)
+        written = load.stop()
         assert sync_lines(ens, leader)[-1] == (f2, "SNAP")
         assert len(written) > 500
         for sid in (f1, f2):

@@ -29,7 +29,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 from tcpproxy import TCPProxy
-from zkharness import MixedEnsemble, ensemble_factory, four_letter, logged_txn_count, wait_for
+from zkharness import MixedEnsemble, SetDataLoad, ensemble_factory, four_letter, logged_txn_count, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -390,6 +390,39 @@ def test_kill_9_of_any_one_member_loses_no_acknowledged_write(mixed, mix, leader
         stop_writers(writers, checker)
     assert len({ens.mode(i) for i in ens.sids} - {"follower"}) == 1  # one leader, the rest follow
     no_digest_mismatch(ens)
+
+
+def test_our_follower_replays_a_java_leaders_fuzzy_snap_without_a_digest_mismatch(mixed):
+    """A Java 3.8 leader serializes a SNAP while it commits (fuzzy: a node may be written
+    in a state some txns after the SNAP zxid), so those txns' digests describe trees our
+    learner's is already past when it replays them at UPTODATE; it does not compare them
+    (ZKDatabase.fuzzy_until), and compares every txn after.  setData on nodes all over a
+    20,000-node tree while our far-behind member syncs from the Java leader by SNAP."""
+    ens = mixed("JZJ", extra={"forceSnapshotSync": "true"})  # zookeeper.forceSnapshotSync
+    start_led_by(ens, 3)
+    c = client(ens, 3)
+    paths = [f"/f/n{k:05d}" for k in range(20000)]
+    try:
+        c.create("/f", b"")
+        ens.members[2].stop()
+        seen = says(ens, 2, "SNAP")
+        for a in [c.create_async(p, b"x" * 200) for p in paths]:
+            a.get(timeout=60)
+        load = SetDataLoad(c, paths)
+        time.sleep(0.3)
+        ens.members[2].start(wait=False)
+        wait_for(lambda: ens.mode(2) == "follower", 90, what="our member back")
+        time.sleep(0.3)
+        written = load.stop()
+        assert says(ens, 2, "SNAP") == seen + 1 and len(written) > 500
+        d = client(ens, 2)
+        d.sync("/")
+        for path, data in written.items():
+            assert d.get(path)[0] == data, path
+        close(d)
+        no_digest_mismatch(ens)
+    finally:
+        close(c)
 
 
 @pytest.mark.parametrize(

@@ -261,6 +261,35 @@ def test_torn_tail_ends_the_log_and_is_cut_off(tmp_path, cut):
     assert path.stat().st_size == last
 
 
+def test_bytes_after_a_hole_of_a_sparse_log_are_still_seen(tmp_path):
+    """The end-of-log check looks at the data extents only (SEEK_DATA): a log preallocated
+    sparse, with something written past a hole far beyond its last entry, is corrupt, not a
+    clean end, and a reader that skips the entries before a zxid frames and counts them."""
+    path = write_log(tmp_path, 1, 10)
+    reader = LogFileReader(path, skip_below=8)
+    assert [e.hdr.zxid for e in reader] == [8, 9, 10] and reader.count == 10 and not reader.torn
+    far = 8 << 20
+    with open(path, "r+b") as f:
+        f.truncate(far + (1 << 20))  # a hole from the preallocated end to ``far``
+        f.seek(far + 12345)
+        f.write(b"\x01")
+    with pytest.raises(CorruptFileError) as e:
+        list(LogFileReader(path, skip_below=8))
+    assert e.value.offset == entry_offsets_until_end(path)
+
+
+def entry_offsets_until_end(path: Path) -> int:
+    """Where the entries of a log whose tail is bad stop (the offset its reader blames)."""
+    with open(path, "rb") as f:
+        data = f.read(PREALLOC)
+    off = 16
+    while True:
+        n = struct.unpack_from(">i", data, off + 8)[0]
+        if n <= 0:
+            return off
+        off += 13 + n
+
+
 def test_flipped_byte_mid_log_names_file_and_offset(tmp_path):
     base = tmp_path / "d"
     snaplog = FileTxnSnapLog(base, prealloc=PREALLOC)

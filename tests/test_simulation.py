@@ -161,7 +161,9 @@ def test_same_seed_same_run_in_another_process():
 
 def test_checks_fail_on_a_forged_state():
     """Each safety check can fail: a second leader in an epoch, a member whose applied
-    history disagrees with the committed one, an acknowledged write a leader lacks."""
+    history disagrees with the committed one, a leader without the txns committed before its
+    epoch, a member restarting with a currentEpoch its data dir lags, an acknowledged write
+    a leader lacks."""
     with Simulation(3, seed=3) as sim:
         sim.settle(SETTLE_STEPS)
         for _ in range(5):  # a dial may be refused (the schedule chooses): write again
@@ -180,6 +182,21 @@ def test_checks_fail_on_a_forged_state():
             sim.check()
         follower.history[-1] = (zxid, *rest)
         sim.check()
+        epoch = leader.serving_epoch
+        leader.serving_epoch, saved = epoch + 1, list(leader.history)
+        del leader.history[-1]
+        with pytest.raises(SafetyViolation, match="lacks committed txns") as e:
+            sim.check()
+        assert e.value.invariant == "leader_completeness"
+        leader.serving_epoch, leader.history[:] = epoch, saved
+        sim.check()
+        follower.peer.epochs.current_epoch = epoch + 1
+        follower.peer.db.tree.last_processed_zxid = o.zxid - 1
+        with pytest.raises(SafetyViolation, match="restarted with currentEpoch") as e:
+            sim._check_epoch_history(follower)
+        assert e.value.invariant == "epoch_history"
+        follower.peer.db.tree.last_processed_zxid = o.zxid
+        sim._check_epoch_history(follower)
         leader.db.tree.get_node = lambda path: None
         with pytest.raises(SafetyViolation, match="acknowledged write"):
             sim.check()
@@ -221,8 +238,11 @@ def test_seeded_bug_ack_before_fsync_is_caught():
     """The checks can fail: with the Sync stage reporting txns durable before their fsync
     (the seeded bug), a write the client saw acknowledged is gone after a power loss."""
     assert _write_then_lose_power(False).state != "acked"  # without fsync nothing is acked
-    with pytest.raises(SafetyViolation, match="acknowledged write /w1"):
+    # lost: the next leader lacks the committed txn (leader completeness says so as soon as
+    # it serves, before the acknowledged-write check would)
+    with pytest.raises(SafetyViolation, match="acknowledged write /w1|lacks committed txns") as e:
         _write_then_lose_power(True)
+    assert e.value.invariant in ("no_acked_write_lost", "leader_completeness")
 
 
 def _isolated_leader_write(lone_quorum: bool):
@@ -248,7 +268,7 @@ def test_seeded_bug_commit_without_quorum_is_caught():
     assert _isolated_leader_write(False).state != "acked"
     # the bug breaks the ensemble more than one way: the write the isolated leader acked is
     # missing from the next leader, or the survivors (each its own "quorum") never settle
-    with pytest.raises(SafetyViolation, match="acknowledged write /w1|no convergence"):
+    with pytest.raises(SafetyViolation, match="acknowledged write /w1|lacks committed txns|no convergence"):
         _isolated_leader_write(True)
 
 
@@ -278,7 +298,7 @@ def test_random_schedules_find_the_seeded_bug():
             _power_loss_schedule(seed, ack_before_fsync=True)
         except SafetyViolation as e:
             found = seed
-            assert "acknowledged write" in str(e)
+            assert e.invariant in ("no_acked_write_lost", "leader_completeness"), e
             break
     assert found is not None, "no schedule lost an acknowledged write under ack-before-fsync"
     _power_loss_schedule(found, ack_before_fsync=False)

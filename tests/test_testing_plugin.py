@@ -34,11 +34,13 @@ def test_each_test_gets_a_fresh_server(zk_server):
 '''
 
 
-def readme_example() -> str:
-    """The kazoo test the README shows (the first python block after its testing heading)."""
+def readme_example(index: int = 0) -> str:
+    """A kazoo test the README shows (the ``index``-th python block after its testing
+    heading), with the import it assumes."""
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = text[text.index("## Testing client code") :]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
+    block = section.split("```python\n")[index + 1].split("```", 1)[0]
+    return block if "import" in block else "from kazoo.client import KazooClient\n\n" + block
 
 
 def test_a_project_uses_zk_server_with_kazoo(pytester):
@@ -139,6 +141,39 @@ class ContextManagerUnderUnittest(unittest.TestCase):
         self.assertFalse(srv.alive())
         self.assertFalse(base.exists())  # its temp dir is gone
         self.assertEqual(four_letter(srv.port, "ruok", timeout=1), "")
+
+
+ENSEMBLE_TEST = """
+from kazoo.client import KazooClient
+
+def test_leader_killed_and_restarted(zk_ensemble):
+    zk = KazooClient(hosts=zk_ensemble.hosts, command_retry={"max_tries": -1, "max_delay": 1, "deadline": 60})
+    zk.start()
+    zk.create("/job", b"1")
+    old = zk_ensemble.leader()
+    assert sorted(zk_ensemble.mode(s) for s in zk_ensemble.sids) == ["follower", "follower", "leader"]
+    zk_ensemble.kill(old)
+    zk.retry(zk.set, "/job", b"2")
+    assert zk_ensemble.leader() != old
+    zk_ensemble.restart(old)
+    back = KazooClient(hosts=zk_ensemble.members[old].hosts)
+    back.start()
+    back.sync("/")
+    assert back.get("/job")[0] == b"2" and zk_ensemble.mode(old) == "follower"
+    back.stop()
+    zk.stop()
+
+def test_fails(zk_ensemble):
+    assert False
+"""
+
+
+def test_a_project_uses_zk_ensemble_and_a_failing_report_has_every_members_log(pytester):
+    pytester.makepyfile(test_ensemble=ENSEMBLE_TEST, test_readme_ensemble=readme_example(1))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf")
+    result.assert_outcomes(passed=2, failed=1)
+    out = result.stdout.str()
+    assert out.count("zk_server 127.0.0.1:") >= 3 and "LEADING" in out
 
 
 def test_a_port_taken_before_the_server_binds_it_is_replaced(tmp_path, monkeypatch):

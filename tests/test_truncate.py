@@ -55,3 +55,19 @@ def test_no_log_reaching_back_is_an_error(tmp_path):
     write_log(d, 20, 3)
     with pytest.raises(StorageError, match="No log files found to truncate"):
         truncate_log(d, d, 10)
+
+
+def test_a_log_that_starts_after_the_point_goes_whole_when_a_snapshot_is_there(tmp_path):
+    """A learner whose only txn is a dead leader's first proposal of epoch 1, told TRUNC to
+    <<1, 0>> by a leader of epoch 2 that has no txn: snapshot.0 is the state at <<1, 0>>,
+    the log goes.  (Refused, the learner's role ended at every sync and a 3-member ensemble
+    looped through elections: conformance.mutants' crash_ackers schedule, seed 257.)"""
+    d = tmp_path / "version-2"
+    write_log(d, 101, 2)  # as log.100000001 (the helper numbers cxids by zxid: small ones)
+    (d / make_snapshot_name(0)).write_bytes(b"x")
+    assert truncate_log(d, d, 100) == 2
+    assert zxids(d) == [] and (d / make_snapshot_name(0)).exists()
+    write_log(d, 101, 2)
+    (d / make_snapshot_name(0)).unlink()
+    with pytest.raises(StorageError, match="No log files found to truncate"):
+        truncate_log(d, d, 100)  # nothing reaches back to 100: still refused

@@ -10,14 +10,14 @@ script can be run against both and the answers compared.
 from __future__ import annotations
 
 import os
-import random
-import signal
 import socket
 import subprocess
 import sys
 import time
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
+
+from zk_twisted.testing.process import SERVER_PORTS, ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = Path(os.environ.get("ZK_SHARED_TOOLS", REPO.parent / "shared" / "tools")).resolve()
@@ -26,34 +26,6 @@ ZK_JAVA_SH = SHARED_TOOLS / "zk_java.sh"
 JVM_ENV = ("SERVER_JVMFLAGS", "JVMFLAGS", "ZOOCFGDIR")
 #: ``twistd`` of this interpreter (``python -m twisted`` is the other runner, ``twist``)
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-#: server ports come from below the kernel's ephemeral range: a member down between a kill
-#: and its restart must find its port free again, and an outgoing connection (a kazoo
-#: client's, a peer's) takes its local port from the ephemeral range (seen on CI: a
-#: restarted member's client port was taken)
-_SERVER_PORTS = range(10000, max(12000, _ephemeral_low() - 300))
-_port_rng = random.Random()
-
-
-def free_port() -> int:
-    """A TCP port below the ephemeral range that is free on 127.0.0.1 right now."""
-    for _ in range(500):
-        port = _port_rng.randrange(_SERVER_PORTS.start, _SERVER_PORTS.stop)
-        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def four_letter(port: int, cmd: str, timeout: float = 5.0, host: str = "127.0.0.1") -> str:
@@ -81,10 +53,12 @@ def wait_for(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "c
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
-class ZKProcess:
-    """One zk_twisted server process: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL)."""
+class ZKProcess(ServerProcess):
+    """The plugin's :class:`ServerProcess` as this suite starts it: ``start(wait=...)``, the
+    zoo.cfg keys as ``extra``, none of the tests' own JVM settings inherited, every server
+    started recorded (conftest checks their logs after each test)."""
 
-    #: every server started in this test session (conftest checks their logs after each test)
+    #: every server started in this test session
     started: list[ZKProcess] = []
 
     def __init__(
@@ -98,53 +72,23 @@ class ZKProcess:
         """``env``: environment variables for the server (SERVER_JVMFLAGS, JVMFLAGS, ZOOCFGDIR,
         ...); those three are otherwise not inherited, so the tests' own environment cannot
         change a server's settings."""
-        self.env = dict(env or {})
-        self.base = Path(base)
-        self.base.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.data_dir = Path(data_dir) if data_dir else self.base / "data"
-        self.cfg_path = self.base / "zoo.cfg"
-        self.log_path = self.base / "server.log"
-        self.extra = dict(extra or {})
-        self.proc: subprocess.Popen | None = None
+        super().__init__(base, extra, port or free_port(), data_dir, env)
         self.write_config()
 
-    def config_lines(self) -> list[str]:
-        lines = {
-            "tickTime": "2000",
-            "initLimit": "10",
-            "syncLimit": "5",
-            "dataDir": str(self.data_dir),
-            "clientPort": str(self.port),
-            "clientPortAddress": "127.0.0.1",
-            "4lw.commands.whitelist": "*",
-            # as zk_java.sh: no AdminServer on 8080 unless a test asks for one (and its port)
-            "admin.enableServer": "false",
-        }
-        lines.update({k: str(v) for k, v in self.extra.items()})
-        return [f"{k}={v}" for k, v in lines.items()]
+    @property
+    def extra(self) -> dict:
+        return self.config
 
-    def write_config(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.cfg_path.write_text("\n".join(self.config_lines()) + "\n")
-
-    def start(self, wait: bool = True, timeout: float = 30.0) -> ZKProcess:
-        self.write_config()
-        if self not in ZKProcess.started:
-            ZKProcess.started.append(self)
-        log = open(self.log_path, "ab")
+    def process_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in JVM_ENV}
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         env.update(self.env)
-        self.proc = subprocess.Popen(
-            [*TWISTD, "--pidfile=", "-n", "zkserver", "-c", str(self.cfg_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=str(self.base),
-            env=env,
-            start_new_session=True,
-        )
-        log.close()
+        return env
+
+    def start(self, wait: bool = True, timeout: float = 30.0) -> ZKProcess:
+        if self not in ZKProcess.started:
+            ZKProcess.started.append(self)
+        self.launch()
         if wait:
             self.wait_ready(timeout)
         return self
@@ -157,33 +101,8 @@ class ZKProcess:
 
         wait_for(ready, timeout, what=f"zk_twisted on port {self.port}")
 
-    @property
-    def hosts(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(5)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+    def log(self, limit: int = 6000, since: int = 0) -> str:
+        return super().log(limit, since)
 
 
 class ZKEnsemble:
@@ -335,6 +254,40 @@ class MixedEnsemble(ZKEnsemble):
         return self.members[sid]
 
 
+class SetDataLoad:
+    """A thread of pipelined setData (``depth`` outstanding) on random ``paths`` through
+    ``client`` until :meth:`stop`; ``written`` is each path's last acknowledged data."""
+
+    def __init__(self, client, paths: list[str], depth: int = 64, seed: int = 11) -> None:
+        import random
+        import threading
+
+        self.client, self.paths, self.depth = client, paths, depth
+        self.rng = random.Random(seed)
+        self.written: dict[str, bytes] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        v = 0
+        while not self._stop.is_set():
+            batch = []
+            for _ in range(self.depth):
+                v += 1
+                path = self.rng.choice(self.paths)
+                data = b"%d" % v + b"y" * 150
+                batch.append((path, data, self.client.set_async(path, data)))
+            for path, data, a in batch:
+                a.get(timeout=60)
+                self.written[path] = data
+
+    def stop(self) -> dict[str, bytes]:
+        self._stop.set()
+        self._thread.join(60)
+        return self.written
+
+
 @contextmanager
 def ensemble_factory(base: Path, cls: type[ZKEnsemble] = ZKEnsemble):
     """``make(*args, **kw)``: a new ``cls`` under ``base`` (ens0, ens1, ...); every one made
@@ -375,7 +328,7 @@ def free_port_range(offsets=(0, 100, 200), width: int = 5) -> int:
     """A base port whose ``base + off + k`` (off in offsets, k < width) are free right now."""
     for _ in range(200):
         base = free_port()
-        if base + max(offsets) + width > _SERVER_PORTS.stop:
+        if base + max(offsets) + width > SERVER_PORTS.stop:
             continue
         socks = []
         try:

@@ -870,15 +870,12 @@ class ZKConfig:
             return "".join(f"{ln}\n" for ln in lines[:-1]) + lines[-1]
         return "".join(f"{ln}\n" for ln in lines)
 
-    def membership_text(self, version: int | None = None) -> str:
-        """QuorumMaj / QuorumHierarchical.toString (sid order; 3.8 prints its HashMap order,
-        which is the same for the usual small ids)."""
-        out = [f"server.{sid}={qs.to_config_string()}" for sid, qs in sorted(self.servers.items())]
-        if self.is_hierarchical:
-            out += [f"group.{g}={':'.join(map(str, sids))}" for g, sids in sorted(self.groups.items())]
-            out += [f"weight.{sid}={w}" for sid, w in sorted(self.weights.items())]
-        out.append(f"version={format(self.config_version if version is None else version, 'x')}")
-        return "\n".join(out)
+    def membership_text(self) -> str:
+        """The quorum verifier's toString (QuorumMaj / QuorumHierarchical), as ``conf``
+        prints it after "membership: "."""
+        from .quorum.verifier import verifier_from_config  # the verifiers read this config
+
+        return verifier_from_config(self).to_string()
 
 
 # ------------------------------------------------------------------------------ the parser

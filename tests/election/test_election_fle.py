@@ -107,6 +107,44 @@ def test_quorum_starts_the_finalize_wait_which_only_a_better_vote_ends():
     assert sends(acts) == [Send(s, L, 3, 6, 1, 1) for s in (1, 2, 3)]
 
 
+def test_own_stale_notification_in_the_finalize_wait_is_dropped_as_3_8_does():
+    """3.8's finalize wait drops every notification that is not better, our own looped-back
+    one too (spec HandleNotification; found by the trace replay, conformance/replay_impl.py):
+    recvset keeps what it had."""
+    fle, _ = started(sid=1, zxid=5, epoch=1)
+    fle.handle_notification(note(1, 1, 5, 1, 1))  # our own initial vote, looped back
+    fle.handle_notification(note(2, 3, 6, 1, 1))  # 2 proposes 3: adopted
+    fle.handle_notification(note(3, 3, 6, 1, 1))  # 2 and 3 agree on 3: the finalize wait
+    assert fle.finalizing and fle.recvset[1] == Vote(1, 5, 1, 1)
+    acts = fle.handle_notification(note(1, 3, 6, 1, 1))  # our own vote for 3 arrives late
+    assert acts == [SetTimer("finalize", 200)] and fle.finalizing
+    assert fle.recvset[1] == Vote(1, 5, 1, 1)
+
+
+def test_a_server_out_of_election_does_not_answer_its_own_leftover_notification():
+    """Our own LOOKING notification still on the loopback after we decided: 3.8 answers
+    itself and drops the answer; we send nothing (spec HandleNotification(i, i); found by the
+    trace replay, conformance/replay_impl.py)."""
+    fle, _ = started(sid=1, zxid=5, epoch=1)
+    fle.handle_notification(note(1, 1, 5, 1, 1))
+    fle.handle_notification(note(2, 1, 5, 1, 1))
+    fle.finalize_election()
+    assert fle.state == ServerState.LEADING
+    assert fle.handle_notification(note(1, 1, 5, 1, 1)) == []
+    # a peer that is LOOKING is still answered
+    assert sends(fle.handle_notification(note(2, 2, 4, 1, 1))) == [Send(2, ServerState.LEADING, 1, 5, 1, 1)]
+
+
+def test_own_notification_of_an_older_round_is_not_answered():
+    """Our own notification of an earlier round, still on the loopback: the spec does not
+    answer it (3.8 would answer itself); found by the trace replay (conformance/replay_impl.py)."""
+    fle, _ = started(sid=1, zxid=5, epoch=1)
+    fle.handle_notification(note(2, 2, 4, 3, 1))  # round 3 now
+    assert fle.logicalclock == 3
+    assert sends(fle.handle_notification(note(1, 1, 5, 1, 1))) == []
+    assert sends(fle.handle_notification(note(3, 3, 4, 1, 1))) == [Send(3, L, 1, 5, 3, 1)]  # a peer: answered
+
+
 def test_finalize_decides():
     fle, _ = started(sid=1, zxid=5, epoch=1)
     fle.handle_notification(note(1, 1, 5, 1, 1))

@@ -11,9 +11,10 @@ carries out its decisions (send, timers, redial) and turns "decided" into a Defe
     election.set_state(ServerState.LOOKING)     # the role ended; then look_for_leader again
 
 Between elections it keeps answering peers that are LOOKING with the current vote (3.8's
-WorkerReceiver runs for the whole life of the peer).  One step (a notification, a timer)
-includes the loop-back of our own notifications, so after each step the core's state is
-the state the spec has after the matching action.
+WorkerReceiver runs for the whole life of the peer).  Our own notifications loop back
+through QuorumCnxManager and are handled right after the step that sent them (one of the
+spec's interleavings: there they wait in ``emsgs[i][i]``, and the conformance runner holds
+them in such a queue, conformance/replay_impl.py).
 """
 
 from __future__ import annotations

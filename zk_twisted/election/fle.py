@@ -21,9 +21,6 @@ bookkeeping) act in one step, as in the spec.  A notification to ourselves is a
 
 Where this differs from 3.8, on purpose:
 
-* While a quorum agrees and the finalize wait runs, our own looped-back vote is still
-  recorded in ``recvset`` (3.8 drops it with the other non-better notifications); it
-  changes no decision and keeps the spec's ``OwnVoteRecorded``.
 * An observer never answers a voter's notification.  A voter answers any non-voter at
   once and never counts what it says, so 3.8's observer (OBSERVING, or LOOKING in a later
   round) and a LOOKING voter ping-pong notifications for as long as the voter looks.
@@ -295,12 +292,24 @@ class FastLeaderElection:
             n.version,
         )
         if self.state != LOOKING:
-            if nstate == LOOKING and self.current_vote is not None and self.participant:
+            # our own leftover LOOKING notification: 3.8 answers itself and drops the answer
+            if (
+                nstate == LOOKING
+                and self.current_vote is not None
+                and self.participant
+                and n.sid != self.my_sid
+            ):
                 cv = self.current_vote
                 return [Send(n.sid, self.state, cv.leader, cv.zxid, cv.election_epoch, cv.peer_epoch)]
             return []
         out: list = []
-        if nstate == LOOKING and n.election_epoch < self.logicalclock and self.participant:
+        # an older round is answered; our own leftover of one is not (as the spec; 3.8 answers itself)
+        if (
+            nstate == LOOKING
+            and n.election_epoch < self.logicalclock
+            and self.participant
+            and n.sid != self.my_sid
+        ):
             p = self.proposal
             out.append(Send(n.sid, LOOKING, p.leader, p.zxid, self.logicalclock, p.peer_epoch))
         if self.looking:
@@ -311,8 +320,6 @@ class FastLeaderElection:
         """One turn of lookForLeader's loop with ``n`` polled from the queue."""
         if self.finalizing:
             if not self._better(n.leader, n.zxid, n.peer_epoch, *self._proposal_tuple()):
-                if n.sid == self.my_sid and nstate == LOOKING and n.election_epoch == self.logicalclock:
-                    self.recvset[n.sid] = Vote(n.leader, n.zxid, n.election_epoch, n.peer_epoch)
                 return [SetTimer("finalize", self.finalize_wait)]  # dropped; wait again
             self.finalizing = False  # requeued: handled below as a fresh poll
         out: list = []

@@ -100,7 +100,8 @@ class QuorumConnection(Protocol):
 
     def send_stream(self, chunks: Iterable[bytes]) -> defer.Deferred:
         """Write a long byte stream (a SNAP) cooperatively, so the reactor keeps serving;
-        packets sent meanwhile follow the stream, in the order they were sent."""
+        packets sent meanwhile follow the stream, in the order they were sent.  ``chunks``
+        is closed at the end if it can be (SnapStream's copy-on-write view)."""
         if self._held is not None:
             raise RuntimeError("a stream is already being written")
         self._held = []
@@ -114,6 +115,9 @@ class QuorumConnection(Protocol):
                 yield None
 
         def flush(result):
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a stream left unfinished (connection gone) lets go of what it holds
             held, self._held = self._held, None
             if not self.closed and held:
                 self.bytes_sent += sum(map(len, held))

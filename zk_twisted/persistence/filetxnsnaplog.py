@@ -209,7 +209,7 @@ class FileTxnSnapLog:
             target = None
         if target is not None:
             db.fuzzy_until = max(db.fuzzy_until, target.zxid - 1)
-        readers = log_readers(self.log_dir, snap_zxid + 1, self.max_entry)
+        readers = log_readers(self.log_dir, snap_zxid + 1, self.max_entry, skip=True)
         highest = snap_zxid
         count = 0
         for reader in readers:

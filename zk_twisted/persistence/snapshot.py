@@ -257,7 +257,9 @@ class SnapshotSerializer:
         if self.progress is None:
             self.progress = ProgressLog(f"Writing snapshot 0x{self.zxid:x}")
 
-    def node_chunks(self, nodes_per_chunk: int = 64, created_after: int | None = None) -> Iterator[bytes]:
+    def node_chunks(
+        self, nodes_per_chunk: int = 64, created_after: int | None = None, view: dict | None = None
+    ) -> Iterator[bytes]:
         """The node section (ending with the "/" marker), one chunk of bytes per step.
 
         Between steps the caller may let the reactor apply txns: a node deleted before it
@@ -265,6 +267,8 @@ class SnapshotSerializer:
         again meanwhile is left to the log replay, as one created after the start is).
         With ``created_after`` a node whose czxid is above it is skipped too, with its
         subtree: the receiver replays the txns after that zxid, which create it again.
+        With ``view`` (DataTree.open_view, opened with this serializer) a node changed or
+        deleted since is written as it was: the section is exact at :attr:`zxid`.
         """
         tree = self.db.tree
         paths = self.paths
@@ -285,7 +289,8 @@ class SnapshotSerializer:
             for path in paths[start : start + nodes_per_chunk]:
                 if path == "/":  # the root's second name
                     continue
-                node = nodes.get(path)
+                old = view.get(path) if view else None
+                node = nodes.get(path) if old is None else old[0]
                 if (
                     node is None
                     or (skipped and path[: path.rfind("/")] in skipped)
@@ -294,7 +299,11 @@ class SnapshotSerializer:
                     skipped.add(path)  # gone, or its parent was not written
                     continue
                 acl = node.acl
-                if acl is not last_acl:
+                if old is not None:  # its ACL may have left the cache since: the id it had
+                    acl_id = old[1]
+                    acls[acl_id] = acl
+                    last_acl = None
+                elif acl is not last_acl:
                     acl_id = id_of(acl)
                     acls[acl_id] = last_acl = acl
                 # SnapNode after its path: data, acl id, then the StatPersisted fields

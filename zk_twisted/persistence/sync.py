@@ -33,7 +33,7 @@ from ..interfaces import ISyncProcessor
 from ..server.metrics import Summary
 from .filetxnsnaplog import FileTxnSnapLog
 from .snapshot import SnapshotFileWriter, SnapshotSerializer
-from .txnlog import FileTxnLog, marshal_entry
+from .txnlog import FileTxnLog, frame_entry, marshal_entry
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,8 @@ class SyncRequestProcessor:
             log.debug("Dropping %r: the txn log is closed", req)
             return
         hdr = req.hdr
-        entry = marshal_entry(hdr, req.txn, req.digest)
+        body = req.txn_bytes
+        entry = marshal_entry(hdr, req.txn, req.digest) if body is None else frame_entry(body)
         self._pending.append(req)
         self._put((hdr.zxid, entry))
         self.log_count += 1

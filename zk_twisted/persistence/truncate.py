@@ -26,8 +26,12 @@ log = logging.getLogger(__name__)
 def truncate_log(log_dir: Path, snap_dir: Path, zxid: int, io: DiskIO = OS_DISK) -> int:
     """Cut the logs and snapshots of a data dir back to ``zxid``; -> txns removed.
 
-    Raises StorageError when no log file reaches back to ``zxid`` (3.8: "No log files found
-    to truncate!"), so the learner falls back to a snapshot sync instead of guessing.
+    When every log file starts after ``zxid`` but a snapshot at or before it is left, that
+    snapshot is the state at ``zxid`` and every log file goes (a learner whose only txns are
+    a dead leader's first proposals of an epoch, told TRUNC to ``<<epoch, 0>>``: refusing it
+    ended the learner's role at each sync, and the ensemble looped through elections).
+    Raises StorageError when nothing reaches back to ``zxid`` (3.8: "No log files found to
+    truncate!"): the learner's role ends.
     """
     log_dir, snap_dir = Path(log_dir), Path(snap_dir)
     for snap in sorted_files(snap_dir, SNAPSHOT_PREFIX):
@@ -39,15 +43,16 @@ def truncate_log(log_dir: Path, snap_dir: Path, zxid: int, io: DiskIO = OS_DISK)
     for f in files:
         if zxid_from_name(f.name, LOG_PREFIX) <= zxid:
             holder = f
-    if holder is None:
+    if holder is None and not any(
+        zxid_from_name(snap.name, SNAPSHOT_PREFIX) <= zxid for snap in sorted_files(snap_dir, SNAPSHOT_PREFIX)
+    ):
         raise StorageError(
             f"No log files found to truncate to 0x{zxid:x} in {log_dir}! This could happen if you still"
             " have snapshots from an old setup or log files were deleted accidentally"
         )
     removed = 0
-    reader = LogFileReader(holder, decode=True)
     cut = None
-    for entry in reader:
+    for entry in LogFileReader(holder, decode=True) if holder is not None else ():
         if entry.hdr.zxid > zxid:
             cut = entry.offset if cut is None else cut
             removed += 1

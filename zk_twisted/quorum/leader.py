@@ -465,7 +465,14 @@ class Leader:
         """The leader's own txns up to ``zxid`` are durable: its ACKs (AckRequestProcessor)."""
         if self.ended is not None:
             return
-        for z in [z for z in self.outstanding if self._self_acked < z <= zxid]:
+        acked = []
+        after = self._self_acked
+        for z in self.outstanding:  # in zxid order (propose): stop at the first beyond
+            if z > zxid:
+                break
+            if z > after:
+                acked.append(z)
+        for z in acked:
             self.process_ack(self.sid, z)
         self._self_acked = max(self._self_acked, zxid)
 

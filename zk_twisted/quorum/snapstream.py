@@ -10,7 +10,9 @@ Learner.syncWithLeader, QUORUM_NOTES.md section 4)::
     ustring "BenWasHere"                              Leader's signature, checked by the learner
 
 No file header, checksum or digest trailer (those are the snapshot file's, see
-persistence/snapshot.py, whose records and node packing this module reuses). The stream
+persistence/snapshot.py, whose records and node packing this module reuses).  Ours is
+exact at the SNAP packet's zxid (:class:`SnapStream`); 3.8's is fuzzy, so the reader takes
+either. The stream
 is not framed, so the reader parses it field by field as bytes arrive and hands back
 whatever follows it (the next QuorumPackets) untouched.
 """
@@ -103,26 +105,54 @@ def _ustr(s: str) -> bytes:
 
 
 # ---------------------------------------------------------------------------- writing
-def serialize_snap_stream(db: ZKDatabase, zxid: int | None = None, nodes_per_chunk: int = 256) -> Iterator[bytes]:
-    """The stream for ``db`` as chunks of bytes; the caller writes each and may let the
-    reactor run between them (fuzzy, as 3.8's: the learner replays what follows SNAP).
+class SnapStream:
+    """The stream for ``db`` as chunks of bytes, exact at the tree's zxid when it is made.
 
-    ``zxid`` is the SNAP packet's (default: the tree's last processed zxid now). The session
-    table and the ACL map are taken at the first step, as 3.8 takes them; since they precede
-    the nodes on an unseekable socket, a node created after ``zxid`` is left out (the
-    forwarded txns create it with its ACL) rather than sent with an ACL id the map lacks.
+    Made on the reactor in the turn the SNAP packet names that zxid (LearnerHandler's
+    SNAP): the session table, the ACL map and the list of paths are taken then, and a
+    copy-on-write view of the tree opens (DataTree.open_view), so the caller may write a
+    chunk at a time and let the reactor commit meanwhile: a node changed or deleted
+    before it is reached is written as it was, and one created since is left out (the
+    forwarded txns create it).  3.8 writes a fuzzy stream, which makes a learner compare
+    txn digests against a tree that is already past them; ours is not.  :meth:`close`
+    (also at the end of the iteration) closes the view.
     """
-    ser = SnapshotSerializer(db)
-    if zxid is None:
-        zxid = ser.zxid
-    parts: list[bytes] = []
-    SessionMap([SessionEntry(s, t) for s, t in ser.sessions.items()])._write(parts)
-    # -1 is OPEN_UNSAFE_ACL_ID, which 3.8 resolves without the map and never writes in it
-    entries = sorted(e for e in db.tree.acl_cache.items() if e[0] != OPEN_UNSAFE_ACL_ID)
-    AclMap([AclMapEntry(i, acl_records(acl)) for i, acl in entries])._write(parts)
-    yield b"".join(parts)
-    yield from ser.node_chunks(nodes_per_chunk, created_after=zxid)  # ends with the "/" marker
-    yield _ustr(SIGNATURE)
+
+    def __init__(self, db: ZKDatabase, zxid: int | None = None, nodes_per_chunk: int = 256) -> None:
+        """``zxid``: the SNAP packet's (default: the tree's last processed zxid now)."""
+        self.db = db
+        self.nodes_per_chunk = nodes_per_chunk
+        self.serializer = ser = SnapshotSerializer(db)
+        self.zxid = ser.zxid if zxid is None else zxid
+        self.view = db.tree.open_view()
+        parts: list[bytes] = []
+        SessionMap([SessionEntry(s, t) for s, t in ser.sessions.items()])._write(parts)
+        # -1 is OPEN_UNSAFE_ACL_ID, which 3.8 resolves without the map and never writes in it
+        entries = sorted(e for e in db.tree.acl_cache.items() if e[0] != OPEN_UNSAFE_ACL_ID)
+        AclMap([AclMapEntry(i, acl_records(acl)) for i, acl in entries])._write(parts)
+        self._head = b"".join(parts)
+        self._chunks = self._generate()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def _generate(self) -> Iterator[bytes]:
+        try:
+            yield self._head
+            # ends with the "/" marker
+            yield from self.serializer.node_chunks(self.nodes_per_chunk, created_after=self.zxid, view=self.view)
+            yield _ustr(SIGNATURE)
+        finally:
+            self.db.tree.close_view(self.view)
+
+    def close(self) -> None:
+        self._chunks.close()
+        self.db.tree.close_view(self.view)
+
+
+def serialize_snap_stream(db: ZKDatabase, zxid: int | None = None, nodes_per_chunk: int = 256) -> SnapStream:
+    """The SNAP stream of ``db`` now (see :class:`SnapStream`)."""
+    return SnapStream(db, zxid, nodes_per_chunk)
 
 
 # ---------------------------------------------------------------------------- reading

@@ -28,7 +28,7 @@ from typing import Protocol
 from ..constants import Code, KeeperError, Op
 from ..server.request import TXN_TYPES, Request
 from ..server.sessions import SessionTracker
-from ..server.txn import decode_txn, encode_txn
+from ..server.txn import decode_txn_entry, encode_txn
 from ..server.zkserver import ZooKeeperServer
 
 log = logging.getLogger(__name__)
@@ -158,9 +158,12 @@ class LeaderZooKeeperServer(ZooKeeperServer):
     ) -> None:
         """A REQUEST from learner ``owner``: prepared and proposed like a local write,
         answered there."""
-        req = Request(None, session_id, cxid, op, body, auth_ids, self.now_ms())
+        now = self.now_ms()
+        req = Request(None, session_id, cxid, op, body, auth_ids, now)
         if op != Op.createSession:
-            self.sessions.touch(session_id, self.sessions.timeouts().get(session_id, 0), self.now_ms())
+            s = self.sessions.sessions.get(session_id)
+            if s is not None:  # (not timeouts(): a dict of every session per request)
+                self.sessions.touch(session_id, s.timeout, now)
         self._submit_as(owner, req)
 
     def revalidate_session(self, cnxn, session_id: int, timeout: int, passwd_ok: bool, now: int) -> None:
@@ -181,7 +184,8 @@ class LeaderZooKeeperServer(ZooKeeperServer):
         (:meth:`log_proposed`); its fsync is the leader's own ACK."""
         zxid = req.hdr.zxid
         self.proposed[zxid] = req
-        self.broadcaster.propose(zxid, proposal_data(req), req)
+        req.txn_bytes = data = proposal_data(req)
+        self.broadcaster.propose(zxid, data, req)
 
     def log_proposed(self, zxid: int) -> None:
         """The core's env.log for a txn it proposed: into the local Sync stage."""
@@ -255,9 +259,11 @@ class LearnerZooKeeperServer(ZooKeeperServer):
     def log_proposal(self, data: bytes) -> None:
         """The core's env.log: a PROPOSAL (or a txn of the sync) into the log; it is applied
         at its commit (:meth:`committed`), in the same order."""
-        hdr, txn, digest = decode_txn(data)
+        hdr, txn, digest, exact = decode_txn_entry(data)
         req = Request(None, hdr.clientId, hdr.cxid, hdr.type, b"", None, self.now_ms())
         req.hdr, req.txn, req.digest, req.zxid = hdr, txn, digest, hdr.zxid
+        if exact:  # logged as received (FollowerZooKeeperServer.logRequest re-encodes them)
+            req.txn_bytes = data
         self.pending_txns.append(req)
         self.sync.process(req)
 

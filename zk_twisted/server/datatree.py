@@ -84,6 +84,14 @@ def ttl_to_owner(ttl: int) -> int:
     return to_signed64(EXTENDED_MASK | ttl)
 
 
+def _stat_copy(node: DataNode) -> DataNode:
+    """What a snapshot writes of a node (no children: its paths carry the structure)."""
+    return DataNode(
+        node.data, node.acl, node.czxid, node.mzxid, node.ctime, node.mtime, node.version,
+        node.cversion, node.aversion, node.ephemeral_owner, node.pzxid,
+    )  # fmt: skip
+
+
 class DataNode:
     """One znode: data, interned ACL, the persisted stat fields and the child names."""
 
@@ -172,6 +180,8 @@ class DataTree:
     #: is not added yet (keyed by node: the root has two paths, "" and "/")
     _pending: dict[DataNode, str] = field(default_factory=dict)
     data_size: int = 0
+    #: copy-on-write views open on the tree (:meth:`open_view`); empty but for an exact SNAP
+    views: list[dict[str, tuple[DataNode, int]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.quotas = Quotas(self)
@@ -306,8 +316,33 @@ class DataTree:
 
     def _changing(self, path: str, node: DataNode) -> None:
         """nodes.preChange: take the node's old digest out before mutating it."""
+        if self.views:
+            self.keep_old(path, node)
         self._digest_remove(path, node)
         node.digest = None
+
+    # ------------------------------------------------------------------ views
+    def open_view(self) -> dict[str, tuple[DataNode, int]]:
+        """A copy-on-write view of the tree as it is now: from here on, the first change
+        (or the deletion) of each node leaves a copy of its old state in the returned dict
+        (path -> (node, ACL id)), so a walk that reads ``view.get(path)`` before the live
+        node sees the tree exactly as it was when the view opened.  :meth:`close_view` ends it."""
+        view: dict[str, tuple[DataNode, int]] = {}
+        self.views.append(view)
+        return view
+
+    def close_view(self, view: dict) -> None:
+        if any(v is view for v in self.views):
+            self.views = [v for v in self.views if v is not view]
+
+    def keep_old(self, path: str, node: DataNode) -> None:
+        """``node`` is about to change or go: every open view that lacks it keeps a copy."""
+        old = None
+        for view in self.views:
+            if path not in view:
+                if old is None:
+                    old = (_stat_copy(node), self.acl_cache.id_of(node.acl))
+                view[path] = old
 
     def digest(self) -> int:
         """The tree digest as a signed Java long."""
@@ -482,6 +517,8 @@ class DataTree:
         if zxid > parent.pzxid:
             parent.pzxid = zxid
         self._digest_add(parent_path, parent)
+        if self.views:
+            self.keep_old(path, node)
         self._digest_remove(path, node)
         del nodes[path]
         self.data_size -= len(path) + (len(node.data) if node.data else 0)

@@ -75,6 +75,8 @@ class Quotas:
         if node is None:
             log.error("Missing node for stat %s", stat_path(prefix))
             return
+        if self.tree.views:
+            self.tree.keep_old(stat_path(prefix), node)
         stats = parse_stats(node.data)
         stats["count"] = stats.get("count", -1) + count_diff
         stats["bytes"] = stats.get("bytes", -1) + bytes_diff
@@ -101,6 +103,8 @@ class Quotas:
         if node is None:
             return
         count, size = self._counts(path)
+        if self.tree.views:
+            self.tree.keep_old(stat_path(path), node)
         node.data = format_stats({"count": count, "bytes": size})
 
     # ---- hooks called by DataTree after each change

@@ -29,7 +29,7 @@ class Request:
 
     __slots__ = (
         "cnxn", "session_id", "cxid", "type", "payload", "auth_ids",
-        "hdr", "txn", "digest", "error", "zxid", "start", "response_sent",
+        "hdr", "txn", "digest", "error", "zxid", "start", "response_sent", "txn_bytes",
     )  # fmt: skip
 
     def __init__(self, cnxn, session_id: int, cxid: int, type_: int, payload: bytes, auth_ids, start: int = 0):
@@ -46,6 +46,9 @@ class Request:
         self.zxid = 0
         self.start = start
         self.response_sent = False
+        #: hdr + txn + digest as Util.marshallTxnEntry writes them, once made (the PROPOSAL's
+        #: data): the log writes these bytes rather than encoding the txn again
+        self.txn_bytes: bytes | None = None
 
     @property
     def is_txn(self) -> bool:

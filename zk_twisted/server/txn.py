@@ -30,24 +30,26 @@ TXN_RECORDS: dict[int, type] = {
 
 def decode_txn_body(txn_type: int, buf: bytes, off: int = 0):
     """The txn record of ``txn_type`` at ``buf[off:]`` (a multi sub-txn or a log entry)."""
-    rec, _ = _read_txn(txn_type, buf, off)
+    rec, _, _ = _read_txn(txn_type, buf, off)
     return rec
 
 
 def _read_txn(txn_type: int, buf: bytes, off: int):
+    """(record, end, as written): False for a pre-3.x CreateTxn, which encodes longer."""
     cls = TXN_RECORDS.get(txn_type)
     if cls is None:
         raise JuteError(f"Unsupported Txn with type={txn_type}")
     if txn_type == OpCode.closeSession and off >= len(buf):
-        return None, off  # logs written without closeSessionTxn have no body
+        return None, off, True  # logs written without closeSessionTxn have no body
     try:
-        return cls._read(buf, off)
+        rec, end = cls._read(buf, off)
+        return rec, end, True
     except JuteError:
         if txn_type != OpCode.create:
             raise
     # a 3.x-early CreateTxn without parentCVersion
     v0, end = R.CreateTxnV0._read(buf, off)
-    return R.CreateTxn(v0.path, v0.data, v0.acl, v0.ephemeral, -1), end
+    return R.CreateTxn(v0.path, v0.data, v0.acl, v0.ephemeral, -1), end, False
 
 
 def encode_txn(hdr, txn, digest=None) -> bytes:
@@ -63,12 +65,18 @@ def encode_txn(hdr, txn, digest=None) -> bytes:
 
 def decode_txn(buf: bytes):
     """Inverse of :func:`encode_txn` -> (TxnHeader, txn or None, TxnDigest or None)."""
+    return decode_txn_entry(buf)[:3]
+
+
+def decode_txn_entry(buf: bytes):
+    """:func:`decode_txn`, plus whether :func:`encode_txn` of what it read gives back
+    ``buf`` itself (nothing left over or skipped), so ``buf`` can be logged as it is."""
     hdr, off = R.TxnHeader._read(buf, 0)
-    txn, off = _read_txn(hdr.type, buf, off)
+    txn, off, exact = _read_txn(hdr.type, buf, off)
     digest = None
     if off < len(buf):
         try:
             digest, off = R.TxnDigest._read(buf, off)
         except JuteError:
             digest = None
-    return hdr, txn, digest
+    return hdr, txn, digest, exact and off == len(buf)

@@ -10,8 +10,9 @@
 With pytest the ``zk_server`` fixture does the same per test (installed with zk_twisted,
 entry point ``pytest11``; see :mod:`zk_twisted.testing.pytest_plugin`).  Each server is a
 real ``twistd zkserver`` process on a free loopback port with its data in a temporary
-directory, removed afterwards.  A 3-node ``zk_ensemble`` comes once zk_twisted runs
-ensembles (it will start one :class:`ServerProcess` per node).
+directory, removed afterwards.  :func:`ensemble` and the ``zk_ensemble`` fixture start
+a 3-member ensemble (:class:`Ensemble`, one :class:`ServerProcess` per member) for code
+that must see a leader die or a member come back.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .ensemble import Ensemble
 from .process import ServerProcess, ServerStartError, four_letter, free_port
 
-__all__ = ["ServerProcess", "ServerStartError", "four_letter", "free_port", "server"]
+__all__ = ["Ensemble", "ServerProcess", "ServerStartError", "ensemble", "four_letter", "free_port", "server"]
 
 
 @contextmanager
@@ -40,5 +42,23 @@ def server(config: dict | None = None, base: str | None = None, timeout: float =
         yield srv
     finally:
         srv.stop()
+        if owned:
+            shutil.rmtree(where, ignore_errors=True)
+
+
+@contextmanager
+def ensemble(
+    size: int = 3, config: dict | None = None, base: str | None = None, timeout: float = 60.0
+) -> Iterator[Ensemble]:
+    """A fresh ensemble of ``size`` members, serving, while the block runs (``config``:
+    extra zoo.cfg keys of every member; ``base`` as for :func:`server`)."""
+    owned = base is None
+    where = tempfile.mkdtemp(prefix="zk_twisted-ensemble-") if owned else base
+    ens = Ensemble(where, size, config)
+    try:
+        ens.start(timeout)
+        yield ens
+    finally:
+        ens.stop()
         if owned:
             shutil.rmtree(where, ignore_errors=True)

@@ -1,13 +1,14 @@
 """One zk_twisted server as a child ``twistd`` process, for test suites of client code.
 
-Shared by :func:`zk_twisted.testing.server` and the pytest plugin's fixtures (and, once
-ensembles exist, by ``zk_ensemble``: one :class:`ServerProcess` per node with the quorum's
-``server.N`` lines in ``config``).  Only loopback addresses; ports come from the OS.
+Shared by :func:`zk_twisted.testing.server`, :class:`~zk_twisted.testing.ensemble.Ensemble`
+(one per member, with the quorum's ``server.N`` lines in ``config``) and the pytest plugin's
+fixtures.  Only loopback addresses.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,11 +34,31 @@ class ServerStartError(RuntimeError):
     """The server exited or did not serve in time; the message ends with its log."""
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+#: server ports come from below the kernel's ephemeral range: a member down between a kill
+#: and its restart must find its port free again, while every outgoing connection (a
+#: client's, a peer's) takes its local port from the ephemeral range
+SERVER_PORTS = range(10000, max(12000, _ephemeral_low() - 300))
+_port_rng = random.Random()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now (the OS picks it)."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port below the ephemeral range that is free on ``host`` right now."""
+    for _ in range(500):
+        port = _port_rng.randrange(SERVER_PORTS.start, SERVER_PORTS.stop)
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port in {SERVER_PORTS}")
 
 
 def four_letter(port: int, word: str, timeout: float = 2.0, host: str = "127.0.0.1") -> str:
@@ -59,16 +80,26 @@ class ServerProcess:
     """A standalone zk_twisted server: ``start()``, ``stop()`` (SIGTERM), ``kill()`` (SIGKILL),
     ``restart()``; ``hosts`` is the connect string, ``log()`` the server's output so far."""
 
-    def __init__(self, base: str | os.PathLike, config: dict | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        base: str | os.PathLike,
+        config: dict | None = None,
+        port: int | None = None,
+        data_dir: str | os.PathLike | None = None,
+        env: dict | None = None,
+    ) -> None:
+        """``env``: variables set for the server over this process's environment (say
+        ``SERVER_JVMFLAGS``, read as zkServer.sh's JVM flags)."""
         self.base = Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
         #: a port of our choosing may be taken by someone else before the server binds it
         self._own_port = port is None
         self.port = port or free_port()
-        self.data_dir = self.base / "data"
+        self.data_dir = Path(data_dir) if data_dir else self.base / "data"
         self.cfg_path = self.base / "zoo.cfg"
         self.log_path = self.base / "server.log"
         self.config = dict(config or {})
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self._log_offset = 0
 
@@ -85,10 +116,17 @@ class ServerProcess:
         """Launch and wait until the server answers ``ruok`` (raises ServerStartError)."""
         return self.launch().finish_start(timeout)
 
-    def launch(self) -> ServerProcess:
-        """Start the process and return at once (:meth:`finish_start` waits for it)."""
+    def write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.cfg_path.write_text("\n".join(self.config_lines()) + "\n")
+
+    def process_env(self) -> dict[str, str]:
+        """The server's environment: this process's, with :attr:`env` over it."""
+        return {**os.environ, **self.env}
+
+    def launch(self) -> ServerProcess:
+        """Start the process and return at once (:meth:`finish_start` waits for it)."""
+        self.write_config()
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -97,6 +135,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=str(self.base),
+                env=self.process_env(),
                 start_new_session=True,
             )
         return self

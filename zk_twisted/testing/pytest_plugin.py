@@ -11,8 +11,10 @@ While a test runs, the server for the next one is already starting (one spare, l
 once the current one serves, for the same config), so a suite waits for start-up once
 rather than once per test.  ``--zk-server-no-spare`` turns that off.
 
-Reserved for later: ``zk_ensemble`` (3 nodes, ``kill(n)`` / ``restart(n)`` /
-``partition(...)``), once zk_twisted runs ensembles.
+* ``zk_ensemble``: a fresh 3-member ensemble per test (:class:`Ensemble`: ``.hosts`` of
+  every member, ``.leader()``, ``.mode(sid)``, ``.kill(sid)``, ``.stop(sid)``,
+  ``.restart(sid)``, ``.members[sid]``), started and serving; its members' logs go into a
+  failing test's report.  ``zk_ensemble_config``: its extra zoo.cfg keys (``{}``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from .ensemble import Ensemble
 from .process import ServerProcess
 
 _SERVERS = pytest.StashKey[list]()
@@ -85,6 +88,24 @@ def zk_server(request, zk_server_config, _zk_server_pool) -> ServerProcess:
     request.node.stash.setdefault(_SERVERS, []).append(srv)
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def zk_ensemble_config() -> dict:
+    """Extra zoo.cfg keys for every member of ``zk_ensemble`` (override to change)."""
+    return {}
+
+
+@pytest.fixture
+def zk_ensemble(request, zk_ensemble_config, tmp_path_factory) -> Ensemble:
+    """A running 3-member zk_twisted ensemble for this test, fresh; stopped afterwards."""
+    ens = Ensemble(tmp_path_factory.mktemp("zk_ensemble"), 3, dict(zk_ensemble_config))
+    request.node.stash.setdefault(_SERVERS, []).extend(ens.members.values())
+    try:
+        ens.start()
+        yield ens
+    finally:
+        ens.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,7 +3,8 @@
 :class:`ManualSyncWriter` stands in for the Sync stage's log thread
 (``persistence.sync.SyncThread``, same interface): txns queue up, and a batch is written
 and reported durable only when the driver takes an ``fsync`` event, so a crash loses
-exactly what was queued and not fsync'd.  :class:`SimStorage` is ``persistence.storage.Storage``
+exactly what was queued and not fsync'd.  :class:`SimEpochDisk` is the epoch files' disk,
+on which the driver can cut the power in the middle of a write.  :class:`SimStorage` is ``persistence.storage.Storage``
 with that writer, an inline snapshot worker (:class:`InlineWorker`) whose cooperative walk
 runs on the simulated clock, and a seeded snapshot schedule.  No persistence code changes.
 """
@@ -16,11 +17,12 @@ from collections.abc import Callable
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
+from ..persistence.diskio import DiskIO
 from ..persistence.storage import Storage
 from ..persistence.sync import ROLL, LogQueue, SnapshotTaker, SyncRequestProcessor
 from .simnet import SimReactor
 
-__all__ = ["InlineWorker", "ManualSyncWriter", "SimStorage"]
+__all__ = ["InlineWorker", "ManualSyncWriter", "PowerCut", "SimEpochDisk", "SimStorage"]
 
 
 class InlineWorker:
@@ -31,6 +33,70 @@ class InlineWorker:
 
     def stop(self) -> None:
         pass
+
+
+class PowerCut(BaseException):
+    """The power went in the middle of a disk operation (a BaseException: the node code
+    must not catch it as an error of its own; Deferreds still may, hence ``SimEpochDisk.cut``)."""
+
+
+class SimEpochDisk(DiskIO):
+    """The real disk for a node's epoch files, except that the driver may :meth:`arm` a
+    power cut just before the n-th next primitive operation: that one and every later one
+    raise :class:`PowerCut` and do nothing, and ``cut`` tells the driver to crash the node.
+    What was done before the cut stays on disk, as it is (the simulation's files hold what
+    was written: there is no page cache to lose)."""
+
+    def __init__(self) -> None:
+        self.armed: int | None = None
+        self.cut = False
+
+    def arm(self, n: int) -> None:
+        self.armed = max(1, n)
+
+    def _op(self) -> None:
+        if not self.cut and self.armed is not None:
+            self.armed -= 1
+            if self.armed == 0:
+                self.cut, self.armed = True, None
+        if self.cut:
+            raise PowerCut()
+
+    def create(self, path, mode=0o644):
+        self._op()
+        return super().create(path, mode)
+
+    def open_write(self, path):
+        self._op()
+        return super().open_write(path)
+
+    def pwrite(self, fd, data, offset):
+        self._op()
+        return super().pwrite(fd, data, offset)
+
+    def fsync(self, fd):
+        self._op()
+
+    def fdatasync(self, fd):
+        self._op()
+
+    def truncate(self, fd, size):
+        self._op()
+        super().truncate(fd, size)
+
+    def close(self, fd):
+        super().close(fd)  # never cut: the descriptor is the process's, not the disk's
+
+    def rename(self, src, dst):
+        self._op()
+        super().rename(src, dst)
+
+    def unlink(self, path):
+        self._op()
+        super().unlink(path)
+
+    def fsync_dir(self, directory):
+        self._op()
 
 
 class ManualSyncWriter:

@@ -28,8 +28,13 @@ for what can happen next and applies one with :meth:`Simulation.step`; faults ar
 :meth:`Simulation.run` takes events from a ``random.Random``; the same seed and fault plan
 give the same :attr:`Simulation.trace`.  :meth:`Simulation.check` asserts the ensemble's
 safety properties (one established leader per epoch, prefix-consistent committed
-histories, no acknowledged write lost) and is called after every step when
-``check_every_step`` is set.
+histories, no acknowledged write lost, a serving leader holding every txn committed in
+earlier epochs) and is called after every step when ``check_every_step`` is set; a
+restart checks that the data dir starts and holds every txn committed before its
+currentEpoch.  Each :class:`SafetyViolation` names its invariant (:data:`INVARIANTS`).
+:meth:`~Simulation.cut_epoch` cuts a member's power in the middle of its next epoch-file
+write (:class:`~zk_twisted.testing.simdisk.SimEpochDisk`).  The seeded bugs that show these
+checks bite are :mod:`zk_twisted.testing.mutants` (catalogue: ``python -m conformance mutants``).
 
 Node state for a driver: ``sim.nodes[sid]`` (:class:`SimNode`): ``peer`` (the QuorumPeer,
 None while crashed), ``peer.state`` / ``peer.role`` / ``peer.role.core`` (the ZAB core),
@@ -75,7 +80,7 @@ from ..quorum import roles as quorum_roles
 from ..quorum.peer import QuorumPeer
 from ..server.datatree import DataTree
 from ..server.zkdatabase import ZKDatabase
-from .simdisk import InlineWorker, ManualSyncWriter, SimStorage
+from .simdisk import InlineWorker, ManualSyncWriter, PowerCut, SimEpochDisk, SimStorage
 from .simnet import CLIENT, HOST, Event, SimNetwork, SimReactor
 
 __all__ = [
@@ -98,14 +103,33 @@ log = logging.getLogger(__name__)
 
 
 class SafetyViolation(AssertionError):
-    """An ensemble safety property does not hold; the message says which and where."""
+    """An ensemble safety property does not hold; the message says where, ``invariant``
+    which (one of :data:`INVARIANTS`)."""
+
+    def __init__(self, message: str, invariant: str = "") -> None:
+        super().__init__(message)
+        self.invariant = invariant
+
+
+#: what :meth:`Simulation.check` and its helpers assert, by the name a SafetyViolation carries
+INVARIANTS = {
+    "one_leader_per_epoch": "at most one leader established in each epoch",
+    "prefix_consistency": "every serving member's applied txns agree with the committed history",
+    "no_acked_write_lost": "a later epoch's leader has every write a client saw acknowledged",
+    "leader_completeness": "a serving leader of epoch e has every txn committed before e",
+    "epoch_history": "a member restarting with currentEpoch e has every txn committed before e",
+    "restartable": "a crashed member's data dir starts again",
+    "txn_log_ok": "no member's txn log write fails",
+    "convergence": "once faults stop, every member serves the same tree with every acked write",
+}
 
 
 @dataclass(frozen=True)
 class Fault:
     """A fault of a plan: ``kind`` crash / restart / partition / heal / cut / write /
-    power (every member crashes at once); ``args`` its node ids (``cut``: an index into the
-    open connections)."""
+    power (every member crashes at once) / cut_epoch (a member's power goes in the middle
+    of its next epoch-file write); ``args`` its node ids (``cut``: an index into the open
+    connections; ``cut_epoch``: the sid and which file operation the power goes before)."""
 
     kind: str
     args: tuple = ()
@@ -134,6 +158,8 @@ class SimNode:
     serving_epoch: int | None = None
     serving_as: ServerState | None = None
     failures: list = field(default_factory=list)
+    #: the epoch files' disk of this incarnation (a power cut can be armed on it)
+    epoch_disk: SimEpochDisk | None = None
 
     @property
     def alive(self) -> bool:
@@ -169,6 +195,7 @@ class SimNode:
         )
         opened = self._open_storage(cfg)
         self.peer = QuorumPeer(cfg, self.reactor, opened, self.sim.election_factory, self._role)
+        self.epoch_disk = self.peer.epochs.io = SimEpochDisk()
         self.peer.startService()
 
     def _open_storage(self, cfg):
@@ -214,6 +241,9 @@ class SimNode:
         serving, ended = role.serving, role.role_ended
 
         def on_serving(epoch):
+            if node.history_base is None and not node.history:
+                # before a leader's serving() names the epoch in the database's last zxid
+                node.history_base = node.db.last_processed_zxid
             serving(epoch)
             node.serving_epoch, node.serving_as = epoch, decision.state
             node.sim._established(node, epoch, decision.state)
@@ -515,6 +545,15 @@ class Simulation:
     def step(self, ev: Event) -> None:
         self.trace.append(str(ev))
         self.steps += 1
+        try:
+            self._dispatch(ev)
+        except PowerCut:
+            pass  # the node that lost power crashes below
+        self._power_cuts()
+        if self.check_every_step:
+            self.check()
+
+    def _dispatch(self, ev: Event) -> None:
         k = ev.kind
         if k == "deliver":
             self.net.deliver(*ev.key)
@@ -537,8 +576,14 @@ class Simulation:
             self._advance(max(0.0, due - self.clock.seconds()))
         else:
             raise ValueError(f"unknown event {ev}")
-        if self.check_every_step:
-            self.check()
+
+    def _power_cuts(self) -> None:
+        """A node whose epoch disk lost power in the last step crashes now (its code may
+        have caught the PowerCut in a Deferred; it did nothing on disk after it)."""
+        for n in self.nodes.values():
+            if n.alive and n.epoch_disk is not None and n.epoch_disk.cut:
+                self.trace.append(f"power_cut({n.sid})")
+                n.crash()
 
     def _advance(self, dt: float) -> None:
         """Clock.advance; a timer call that raises is logged (as the reactor logs it) and
@@ -568,8 +613,11 @@ class Simulation:
         elif k == "power":
             for sid in self.sids:
                 self.crash(sid)
+        elif k == "cut_epoch":
+            self.cut_epoch(*a)
         else:
             raise ValueError(f"unknown fault {fault}")
+        self._power_cuts()
         if self.check_every_step:
             self.check()
 
@@ -584,7 +632,18 @@ class Simulation:
             try:
                 self.nodes[sid].start()
             except Exception as e:
-                raise SafetyViolation(f"server {sid} cannot restart from its data dir: {e}") from e
+                raise SafetyViolation(
+                    f"server {sid} cannot restart from its data dir: {e}", invariant="restartable"
+                ) from e
+            self._check_epoch_history(self.nodes[sid])
+
+    def cut_epoch(self, sid: int, n: int = 2) -> None:
+        """Member ``sid`` loses power just before the ``n``-th next file operation on its
+        epoch files (the next epoch write is torn there), and crashes."""
+        node = self.nodes[sid]
+        if node.alive:
+            self.trace.append(f"cut_epoch({sid},{n})")
+            node.epoch_disk.arm(n)
 
     def partition(self, a: int, b: int) -> None:
         if a != b:
@@ -622,7 +681,10 @@ class Simulation:
         if state == ServerState.LEADING:
             other = self.leaders.setdefault(epoch, node.sid)
             if other != node.sid:
-                raise SafetyViolation(f"two leaders established in epoch {epoch}: {other} and {node.sid}")
+                raise SafetyViolation(
+                    f"two leaders established in epoch {epoch}: {other} and {node.sid}",
+                    invariant="one_leader_per_epoch",
+                )
 
     def _acked(self, o: ClientOutcome) -> None:
         member = self.nodes[o.member]
@@ -667,7 +729,8 @@ class Simulation:
         for n in self.nodes.values():
             if n.failures:
                 raise SafetyViolation(
-                    f"server {n.sid}: the txn log failed: {n.failures[0].getErrorMessage()}"
+                    f"server {n.sid}: the txn log failed: {n.failures[0].getErrorMessage()}",
+                    invariant="txn_log_ok",
                 )
         serving = [n for n in self.nodes.values() if n.serving]
         for n in serving:
@@ -675,13 +738,48 @@ class Simulation:
         for n in serving:
             if n.serving_as != ServerState.LEADING:
                 continue
+            self._check_leader_complete(n)
             tree = n.db.tree
             for o in self.acked:
                 if n.serving_epoch >= o.epoch_at_ack and tree.get_node(o.path) is None:
                     raise SafetyViolation(
                         f"acknowledged write {o.path} (zxid 0x{o.zxid:x} via {o.member}) missing at "
-                        f"leader {n.sid} of epoch {n.serving_epoch}"
+                        f"leader {n.sid} of epoch {n.serving_epoch}",
+                        invariant="no_acked_write_lost",
                     )
+
+    def _last_committed_before(self, epoch: int) -> int:
+        """The last zxid of the committed history seen that belongs to an epoch before ``epoch``."""
+        for key in reversed(self.committed):
+            if key[0] >> 32 < epoch:
+                return key[0]
+        return 0
+
+    def _check_leader_complete(self, n: SimNode) -> None:
+        """A serving leader of epoch e holds every txn committed in the epochs before e (its
+        history reaches the last of them; prefix consistency says they are the same txns)."""
+        need = self._last_committed_before(n.serving_epoch)
+        top = n.history[-1][0] if n.history else n.base_zxid
+        if top < need:
+            raise SafetyViolation(
+                f"leader {n.sid} of epoch {n.serving_epoch} lacks committed txns: its history ends at "
+                f"0x{top:x}, the committed history of earlier epochs at 0x{need:x}",
+                invariant="leader_completeness",
+            )
+
+    def _check_epoch_history(self, n: SimNode) -> None:
+        """A member that starts with currentEpoch e holds every txn committed before e: it
+        acknowledged e's NEWLEADER only with them on disk (else its vote, carrying e, may win
+        over the members that have them: ZOOKEEPER-4643's data loss)."""
+        epoch = n.peer.current_epoch
+        need = self._last_committed_before(epoch)
+        have = n.db.last_processed_zxid
+        if have < need:
+            raise SafetyViolation(
+                f"server {n.sid} restarted with currentEpoch {epoch} but its data dir ends at 0x{have:x}, "
+                f"before 0x{need:x}, the last txn committed before epoch {epoch}",
+                invariant="epoch_history",
+            )
 
     def _merge_committed(self, n: SimNode) -> None:
         """A serving member's applied txns are committed: they must agree with (and may
@@ -703,7 +801,8 @@ class Simulation:
                 a, b = glob[start + i], mine[i]
                 raise SafetyViolation(
                     f"server {n.sid} (epoch {n.serving_epoch}) applied txn 0x{b[0]:x} {b[1:]} where the "
-                    f"committed history has 0x{a[0]:x} {a[1:]}"
+                    f"committed history has 0x{a[0]:x} {a[1:]}",
+                    invariant="prefix_consistency",
                 )
         if len(mine) > common:
             glob.extend(mine[common:])
@@ -801,7 +900,9 @@ class Simulation:
             states = {
                 s: (x.peer.state.name if x.peer else "dead", x.serving_epoch) for s, x in self.nodes.items()
             }
-            raise SafetyViolation(f"no convergence within {max_steps} steps: {states}")
+            raise SafetyViolation(
+                f"no convergence within {max_steps} steps: {states}", invariant="convergence"
+            )
         return n
 
 

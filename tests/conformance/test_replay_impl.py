@@ -1,0 +1,92 @@
+"""Spec traces replayed against zk_twisted's real nodes (conformance/replay_impl.py).
+
+The traces come from spec/ZkSystemTraces.cfg through the walker (one JVM per session); each
+replays on the whole-node simulation's real QuorumPeers.  A divergence that is exactly one of
+the two known differences (replay_impl.KNOWN) stops its trace and is counted apart; any
+other fails.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+from conformance.impl_run import read_traces, replay_traces
+from conformance.msc import render_divergence
+from conformance.replay_impl import KNOWN, replay_trace
+
+SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "spec")
+
+TRACES = int(os.environ.get("ZK_REPLAY_TRACES", "30"))
+
+
+@pytest.fixture(scope="module")
+def traces(jvm, tmp_path_factory) -> list[dict]:
+    from conformance.walker import generate_traces
+
+    out = tmp_path_factory.mktemp("replay") / "traces.jsonl"
+    generate_traces(
+        os.path.join(SPEC, "ZkSystemTraces.cfg"), TRACES, 50, out=str(out), seed=11, progress=False
+    )
+    return list(read_traces(out))
+
+
+def test_generated_traces_replay_against_the_real_nodes_without_divergence(traces, tmp_path):
+    res = replay_traces(traces, report_dir=tmp_path)
+    assert res["divergences"] == [], json.dumps(res["divergences"][:1], indent=1)
+    assert res["traces"] == TRACES
+    assert set(res["stopped_at"]) <= {"HandleSNAP"}
+    assert set(res["known_divergences"]) <= set(KNOWN)
+    covered = set(res["actions_covered"])
+    # election, discovery, synchronization, broadcast and faults all replay
+    assert {"HandleNotification", "FinalizeElection", "ElectionTimeout", "HandleFOLLOWERINFO",
+            "HandleLEADERINFO", "HandleACKEPOCH", "HandleNEWLEADER", "HandleACK", "Crash", "Restart",
+            "LinkBreak", "LinkHeal"} <= covered  # fmt: skip
+    assert covered & {"HandleDIFF", "HandleTRUNC"}
+    assert res["steps"] >= 10 * TRACES
+
+
+def _diverging_copy(trace: dict, step: int) -> dict:
+    t = copy.deepcopy(trace)
+    t["steps"][step]["state"]["currentEpoch"][0] += 7
+    return t
+
+
+def test_a_forced_divergence_is_caught_and_its_report_names_step_and_field(traces, tmp_path):
+    trace = next(t for t in traces if replay_trace(t).steps >= 5)
+    res = replay_trace(_diverging_copy(trace, 3), 0)
+    d = res.divergence
+    assert d is not None and d.step == 3 and set(d.fields) == {"currentEpoch"}
+    assert d.fields["currentEpoch"]["1"]["spec"] == d.fields["currentEpoch"]["1"]["impl"] + 7
+    page = render_divergence(tmp_path / "d.html", d, res.events, 3).read_text()
+    assert "step <b>3</b>" in page and "differing fields: <b>currentEpoch</b>" in page and "<svg" in page
+    # the CLI's batch writes the same report and names it
+    summary = replay_traces([_diverging_copy(trace, 3)], report_dir=tmp_path / "batch")
+    (only,) = summary["divergences"]
+    assert only["step"] == 3 and "currentEpoch" in only["fields"]
+    assert "differing fields: <b>currentEpoch</b>" in open(only["report"], encoding="utf-8").read()
+
+
+def test_a_step_the_implementation_cannot_take_is_a_divergence(traces):
+    trace = copy.deepcopy(next(t for t in traces if replay_trace(t).steps >= 3))
+    step = trace["steps"][2]
+    step["action"], step["params"] = "HandleUPTODATE", {"i": 1, "j": 2}  # nothing of the kind in flight
+    d = replay_trace(trace).divergence
+    assert d is not None and d.step == 2 and set(d.fields) == {"enabled"}
+
+
+def test_the_known_differences_are_real_and_only_on_election_links(traces):
+    """Strict replay counts them: 3.8's QuorumCnxManager resends its kept message on a new
+    connection, and its notification timeout re-sends to all (replay_impl.KNOWN).  When this
+    stops finding them, KNOWN can shrink."""
+    seen = []
+    for t in traces:
+        res = replay_trace(t, strict=True)
+        assert res.known is None
+        if res.divergence is not None:
+            seen.append((res.divergence.action, sorted(res.divergence.fields)))
+    assert ("Restart", ["emsgs"]) in seen
+    assert all(f == ["emsgs"] for _, f in seen), seen
