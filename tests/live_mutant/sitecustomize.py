@@ -7,7 +7,9 @@ process and is not on this branch; a live ``twistd`` process needs the patch in 
 interpreter, which Python's sitecustomize hook gives without a switch in the node code.)
 
 ``follower_skips_current_epoch``: a follower ACKs NEWLEADER without writing currentEpoch
-(the spec's mutant of that name breaks CurrentEpochCoversLog).
+(the spec's mutant of that name breaks CurrentEpochCoversLog).  Any other name is one of the
+mutant catalogue's (zk_twisted/testing/mutants.py, merged meanwhile), applied for the
+process's whole life.
 """
 
 import os
@@ -22,3 +24,7 @@ if os.environ.get("ZK_TWISTED_LIVE_MUTANT") == "follower_skips_current_epoch":
         self.sync_stage = learner.NEWLEADER_ACKED
 
     learner.Learner._ack_newleader = _ack_newleader
+elif os.environ.get("ZK_TWISTED_LIVE_MUTANT"):
+    from zk_twisted.testing.mutants import mutant
+
+    mutant(os.environ["ZK_TWISTED_LIVE_MUTANT"]).__enter__()  # never left: the process's life

@@ -472,9 +472,13 @@ class Leader:
                 break
             if z > after:
                 acked.append(z)
+        before = self.last_committed
         for z in acked:
             self.process_ack(self.sid, z)
         self._self_acked = max(self._self_acked, zxid)
+        if tracelog.active is not None and self.last_committed != before:
+            # a commit by the leader's own ACK: an observation, no spec step of its own
+            tracelog.active.record("LeaderCommitted", zxid=tracelog.zx(self.last_committed))
 
     def process_ack(self, sid: int | None, zxid: int) -> None:
         """Leader.processAck + tryToCommit: commit in zxid order once a quorum ACKed."""
