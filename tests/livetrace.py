@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import selectors
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +24,42 @@ from tcpproxy import TCPProxy
 from zkharness import REPO, ZKEnsemble, wait_for
 
 __all__ = ["LiveRun", "faulty_run", "mutant_env", "partition_run"]
+
+
+class LinkRelay(TCPProxy):
+    """A relay whose cut link refuses connections as a closed port does (the listener is
+    closed; reopened on the same port when healed): a connection attempt fails and is
+    retried, as across a real partition, instead of opening and closing at once."""
+
+    def block(self) -> None:
+        done = threading.Event()
+
+        def close() -> None:
+            try:
+                self._sel.unregister(self.listener)
+            except (KeyError, ValueError):
+                pass
+            self.listener.close()
+            self._cut_all()
+            done.set()
+
+        self._call(close)
+        done.wait(10)
+
+    def unblock(self) -> None:
+        done = threading.Event()
+
+        def reopen() -> None:
+            ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind(("127.0.0.1", self.port))
+            ls.listen(64)
+            self.listener = ls
+            self._sel.register(ls, selectors.EVENT_READ, "accept")
+            done.set()
+
+        self._call(reopen)
+        done.wait(10)
 
 
 class LiveRun:
@@ -43,14 +82,14 @@ class LiveRun:
         self.logdir = Path(logdir)
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.ens = ZKEnsemble(Path(base), n, extra={"tickTime": "500", **(extra or {})})
-        self.proxies: dict[tuple[int, int], list[TCPProxy]] = {}
+        self.proxies: dict[tuple[int, int], list[LinkRelay]] = {}
         if partitions:
             bp = self.ens.base_port
             for i, m in self.ens.members.items():
                 for j in self.ens.sids:
                     if j == i:
                         continue
-                    q, e = TCPProxy(bp + 100 + j - 1), TCPProxy(bp + 200 + j - 1)
+                    q, e = LinkRelay(bp + 100 + j - 1), LinkRelay(bp + 200 + j - 1)
                     self.proxies[(i, j)] = [q, e]
                     m.extra[f"server.{j}"] = f"127.0.0.1:{q.port}:{e.port}"
         for i, m in self.ens.members.items():
@@ -67,14 +106,13 @@ class LiveRun:
         """Cut the link i - j (both directions, both ports; what is in flight is lost) and
         refuse new connections over it until :meth:`heal_link`."""
         for p in self.proxies[(i, j)] + self.proxies[(j, i)]:
-            p.refuse = True
-            p.cut()
+            p.block()
         self.note("LinkBreak", i=i, j=j)
 
     def heal_link(self, i: int, j: int) -> None:
         self.note("LinkHeal", i=i, j=j)
         for p in self.proxies[(i, j)] + self.proxies[(j, i)]:
-            p.refuse = False
+            p.unblock()
 
     def note(self, event: str, **params) -> None:
         self._env.write(json.dumps({"t": time.time(), "event": event, "params": params}) + "\n")
