@@ -4,6 +4,7 @@ python -m conformance check  spec/Model.cfg [--workers 2] [--deadlock] [--json] 
 python -m conformance traces spec/Model.cfg -n 1000 --depth 50 -o traces.jsonl
 python -m conformance replay spec/Model.cfg traces.jsonl
 python -m conformance actions spec/Model.cfg
+python -m conformance validate-log LOGDIR [--model spec/ZkSystemLive.cfg]
 python -m conformance mutants [--only NAME ...] [--no-baseline]
 python -m conformance replay-impl spec/ZkSystemTraces.cfg [TRACES.jsonl] [-n N --depth D]
 """
@@ -89,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     _model_args(a)
     a.add_argument("--json", action="store_true")
 
+    v = sub.add_parser("validate-log", help="check live servers' protocol event logs against the spec")
+    v.add_argument("logdir", help="one run's logs (node<sid>.jsonl, env.jsonl), or a folder of runs")
+    v.add_argument("--model", default=None, help="default: spec/ZkSystemLive.cfg")
+    v.add_argument(
+        "--tail-steps", type=int, default=6, help="unlogged steps allowed before each logged crash"
+    )
+    v.add_argument("--max-expansions", type=int, default=50_000, help="search budget per run")
+    v.add_argument("--results", action="store_true", help="include each run's result")
     m = sub.add_parser("mutants", help="seeded bugs in zk_twisted's code and what catches each (JSON)")
     m.add_argument("--only", nargs="+", metavar="NAME", help="these mutants only (default: all)")
     m.add_argument("--budget", type=float, default=120.0, help="seconds per search at most (default 120)")
@@ -110,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             "actions": _actions,
             "mutants": _mutants,
             "replay-impl": _replay_impl,
+            "validate-log": _validate_log,
         }[args.cmd](args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -123,6 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def _validate_log(args) -> int:
+    start_jvm()
+    from .model import Model
+    from .validate_log import DEFAULT_MODEL, validate_dirs
+
+    model = Model.load(args.model or DEFAULT_MODEL)
+    out = validate_dirs(args.logdir, model, tail_steps=args.tail_steps, max_expansions=args.max_expansions)
+    if not args.results:
+        out.pop("results")
+    print(json.dumps(out, indent=1))
+    return EXIT_OK if out["runs"] and out["accepted"] == out["runs"] else EXIT_FAILED
 def _replay_impl(args) -> int:
     import json
     import tempfile

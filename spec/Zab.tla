@@ -60,9 +60,18 @@ ProposalCommitMsgs(s) ==
 (* on-disk txn log is not used (txnLogSync off): a follower behind the     *)
 (* committedLog window gets a SNAP.                                        *)
 (***************************************************************************)
+\* the leader's ZKDatabase lastProcessedZxid as its sync decision reads it:
+\* its last committed txn, except that establishment (3.8's startZkServer:
+\* setlastProcessedZxid(<<epoch, 0>>)) sets <<newEpoch, 0>>, which stays until
+\* the epoch's first commit
+LeaderLastProcessed(i) ==
+    IF zabState[i] = "BROADCAST" /\ lastCommitted[i][1] < newEpoch[i]
+    THEN <<newEpoch[i], 0>>
+    ELSE LastZxid(LeaderCommitted(i))
+
 SyncPackets(i, pz) ==
     LET ch   == LeaderCommitted(i)
-        lp   == LastZxid(ch)
+        lp   == LeaderLastProcessed(i)
         win  == CommittedLog(i)
         minC == IF win = <<>> THEN lp ELSE win[1].zxid
         maxC == IF win = <<>> THEN lp ELSE win[Len(win)].zxid
@@ -525,7 +534,9 @@ Agreement ==
 TotalOrder ==
     \A i \in Server :
         /\ IsPrefix(Delivered(i), commitLog)
-        /\ lastCommitted[i] = LastZxid(Delivered(i))
+        /\ \/ lastCommitted[i] = LastZxid(Delivered(i))
+           \* a SNAP taken at a new epoch's start: the snapshot's point <<e, 0>>
+           \/ lastCommitted[i][2] = 0 /\ ZxidLT(LastZxid(Delivered(i)), lastCommitted[i])
 
 \* primary order: a zxid names one proposal (no two primaries share an
 \* epoch, none reuses a counter); every log is in zxid order and holds a

@@ -132,6 +132,8 @@ _SYSPROP_ACTED = frozenset(
         "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
         "admin.idleTimeout", "leaderServes", "forceSnapshotSync", "cnxTimeout", "quorumCnxnTimeoutMs",
         "leaderConnectDelayDuringRetryMs",
+        # zk_twisted's own (quorum/tracelog.py): the protocol event log for trace validation
+        "zk_twisted.traceLog", "zk_twisted.traceLogFlushMs",
     }
 )  # fmt: skip
 #: ... and only the Java server uses (exact names)

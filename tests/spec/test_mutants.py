@@ -157,7 +157,9 @@ MUTANTS = [
     Mutant(
         "propose_in_old_epoch",
         "the leader numbers a new proposal in the epoch of its last logged txn, not its own epoch",
-        "PrimaryOrder", "Zab", "ZabSpec",
+        # TotalOrder since the SNAP of <<epoch, 0>> to a late joiner (LeaderLastProcessed):
+        # the proposal's zxid is below that follower's commit point; PrimaryOrder before
+        "TotalOrder", "Zab", "ZabSpec",
         [("Zab.tla", "z == <<newEpoch[i], IF last[1] = newEpoch[i] THEN last[2] + 1 ELSE 1>>",
           "z == <<last[1], last[2] + 1>>")],
         constants={"MaxTxns": 2}),

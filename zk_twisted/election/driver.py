@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred
 
+from ..quorum import tracelog
 from .fle import CancelTimer, ConnectAll, Decided, FastLeaderElection, Send, SetTimer, Vote
 from .messages import NotificationError, ServerState, decode_notification, encode_notification
 
@@ -71,7 +72,11 @@ class LeaderElection:
         if self._deferred is not None:
             raise RuntimeError("an election is already running")
         d = self._deferred = Deferred(self._cancelled)
-        self._step(lambda: self.fle.look_for_leader(last_logged_zxid, current_epoch))
+        trace = tracelog.active
+        self._step(
+            lambda: self.fle.look_for_leader(last_logged_zxid, current_epoch),
+            trace.next_round if trace is not None else None,
+        )
         return d
 
     def update_election_vote(self, new_epoch: int) -> None:
@@ -111,12 +116,14 @@ class LeaderElection:
         if not self._busy:
             self._step(None)
 
-    def _step(self, event) -> None:
+    def _step(self, event, label: str | None = None) -> None:
         """Run one event, then every message it looped back, one after the other."""
         self._busy = True
         try:
             if event is not None:
                 self._run(event())
+                if label is not None and tracelog.active is not None:
+                    tracelog.active.record(label)
             while self._inbox and not self.stopped:
                 self._handle(*self._inbox.popleft())
         finally:
@@ -131,13 +138,22 @@ class LeaderElection:
                 self.transport.drop(sid, str(e))
             return
         self._run(self.fle.handle_notification(n))
+        if tracelog.active is not None:
+            tracelog.active.record(
+                "HandleNotification", j=sid, leader=n.leader, zxid=tracelog.zx(n.zxid),
+                round=n.election_epoch, peerEpoch=n.peer_epoch, mstate=ServerState(n.state).name
+                if n.state in (0, 1, 2, 3) else n.state,
+            )  # fmt: skip
 
     def _fire(self) -> None:
         self._timer = None
         kind, self._timer_kind = self._timer_kind, None
         if self.stopped or kind is None:
             return
-        self._step(lambda: self.fle.timer_fired(kind, self.transport.have_delivered()))
+        self._step(
+            lambda: self.fle.timer_fired(kind, self.transport.have_delivered()),
+            "FinalizeElection" if kind == "finalize" else "ElectionTimeout",
+        )
 
     # ---------------------------------------------------------------- decisions out
     def _run(self, actions: list) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from ..jute import records as R
 from . import learner_handler as LH
 from . import payloads as P
+from . import tracelog
 from .learner_handler import LearnerHandler, ProtocolError
 from .packets import (
     PACKET_NAMES,
@@ -457,6 +458,8 @@ class Leader:
             if h.forwarding and h.is_participant:
                 self._send(h, pp)
         self.env.log([(zxid, data)])
+        if tracelog.active is not None:
+            tracelog.active.record("ClientWrite", zxid=tracelog.zx(zxid))
 
     def logged(self, zxid: int) -> None:
         """The leader's own txns up to ``zxid`` are durable: its ACKs (AckRequestProcessor)."""
@@ -469,9 +472,13 @@ class Leader:
                 break
             if z > after:
                 acked.append(z)
+        before = self.last_committed
         for z in acked:
             self.process_ack(self.sid, z)
         self._self_acked = max(self._self_acked, zxid)
+        if tracelog.active is not None and self.last_committed != before:
+            # a commit by the leader's own ACK: an observation, no spec step of its own
+            tracelog.active.record("LeaderCommitted", zxid=tracelog.zx(self.last_committed))
 
     def process_ack(self, sid: int | None, zxid: int) -> None:
         """Leader.processAck + tryToCommit: commit in zxid order once a quorum ACKed."""

@@ -27,6 +27,7 @@ from ..election.messages import ServerState
 from ..network.client_port import ClientFactory, NotServing
 from ..network.fourletter import FourLetterWords
 from ..service import log_config, settings_from_config
+from . import tracelog
 from .epochs import EpochFiles
 from .peeradmin import PeerAdmin
 from .readonly import ReadOnlyZooKeeperServer
@@ -147,6 +148,9 @@ class QuorumPeer(service.Service):
         if self.storage is not None:
             self.storage.start_purge(self.reactor)
         self.election = self._election_factory(cfg, self.reactor)
+        trace = tracelog.configure(cfg, self.reactor)
+        if trace is not None:
+            trace.view = self.trace_view
         self.started_at = time.time()
         log.info("zk_twisted quorum peer %d started in %.3fs", cfg.server_id, time.monotonic() - t0)
         self._loop_done = self._loop()
@@ -169,10 +173,13 @@ class QuorumPeer(service.Service):
 
     @defer.inlineCallbacks
     def _loop(self):
+        role = None
         while self.running:
             self._enter(ServerState.LOOKING)
             t0 = self.reactor.seconds()
             ro = self._schedule_read_only() if self.config.readonly_mode_enabled else None
+            if tracelog.active is not None and role is not None:
+                tracelog.active.next_round = "LeaderTimeout" if role.kind == "leader" else "FollowerTimeout"
             try:
                 decision = yield self.election.election.look_for_leader(
                     self.last_logged_zxid(), self.current_epoch
@@ -202,6 +209,34 @@ class QuorumPeer(service.Service):
                 # broadcast only needs its logged tail applied (all it applied is on disk)
                 self.reload_database(fast=getattr(role, "in_broadcast", False))
                 self.election.election.set_state(ServerState.LOOKING)
+
+    def trace_view(self) -> dict:
+        """This server's spec variables now (spec/README.md), for the protocol event log."""
+        fle = self.election.election.fle
+        role = self.role
+        core = getattr(role, "core", None) if role is not None else None
+        state = fle.state.name
+        # a role that ended (its connections closed) still counts until the next round
+        # starts: the spec leaves a role and starts looking in one step (Leader- /
+        # FollowerTimeout), logged when the round starts
+        if state == "LOOKING" or role is None:
+            zab = "ELECTION"
+        else:
+            zab = getattr(core, "zab_state", "DISCOVERY") if core is not None else "DISCOVERY"
+        if core is not None:
+            # the spec's lastCommitted outlives a role (a new core starts from 0): it only
+            # grows within an incarnation
+            self._trace_committed = max(getattr(self, "_trace_committed", 0), core.last_committed)
+        v = fle.proposal if fle.looking else (fle.current_vote or fle.proposal)
+        return {
+            "state": state,
+            "zabState": zab,
+            "currentEpoch": self.epochs.current_epoch,
+            "acceptedEpoch": self.epochs.accepted_epoch,
+            "logicalclock": fle.logicalclock,
+            "vote": {"leader": v.leader, "zxid": tracelog.zx(v.zxid), "peerEpoch": v.peer_epoch},
+            "lastCommitted": tracelog.zx(getattr(self, "_trace_committed", 0)),
+        }
 
     def _schedule_read_only(self):
         """QuorumPeer.run, LOOKING with readonlymode.enabled: after max(2 s, tickTime) still

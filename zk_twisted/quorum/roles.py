@@ -27,9 +27,10 @@ from ..persistence.files import LOG_PREFIX, sorted_files, zxid_from_name
 from ..persistence.truncate import truncate_log
 from ..persistence.txnlog import LogFileReader, log_readers
 from ..service import settings_from_config
+from . import tracelog
 from .leader import Leader
 from .learner import Learner
-from .packets import PacketType
+from .packets import PACKET_NAMES, PacketType
 from .snapstream import SnapStreamLoader, serialize_snap_stream
 from .sync_choice import DEFAULT_COMMIT_LOG_COUNT, Proposal, TxnLogSlice
 from .verifier import verifier_from_config
@@ -75,6 +76,21 @@ def _proposals(reader: LogFileReader, start: int, upto: int | None) -> Iterator[
         if upto is not None and z > upto:
             return
         yield Proposal(z, bytes(e.body))
+
+
+#: the quorum packets the spec models (spec/README.md's actions), by the side that reads them
+_TRACED_FROM_LEARNER = frozenset({PacketType.FOLLOWERINFO, PacketType.ACKEPOCH, PacketType.ACK})
+_TRACED_FROM_LEADER = frozenset(
+    {
+        PacketType.LEADERINFO, PacketType.DIFF, PacketType.TRUNC, PacketType.SNAP,
+        PacketType.NEWLEADER, PacketType.UPTODATE, PacketType.PROPOSAL, PacketType.COMMIT,
+    }
+)  # fmt: skip
+
+
+def _trace_packet(p, sid) -> None:
+    """One handled packet into the protocol event log: Handle<TYPE>(i, j)."""
+    tracelog.active.record(f"Handle{PACKET_NAMES.get(p.type, p.type)}", j=sid, zxid=tracelog.zx(p.zxid))
 
 
 class _RoleBase:
@@ -235,7 +251,12 @@ class LeaderRole(_RoleBase):
         self.core.learner_connected(conn)
 
     def packet_received(self, conn, p) -> None:
+        if tracelog.active is None or p.type not in _TRACED_FROM_LEARNER:
+            self.core.receive(conn, p)
+            return
+        h = self.core.handlers.get(conn)
         self.core.receive(conn, p)
+        _trace_packet(p, h.sid if h is not None else None)
 
     def connection_lost(self, conn, reason) -> None:
         self.connections.discard(conn)
@@ -388,6 +409,8 @@ class LearnerRole(_RoleBase):
             conn.raw_mode(self._snap_bytes)
             return
         self.core.receive(p)
+        if tracelog.active is not None and p.type in _TRACED_FROM_LEADER:
+            _trace_packet(p, self.decision.leader)
 
     def _snap_bytes(self, data: bytes) -> bytes | None:
         if not self._snap.feed(data):
@@ -395,6 +418,8 @@ class LearnerRole(_RoleBase):
         loader, pkt = self._snap, self._snap_packet
         self._snap = self._snap_packet = None
         self.core.receive(pkt, snapshot=loader)
+        if tracelog.active is not None:
+            _trace_packet(pkt, self.decision.leader)
         return loader.reader.leftover
 
     def connection_lost(self, conn, reason) -> None:
