@@ -269,6 +269,7 @@ def abstract_state(rp) -> dict:
         )
     S["qmsgs"] = [[rp.quorum_in_flight(i, j) for j in sids] for i in sids]
     S["emsgs"] = [[rp.election_in_flight(i, j) for j in sids] for i in sids]
+    S["ekept"] = [[rp.election_kept(i, j) for j in sids] for i in sids]
     return S
 
 
@@ -298,10 +299,10 @@ def diff_states(spec: dict, impl: dict) -> dict[str, dict]:
             continue
         d: dict = {}
         for k, (x, y) in enumerate(zip(a, b, strict=False)):
-            if var in ("qmsgs", "emsgs", "learners", "learnerZxid"):
+            if var in ("qmsgs", "emsgs", "ekept", "learners", "learnerZxid"):
                 for m, (xx, yy) in enumerate(zip(x, y, strict=False)):
                     if xx != yy:
-                        d[f"{k + 1}->{m + 1}" if var.endswith("msgs") else f"{k + 1}.{m + 1}"] = {
+                        d[f"{k + 1}->{m + 1}" if var in ("qmsgs", "emsgs", "ekept") else f"{k + 1}.{m + 1}"] = {
                             "spec": xx,
                             "impl": yy,
                         }

@@ -69,16 +69,16 @@ Decide(i, v, lc, eq, how, cast) ==
     /\ vote' = [vote EXCEPT ![i] = v]
     /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
     /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
-    /\ emsgs' = eq
+    /\ ENoSend(eq)
     /\ StartRole(i, v.leader)
     /\ UNCHANGED <<durableVars, lastCommitted, learners, learnerZxid,
                    connectingFollowers, electingFollowers, newLeaderAckers,
                    proposalAcks, followerVars, brokenLinks, boundVars, ghostVars>>
 
-\* a step of the election alone: eq the election queues after it, cast the
-\* votes sent in it (ghost)
-ElectionOnly(eq, cast) ==
-    /\ emsgs' = eq
+\* a step of the election alone: from the election queues q, i sends m to
+\* every server of S (none: S = {}); cast the votes sent in it (ghost)
+ElectionOnly(q, i, S, m, cast) ==
+    /\ ESend(q, i, S, m)
     /\ castVotes' = castVotes \cup cast
     /\ UNCHANGED decisions
     /\ UNCHANGED <<durableVars, roleVars, leaderVars, followerVars, qmsgs,
@@ -100,21 +100,20 @@ HandleNotification(i, j) ==
        THEN \* WorkerReceiver, out of election: tell a LOOKING peer my vote
             \* (not myself: a notification of mine from my last round)
             LET answer == n.mstate = "LOOKING" /\ j # i
-            IN /\ ElectionOnly(IF answer
-                               THEN Enq(q0, i, j, NotificationMsg(vote[i], lc, state[i]))
-                               ELSE q0,
+            IN /\ ElectionOnly(q0, i, IF answer THEN {j} ELSE {},
+                               NotificationMsg(vote[i], lc, state[i]),
                                IF answer THEN {CastRec(i, vote[i], lc, state[i])} ELSE {})
                /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
        ELSE
        \* WorkerReceiver, LOOKING: answer a peer of an older round
        LET older == n.mstate = "LOOKING" /\ n.melectionEpoch < lc /\ j # i
-           q1 == IF older THEN Enq(q0, i, j, NotificationMsg(vote[i], lc, "LOOKING"))
-                 ELSE q0
+           s1 == IF older THEN {j} ELSE {}
+           m1 == NotificationMsg(vote[i], lc, "LOOKING")
            c1 == IF older THEN {CastRec(i, vote[i], lc, "LOOKING")} ELSE {}
        IN
        IF InFinalize(i) /\ ~VoteGT(nv, vote[i])
        THEN \* finalize wait: a notification that is not better is dropped
-            /\ ElectionOnly(q1, c1)
+            /\ ElectionOnly(q0, i, s1, m1, c1)
             /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
        ELSE IF n.mstate = "LOOKING" /\ n.melectionEpoch > lc
        THEN
@@ -126,11 +125,11 @@ HandleNotification(i, j) ==
                /\ vote' = [vote EXCEPT ![i] = v]
                /\ recvVotes' = [recvVotes EXCEPT ![i] = {nrec}]
                /\ UNCHANGED outOfElection
-               /\ ElectionOnly(Broadcast(q1, i, NotificationMsg(v, ee, "LOOKING")),
+               /\ ElectionOnly(q0, i, Server, NotificationMsg(v, ee, "LOOKING"),
                                {CastRec(i, v, ee, "LOOKING")})
        ELSE IF n.mstate = "LOOKING" /\ n.melectionEpoch < lc
        THEN
-            /\ ElectionOnly(q1, c1)
+            /\ ElectionOnly(q0, i, s1, m1, c1)
             /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
        ELSE IF n.mstate = "LOOKING" /\ VoteGT(nv, vote[i])
        THEN
@@ -139,13 +138,13 @@ HandleNotification(i, j) ==
             /\ vote' = [vote EXCEPT ![i] = nv]
             /\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]
             /\ UNCHANGED <<logicalclock, outOfElection>>
-            /\ ElectionOnly(Broadcast(q1, i, NotificationMsg(nv, lc, "LOOKING")),
+            /\ ElectionOnly(q0, i, Server, NotificationMsg(nv, lc, "LOOKING"),
                             {CastRec(i, nv, lc, "LOOKING")})
        ELSE IF n.mstate = "LOOKING"
        THEN
             /\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]
             /\ UNCHANGED <<logicalclock, vote, outOfElection>>
-            /\ ElectionOnly(q1, c1)
+            /\ ElectionOnly(q0, i, s1, m1, c1)
        ELSE \* n comes from a FOLLOWING or LEADING server
             LET r1 == IF n.melectionEpoch = lc THEN PutVote(recvVotes[i], nrec)
                       ELSE recvVotes[i]
@@ -156,11 +155,11 @@ HandleNotification(i, j) ==
                 d2 == /\ HasQuorumFor(o1, nrec)
                       /\ CheckLeader(i, o1, n.mleader, n.melectionEpoch)
             IN IF d1 \/ d2
-               THEN Decide(i, nv, IF d1 THEN lc ELSE n.melectionEpoch, q1, "join", c1)
+               THEN Decide(i, nv, IF d1 THEN lc ELSE n.melectionEpoch, q0, "join", {})
                ELSE /\ recvVotes' = [recvVotes EXCEPT ![i] = r1]
                     /\ outOfElection' = [outOfElection EXCEPT ![i] = o1]
                     /\ UNCHANGED <<logicalclock, vote>>
-                    /\ ElectionOnly(q1, c1)
+                    /\ ElectionOnly(q0, i, s1, m1, c1)
 
 (***************************************************************************)
 (* i's finalize wait ends with no better notification: it decides.         *)
@@ -181,9 +180,7 @@ ElectionTimeout(i) ==
     /\ \A j \in Server : emsgs[j][i] = <<>>
     /\ LET targets == {j \in Server : EReachable(i, j) /\ emsgs[i][j] = <<>>}
            n == NotificationMsg(vote[i], logicalclock[i], "LOOKING")
-       IN /\ ElectionOnly([a \in Server |-> [b \in Server |->
-                               IF a = i /\ b \in targets THEN Append(emsgs[a][b], n)
-                               ELSE emsgs[a][b]]],
+       IN /\ ElectionOnly(emsgs, i, targets, n,
                           {CastRec(i, vote[i], logicalclock[i], "LOOKING")})
           /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
 

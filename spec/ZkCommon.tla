@@ -59,6 +59,10 @@ VARIABLES
     \* ---- network ----
     qmsgs,             \* [Server -> [Server -> Seq(QMsg)]] quorum port, i -> j
     emsgs,             \* [Server -> [Server -> Seq(Notification)]] election port, i -> j
+    \* ---- QuorumCnxManager (volatile) ----
+    ekept,             \* [Server -> [Server -> Seq(Notification)]] (at most one): the last
+                       \* notification i sent or queued to j (queueSendMap / lastMessageSent)
+    eclosed,           \* SUBSET {{i, j}}: pairs whose election connection was lost, not redialled
     brokenLinks,       \* SUBSET {{i, j}}: partitioned links
     \* ---- bounds ----
     crashes, linkBreaks, clientWrites,
@@ -73,7 +77,10 @@ VARIABLES
 durableVars  == <<currentEpoch, acceptedEpoch, history>>
 roleVars     == <<state, zabState, lastCommitted>>
 \* castVotes and decisions are ghosts of the election (never read by an action)
-electionVars == <<logicalclock, vote, recvVotes, outOfElection, castVotes, decisions>>
+fleVars      == <<logicalclock, vote, recvVotes, outOfElection, castVotes, decisions>>
+\* the election port's connections: what each end keeps for the other
+qcmVars      == <<ekept, eclosed>>
+electionVars == <<fleVars, qcmVars>>
 leaderVars   == <<newEpoch, learners, learnerZxid, connectingFollowers,
                   electingFollowers, newLeaderAckers, proposalAcks>>
 followerVars == <<syncStage, syncHistory, syncCommit>>
@@ -150,7 +157,8 @@ NotificationMsg(v, ee, st) ==
      melectionEpoch |-> ee, mpeerEpoch |-> v.peerEpoch, mstate |-> st]
 
 -----------------------------------------------------------------------------
-(* Links.  A message to a DOWN server or over a broken link is lost. *)
+(* Links.  A message to a DOWN server or over a broken link is lost (on  *)
+(* the election port the sender keeps it: ESend below).                 *)
 
 Reachable(i, j) == i # j /\ state[j] # "DOWN" /\ {i, j} \notin brokenLinks
 
@@ -193,6 +201,26 @@ EReachable(i, j) == i = j \/ Reachable(i, j)
 Broadcast(q, i, n) ==
     [a \in Server |-> [b \in Server |->
         IF a = i /\ EReachable(i, b) THEN Append(q[a][b], n) ELSE q[a][b]]]
+
+\* 3.8's QuorumCnxManager: i sends m to every j in S (i itself: the
+\* loopback), from the election queues q.  It keeps m for j (queueSendMap
+\* holds one message, lastMessageSent the one sent last), whether j is up
+\* or not.  To a reachable j, m is in flight at once; if their connection
+\* had been lost, the dial opens a new one, and j's SendWorker first sends
+\* what j keeps for i (the last message it sent i: i may have lost it).  To
+\* a down or cut-off j, m is only kept: it goes out on the next connection.
+ENet(q, i, S, m) ==
+    [a \in Server |-> [b \in Server |->
+        IF a = i /\ b \in S /\ EReachable(i, b) THEN Append(q[a][b], m)
+        ELSE IF b = i /\ a \in S /\ Reachable(i, a) /\ {i, a} \in eclosed
+             THEN q[a][b] \o ekept[a][b]
+             ELSE q[a][b]]]
+ESend(q, i, S, m) ==
+    /\ emsgs' = ENet(q, i, S, m)
+    /\ ekept' = [ekept EXCEPT ![i] = [b \in Server |-> IF b \in S \ {i} THEN <<m>> ELSE ekept[i][b]]]
+    /\ eclosed' = eclosed \ {{i, b} : b \in {x \in S : Reachable(i, x)}}
+\* the election queues become q, nothing sent
+ENoSend(q) == emsgs' = q /\ UNCHANGED qcmVars
 
 -----------------------------------------------------------------------------
 (* Entering and leaving a role *)
@@ -255,7 +283,7 @@ StartElection(i, eq) ==
             /\ vote' = [vote EXCEPT ![i] = v]
             /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
             /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
-            /\ emsgs' = Broadcast(eq, i, NotificationMsg(v, lc, "LOOKING"))
+            /\ ESend(eq, i, Server, NotificationMsg(v, lc, "LOOKING"))
             /\ castVotes' = castVotes \cup {CastRec(i, v, lc, "LOOKING")}
             /\ UNCHANGED decisions
     ELSE /\ emsgs' = eq
@@ -283,6 +311,9 @@ Crash(i) ==
     /\ vote' = [vote EXCEPT ![i] = NullVote(i)]
     /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
     /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
+    \* a new QuorumCnxManager at restart: nothing kept; the peers keep theirs
+    /\ ekept' = [ekept EXCEPT ![i] = [j \in Server |-> <<>>]]
+    /\ eclosed' = IF UseFLE THEN eclosed \cup {{i, k} : k \in Server \ {i}} ELSE eclosed
     /\ UNCHANGED <<castVotes, decisions>>
     /\ emsgs' = ClearAll(emsgs, i)
     /\ UNCHANGED <<durableVars, brokenLinks, linkBreaks, clientWrites, ghostVars>>
@@ -306,14 +337,16 @@ LinkBreak(i, j) ==
     /\ brokenLinks' = brokenLinks \cup {{i, j}}
     /\ qmsgs' = ClearLink(qmsgs, i, j)
     /\ emsgs' = ClearLink(emsgs, i, j)
+    /\ eclosed' = IF UseFLE THEN eclosed \cup {{i, j}} ELSE eclosed
     /\ learners' = [learners EXCEPT ![i][j] = "NONE", ![j][i] = "NONE"]
     /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {p \in @ : p[1] # j},
                                             ![j] = {p \in @ : p[1] # i}]
-    /\ UNCHANGED <<durableVars, roleVars, electionVars, newEpoch, learnerZxid,
+    /\ UNCHANGED <<durableVars, roleVars, fleVars, ekept, newEpoch, learnerZxid,
                    connectingFollowers, electingFollowers, newLeaderAckers,
                    followerVars, crashes, clientWrites, ghostVars>>
 
-\* the link between i and j heals (nothing is resent by itself)
+\* the link between i and j heals (nothing is resent by itself: the election
+\* connection is redialled by the next notification either sends the other)
 LinkHeal(i, j) ==
     /\ i # j
     /\ {i, j} \in brokenLinks
@@ -355,6 +388,12 @@ InitWith(hist, ce, clog, leaders) ==
                  THEN <<NotificationMsg([leader |-> i, zxid |-> LastZxid(hist[i]),
                                          peerEpoch |-> ce[i]], 1, "LOOKING")>>
                  ELSE <<>>]]
+    /\ ekept = [i \in Server |-> [j \in Server |->
+                 IF UseFLE /\ i # j
+                 THEN <<NotificationMsg([leader |-> i, zxid |-> LastZxid(hist[i]),
+                                         peerEpoch |-> ce[i]], 1, "LOOKING")>>
+                 ELSE <<>>]]
+    /\ eclosed = {}
     /\ castVotes = IF UseFLE
                    THEN {LET v == [leader |-> i, zxid |-> LastZxid(hist[i]), peerEpoch |-> ce[i]]
                          IN VoteRec(i, v, 1, "LOOKING") @@ [base |-> v] : i \in Server}
@@ -416,6 +455,8 @@ TypeOK ==
     /\ syncCommit \in [Server -> Zxid]
     /\ \A i, j \in Server : /\ qmsgs[i][j] \in Seq(QMsgT)
                             /\ emsgs[i][j] \in Seq(NotificationT)
+                            /\ ekept[i][j] \in Seq(NotificationT) /\ Len(ekept[i][j]) <= 1
+    /\ eclosed \subseteq {{i, j} : i, j \in Server}
     /\ brokenLinks \subseteq {{i, j} : i, j \in Server}
     /\ crashes \in 0..MaxCrashes
     /\ linkBreaks \in 0..MaxLinkBreaks
