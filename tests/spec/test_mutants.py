@@ -214,9 +214,9 @@ MUTANTS = [
         "a server joining a newer round keeps the better vote but sends the one it received",
         "ElectedIsMax", "FastLeaderElection", "FLEFixedSpec",
         [("FastLeaderElection.tla",
-          """ElectionOnly(Broadcast(q1, i, NotificationMsg(v, ee, "LOOKING")),
+          """ElectionOnly(q0, i, Server, NotificationMsg(v, ee, "LOOKING"),
                                {CastRec(i, v, ee, "LOOKING")})""",
-          """ElectionOnly(Broadcast(q1, i, NotificationMsg(nv, ee, "LOOKING")),
+          """ElectionOnly(q0, i, Server, NotificationMsg(nv, ee, "LOOKING"),
                                {CastRec(i, nv, ee, "LOOKING")})""")],
         servers=["1", "2", "3"], constants={"UseFLE": "TRUE", "MaxCrashes": 0, "MaxRound": 2}),
     Mutant(
