@@ -42,6 +42,7 @@ SET_VARIABLES = frozenset(
         "electingFollowers",
         "newLeaderAckers",
         "proposalAcks",
+        "equeued",
     }
 )
 NO_ZXID = [0, 0]
@@ -270,6 +271,7 @@ def abstract_state(rp) -> dict:
     S["qmsgs"] = [[rp.quorum_in_flight(i, j) for j in sids] for i in sids]
     S["emsgs"] = [[rp.election_in_flight(i, j) for j in sids] for i in sids]
     S["ekept"] = [[rp.election_kept(i, j) for j in sids] for i in sids]
+    S["equeued"] = [rp.election_queued(i) for i in sids]
     return S
 
 

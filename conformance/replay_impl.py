@@ -41,7 +41,7 @@ from zk_twisted.server.sessions import generate_passwd
 from zk_twisted.testing.simnet import _FIN, CLIENT
 from zk_twisted.testing.simulation import ClientOutcome, SimClientOp, Simulation
 
-from .abstraction import abstract_state, diff_states, notification_message, quorum_messages, zx
+from .abstraction import abstract_state, diff_states, notification_message, quorum_messages
 from .impl_disk import CLIENT_SESSION, CLIENT_SESSION_TIMEOUT_MS, value_data, write_data_dir
 
 __all__ = [
@@ -66,16 +66,13 @@ SUPPORTED = frozenset(
         "ClientWrite", "LeaderTimeout", "FollowerTimeout", "Crash", "Restart", "LinkBreak", "LinkHeal",
     }
 )  # fmt: skip
-#: the known ways the implementation departs from the spec at this grain (spec/README.md):
-#: a divergence that is exactly one of them is reported as ``known`` (the trace stops there),
-#: any other is a divergence
-KNOWN = {
-    "timeout_resends_to_all": "on the notification timeout 3.8 re-sends to every peer when a message "
-    "was delivered, else only redials; the spec re-sends to itself and to the peers whose queue from "
-    "i is empty",
-}
+#: the known ways the implementation departs from the spec at this grain (spec/README.md): a
+#: divergence that is exactly one of them is reported as ``known`` (the trace stops there), any
+#: other is a divergence.  None is left: the spec models 3.8's QuorumCnxManager (kept messages)
+#: and its notification timeout (re-send to all, or redial)
+KNOWN: dict[str, str] = {}
 #: kept for callers of the first version: the actions where the known differences show first
-DIVERGENT = {"ElectionTimeout": KNOWN["timeout_resends_to_all"]}
+DIVERGENT: dict[str, str] = {}
 QUORUM_BASE, ELECTION_BASE, CLIENT_BASE = 13000, 14000, 12000
 
 
@@ -238,6 +235,13 @@ class ImplReplay:
             return [notification_message(q[-1])]
         return [notification_message(m.last_sent[j])] if j in m.last_sent else []
 
+    def election_queued(self, i: int) -> list[int]:
+        """equeued[i]: the peers whose message from i waits in its queue (no connection)."""
+        peer = self.sim.nodes[i].peer
+        if peer is None:
+            return []
+        return sorted(j for j, q in peer.election.manager.send_queues.items() if q and j != i)
+
     def quorum_in_flight(self, i: int, j: int) -> list[dict]:
         """qmsgs[i][j]: packets written by i to j not yet delivered (a learner's dial that
         waits for a leader counts as its FOLLOWERINFO)."""
@@ -262,26 +266,8 @@ class ImplReplay:
         return net.alive(j) and net.linked(i, j)
 
     def explain(self, action: str, diff: dict) -> str | None:
-        """The KNOWN cause of a divergence, or None: an ElectionTimeout after which only the
-        election links (and what is kept for them) differ, each by the timed-out server's vote."""
-        if action != "ElectionTimeout" or not set(diff) <= {"emsgs", "ekept"}:
-            return None
-        for where, v in diff.get("emsgs", {}).items():
-            a, _b = (int(x) for x in where.split("->"))
-            peer = self.sim.nodes[a].peer
-            if peer is None:
-                return None
-            # the timed-out server's vote: sent where the spec does not, or not sent
-            # (3.8 only redials when nothing was delivered) where the spec does
-            fle = peer.election.fle
-            p = fle.proposal
-            vote = {"mtype": "NOTIFICATION", "mleader": p.leader, "mzxid": zx(p.zxid),
-                    "melectionEpoch": fle.logicalclock, "mpeerEpoch": p.peer_epoch, "mstate": "LOOKING"}  # fmt: skip
-            if not _differ_only_by(v["spec"], v["impl"], [vote]) and not _differ_only_by(
-                v["impl"], v["spec"], [vote]
-            ):
-                return None
-        return "timeout_resends_to_all"
+        """The KNOWN cause of a divergence, or None (KNOWN is empty now)."""
+        return None
 
     # ------------------------------------------------------------------ the runner's own events
     def settle(self, limit: int = 10000) -> None:
@@ -585,17 +571,6 @@ class _SessionWrite(SimClientOp):
         body += struct.pack(">i", len(pw)) + pw + b"\x00"
         self.transport.write(struct.pack(">i", len(body)) + body)
         self.outcome.state = "session"
-
-
-def _differ_only_by(spec: list, impl: list, extras: list) -> bool:
-    """``impl`` is ``spec`` with some messages of ``extras`` inserted."""
-    k = 0
-    for m in impl:
-        if k < len(spec) and m == spec[k]:
-            k += 1
-        elif m not in extras:
-            return False
-    return k == len(spec)
 
 
 def _frames(chunk: bytes) -> list[bytes]:

@@ -169,20 +169,25 @@ FinalizeElection(i) ==
     /\ Decide(i, vote[i], logicalclock[i], emsgs, "finalize", {})
 
 (***************************************************************************)
-(* i's notification timeout fires (nothing received): it sends its vote    *)
-(* again, itself included.  Only to servers whose queue from i is empty,   *)
-(* so queues stay bounded; only when all of i's incoming election queues   *)
-(* (its loopback too) are empty.                                           *)
+(* i's notification timeout fires (nothing received): as 3.8, if some     *)
+(* message of i went out (haveDelivered) it sends its vote again to every  *)
+(* server, itself included, else it only redials (connectAll).  Taken only *)
+(* when every election queue into and out of i is empty, so queues stay    *)
+(* bounded (3.8 may also time out with its messages still in flight).      *)
 (***************************************************************************)
 ElectionTimeout(i) ==
     /\ state[i] = "LOOKING"
     /\ ~InFinalize(i)
-    /\ \A j \in Server : emsgs[j][i] = <<>>
-    /\ LET targets == {j \in Server : EReachable(i, j) /\ emsgs[i][j] = <<>>}
-           n == NotificationMsg(vote[i], logicalclock[i], "LOOKING")
-       IN /\ ElectionOnly(emsgs, i, targets, n,
-                          {CastRec(i, vote[i], logicalclock[i], "LOOKING")})
-          /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
+    /\ \A j \in Server : emsgs[j][i] = <<>> /\ emsgs[i][j] = <<>>
+    /\ IF HaveDelivered(i)
+       THEN ElectionOnly(emsgs, i, Server, NotificationMsg(vote[i], logicalclock[i], "LOOKING"),
+                         {CastRec(i, vote[i], logicalclock[i], "LOOKING")})
+       ELSE /\ EConnectAll(i)
+            /\ UNCHANGED castVotes
+            /\ UNCHANGED decisions
+            /\ UNCHANGED <<durableVars, roleVars, leaderVars, followerVars, qmsgs,
+                           brokenLinks, boundVars, ghostVars>>
+    /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
 
 -----------------------------------------------------------------------------
 (* Standalone election model *)

@@ -63,6 +63,8 @@ VARIABLES
     ekept,             \* [Server -> [Server -> Seq(Notification)]] (at most one): the last
                        \* notification i sent or queued to j (queueSendMap / lastMessageSent)
     eclosed,           \* SUBSET {{i, j}}: pairs whose election connection was lost, not redialled
+    equeued,           \* [Server -> SUBSET Server]: peers whose kept message from i is still
+                       \* queued (sent while no connection; haveDelivered is false for them)
     brokenLinks,       \* SUBSET {{i, j}}: partitioned links
     \* ---- bounds ----
     crashes, linkBreaks, clientWrites,
@@ -79,7 +81,7 @@ roleVars     == <<state, zabState, lastCommitted>>
 \* castVotes and decisions are ghosts of the election (never read by an action)
 fleVars      == <<logicalclock, vote, recvVotes, outOfElection, castVotes, decisions>>
 \* the election port's connections: what each end keeps for the other
-qcmVars      == <<ekept, eclosed>>
+qcmVars      == <<ekept, eclosed, equeued>>
 electionVars == <<fleVars, qcmVars>>
 leaderVars   == <<newEpoch, learners, learnerZxid, connectingFollowers,
                   electingFollowers, newLeaderAckers, proposalAcks>>
@@ -209,16 +211,38 @@ Broadcast(q, i, n) ==
 \* had been lost, the dial opens a new one, and j's SendWorker first sends
 \* what j keeps for i (the last message it sent i: i may have lost it).  To
 \* a down or cut-off j, m is only kept: it goes out on the next connection.
-ENet(q, i, S, m) ==
-    [a \in Server |-> [b \in Server |->
-        IF a = i /\ b \in S /\ EReachable(i, b) THEN Append(q[a][b], m)
-        ELSE IF b = i /\ a \in S /\ Reachable(i, a) /\ {i, a} \in eclosed
-             THEN q[a][b] \o ekept[a][b]
-             ELSE q[a][b]]]
+\* the peers of S whose lost connection with i a dial of i's reopens
+Reopened(i, S) == {b \in S \ {i} : Reachable(i, b) /\ {i, b} \in eclosed}
+\* the peers' side of a reopened connection: their kept message first; i's
+\* queued message to each of R sent; the connections open again
+EReopen(i, R) ==
+    /\ eclosed' = eclosed \ {{i, b} : b \in R}
+    /\ equeued' = [a \in Server |-> IF a \in R THEN equeued[a] \ {i} ELSE equeued[a]]
 ESend(q, i, S, m) ==
-    /\ emsgs' = ENet(q, i, S, m)
+    /\ emsgs' = [a \in Server |-> [b \in Server |->
+                   IF a = i /\ b \in S /\ EReachable(i, b) THEN Append(q[a][b], m)
+                   ELSE IF b = i /\ a \in Reopened(i, S) THEN q[a][b] \o ekept[a][b]
+                   ELSE q[a][b]]]
     /\ ekept' = [ekept EXCEPT ![i] = [b \in Server |-> IF b \in S \ {i} THEN <<m>> ELSE ekept[i][b]]]
     /\ eclosed' = eclosed \ {{i, b} : b \in {x \in S : Reachable(i, x)}}
+    /\ equeued' = [a \in Server |->
+                     IF a = i THEN (equeued[i] \ S) \cup {b \in S \ {i} : ~Reachable(i, b)}
+                     ELSE IF a \in Reopened(i, S) THEN equeued[a] \ {i}
+                     ELSE equeued[a]]
+\* haveDelivered: some peer's queue from i is empty (its last message went out)
+HaveDelivered(i) == \E b \in Server \ {i} : b \notin equeued[i]
+\* connectAll: i redials every peer it lost the connection to; each new
+\* connection carries i's queued message and the peer's kept one
+EConnectAll(i) ==
+    LET R == Reopened(i, Server)
+    IN /\ emsgs' = [a \in Server |-> [b \in Server |->
+                      IF a = i /\ b \in R THEN emsgs[a][b] \o ekept[a][b]
+                      ELSE IF b = i /\ a \in R THEN emsgs[a][b] \o ekept[a][b]
+                      ELSE emsgs[a][b]]]
+       /\ UNCHANGED ekept
+       /\ eclosed' = eclosed \ {{i, b} : b \in R}
+       /\ equeued' = [a \in Server |-> IF a = i THEN equeued[i] \ R
+                                        ELSE IF a \in R THEN equeued[a] \ {i} ELSE equeued[a]]
 \* the election queues become q, nothing sent
 ENoSend(q) == emsgs' = q /\ UNCHANGED qcmVars
 
@@ -313,6 +337,7 @@ Crash(i) ==
     /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
     \* a new QuorumCnxManager at restart: nothing kept; the peers keep theirs
     /\ ekept' = [ekept EXCEPT ![i] = [j \in Server |-> <<>>]]
+    /\ equeued' = [equeued EXCEPT ![i] = {}]
     /\ eclosed' = IF UseFLE THEN eclosed \cup {{i, k} : k \in Server \ {i}} ELSE eclosed
     /\ UNCHANGED <<castVotes, decisions>>
     /\ emsgs' = ClearAll(emsgs, i)
@@ -341,7 +366,7 @@ LinkBreak(i, j) ==
     /\ learners' = [learners EXCEPT ![i][j] = "NONE", ![j][i] = "NONE"]
     /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {p \in @ : p[1] # j},
                                             ![j] = {p \in @ : p[1] # i}]
-    /\ UNCHANGED <<durableVars, roleVars, fleVars, ekept, newEpoch, learnerZxid,
+    /\ UNCHANGED <<durableVars, roleVars, fleVars, ekept, equeued, newEpoch, learnerZxid,
                    connectingFollowers, electingFollowers, newLeaderAckers,
                    followerVars, crashes, clientWrites, ghostVars>>
 
@@ -394,6 +419,7 @@ InitWith(hist, ce, clog, leaders) ==
                                          peerEpoch |-> ce[i]], 1, "LOOKING")>>
                  ELSE <<>>]]
     /\ eclosed = {}
+    /\ equeued = [i \in Server |-> {}]
     /\ castVotes = IF UseFLE
                    THEN {LET v == [leader |-> i, zxid |-> LastZxid(hist[i]), peerEpoch |-> ce[i]]
                          IN VoteRec(i, v, 1, "LOOKING") @@ [base |-> v] : i \in Server}
@@ -457,6 +483,7 @@ TypeOK ==
                             /\ emsgs[i][j] \in Seq(NotificationT)
                             /\ ekept[i][j] \in Seq(NotificationT) /\ Len(ekept[i][j]) <= 1
     /\ eclosed \subseteq {{i, j} : i, j \in Server}
+    /\ equeued \in [Server -> SUBSET Server]
     /\ brokenLinks \subseteq {{i, j} : i, j \in Server}
     /\ crashes \in 0..MaxCrashes
     /\ linkBreaks \in 0..MaxLinkBreaks
