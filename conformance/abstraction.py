@@ -203,7 +203,7 @@ def abstract_state(rp) -> dict:
     sids = rp.sids
     S: dict[str, list] = {k: [] for k in (
         "currentEpoch", "acceptedEpoch", "history", "state", "zabState", "lastCommitted",
-        "logicalclock", "vote", "recvVotes", "outOfElection", "newEpoch", "learners",
+        "logicalclock", "vote", "recvVotes", "outOfElection", "finalizing", "newEpoch", "learners",
         "learnerZxid", "connectingFollowers", "electingFollowers", "newLeaderAckers",
         "proposalAcks", "syncStage", "syncHistory", "syncCommit",
     )}  # fmt: skip
@@ -229,6 +229,7 @@ def abstract_state(rp) -> dict:
             S["vote"].append({"leader": i, "zxid": NO_ZXID, "peerEpoch": 0})
             S["recvVotes"].append([])
             S["outOfElection"].append([])
+            S["finalizing"].append(False)
         else:
             fle = peer.election.fle
             a = fle.abstract_state()
@@ -245,6 +246,7 @@ def abstract_state(rp) -> dict:
             S["vote"].append({"leader": v["leader"], "zxid": list(v["zxid"]), "peerEpoch": v["peerEpoch"]})
             S["recvVotes"].append([_rec(r) for r in a["recvVotes"]])
             S["outOfElection"].append([_rec(r) for r in a["outOfElection"]])
+            S["finalizing"].append(bool(looking and fle.looking and fle.finalizing))
         S["lastCommitted"].append(zx(rp.last_committed(i)))
         # leader variables
         S["newEpoch"].append(leader.epoch if leader is not None else 0)

@@ -3,7 +3,8 @@
 (* ZooKeeper 3.8's FastLeaderElection at the grain of its handlers:       *)
 (* notifications on per-link queues, logical clocks (rounds), the vote     *)
 (* order (peerEpoch, zxid, sid), recvset and outofelection, checkLeader,   *)
-(* the finalize wait and the notification timeout.                         *)
+(* the finalize wait (entered right after recording a LOOKING              *)
+(* notification) and the notification timeout.                             *)
 (*                                                                         *)
 (* One handler merges what 3.8 splits between WorkerReceiver (answer a    *)
 (* LOOKING peer) and lookForLeader (update the proposal, count votes).     *)
@@ -45,11 +46,10 @@ CheckLeader(i, votes, l, ee) ==
 
 PutVote(votes, w) == {x \in votes : x.sid # w.sid} \cup {w}
 
-\* my proposal as an entry of my own recvset
-MyRec(i) == VoteRec(i, vote[i], logicalclock[i], "LOOKING")
-
-\* a quorum agrees with my proposal: lookForLeader is in its finalize wait
-InFinalize(i) == state[i] = "LOOKING" /\ HasQuorumFor(recvVotes[i], MyRec(i))
+\* lookForLeader, right after it recorded a LOOKING notification in votes:
+\* a quorum agrees with my proposal v of round lc, the finalize wait starts
+\* (3.8 enters it there only, not after a FOLLOWING / LEADING notification)
+StartsFinalize(i, votes, v, lc) == HasQuorumFor(votes, VoteRec(i, v, lc, "LOOKING"))
 
 \* the outcome of an election, as the ghost decisions keeps it: how is
 \* "finalize" (a quorum for my own proposal, the finalize wait over) or
@@ -69,6 +69,7 @@ Decide(i, v, lc, eq, how, cast) ==
     /\ vote' = [vote EXCEPT ![i] = v]
     /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
     /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
+    /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
     /\ ENoSend(eq)
     /\ StartRole(i, v.leader)
     /\ UNCHANGED <<durableVars, lastCommitted, learners, learnerZxid,
@@ -103,7 +104,7 @@ HandleNotification(i, j) ==
             IN /\ ElectionOnly(q0, i, IF answer THEN {j} ELSE {},
                                NotificationMsg(vote[i], lc, state[i]),
                                IF answer THEN {CastRec(i, vote[i], lc, state[i])} ELSE {})
-               /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
+               /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection, finalizing>>
        ELSE
        \* WorkerReceiver, LOOKING: answer a peer of an older round
        LET older == n.mstate = "LOOKING" /\ n.melectionEpoch < lc /\ j # i
@@ -111,10 +112,11 @@ HandleNotification(i, j) ==
            m1 == NotificationMsg(vote[i], lc, "LOOKING")
            c1 == IF older THEN {CastRec(i, vote[i], lc, "LOOKING")} ELSE {}
        IN
-       IF InFinalize(i) /\ ~VoteGT(nv, vote[i])
+       IF finalizing[i] /\ ~VoteGT(nv, vote[i])
        THEN \* finalize wait: a notification that is not better is dropped
             /\ ElectionOnly(q0, i, s1, m1, c1)
-            /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
+            /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection, finalizing>>
+       \* otherwise the finalize wait (if any) ends: n is handled afresh
        ELSE IF n.mstate = "LOOKING" /\ n.melectionEpoch > lc
        THEN
             \* a newer round: join it (recvset cleared), with the better of
@@ -124,12 +126,14 @@ HandleNotification(i, j) ==
             IN /\ logicalclock' = [logicalclock EXCEPT ![i] = ee]
                /\ vote' = [vote EXCEPT ![i] = v]
                /\ recvVotes' = [recvVotes EXCEPT ![i] = {nrec}]
+               /\ finalizing' = [finalizing EXCEPT ![i] = StartsFinalize(i, {nrec}, v, ee)]
                /\ UNCHANGED outOfElection
                /\ ElectionOnly(q0, i, Server, NotificationMsg(v, ee, "LOOKING"),
                                {CastRec(i, v, ee, "LOOKING")})
        ELSE IF n.mstate = "LOOKING" /\ n.melectionEpoch < lc
-       THEN
+       THEN \* an older round: not recorded
             /\ ElectionOnly(q0, i, s1, m1, c1)
+            /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
             /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
        ELSE IF n.mstate = "LOOKING" /\ VoteGT(nv, vote[i])
        THEN
@@ -137,12 +141,16 @@ HandleNotification(i, j) ==
             \* included: my recvset gets my new vote when I handle that)
             /\ vote' = [vote EXCEPT ![i] = nv]
             /\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]
+            /\ finalizing' = [finalizing EXCEPT ![i] =
+                                 StartsFinalize(i, PutVote(recvVotes[i], nrec), nv, lc)]
             /\ UNCHANGED <<logicalclock, outOfElection>>
             /\ ElectionOnly(q0, i, Server, NotificationMsg(nv, lc, "LOOKING"),
                             {CastRec(i, nv, lc, "LOOKING")})
        ELSE IF n.mstate = "LOOKING"
        THEN
             /\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]
+            /\ finalizing' = [finalizing EXCEPT ![i] =
+                                 StartsFinalize(i, PutVote(recvVotes[i], nrec), vote[i], lc)]
             /\ UNCHANGED <<logicalclock, vote, outOfElection>>
             /\ ElectionOnly(q0, i, s1, m1, c1)
        ELSE \* n comes from a FOLLOWING or LEADING server
@@ -158,6 +166,7 @@ HandleNotification(i, j) ==
                THEN Decide(i, nv, IF d1 THEN lc ELSE n.melectionEpoch, q0, "join", {})
                ELSE /\ recvVotes' = [recvVotes EXCEPT ![i] = r1]
                     /\ outOfElection' = [outOfElection EXCEPT ![i] = o1]
+                    /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
                     /\ UNCHANGED <<logicalclock, vote>>
                     /\ ElectionOnly(q0, i, s1, m1, c1)
 
@@ -165,7 +174,7 @@ HandleNotification(i, j) ==
 (* i's finalize wait ends with no better notification: it decides.         *)
 (***************************************************************************)
 FinalizeElection(i) ==
-    /\ InFinalize(i)
+    /\ state[i] = "LOOKING" /\ finalizing[i]
     /\ Decide(i, vote[i], logicalclock[i], emsgs, "finalize", {})
 
 (***************************************************************************)
@@ -177,7 +186,7 @@ FinalizeElection(i) ==
 (***************************************************************************)
 ElectionTimeout(i) ==
     /\ state[i] = "LOOKING"
-    /\ ~InFinalize(i)
+    /\ ~finalizing[i]
     /\ \A j \in Server : emsgs[j][i] = <<>> /\ emsgs[i][j] = <<>>
     /\ IF HaveDelivered(i)
        THEN ElectionOnly(emsgs, i, Server, NotificationMsg(vote[i], logicalclock[i], "LOOKING"),
@@ -187,7 +196,7 @@ ElectionTimeout(i) ==
             /\ UNCHANGED decisions
             /\ UNCHANGED <<durableVars, roleVars, leaderVars, followerVars, qmsgs,
                            brokenLinks, boundVars, ghostVars>>
-    /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
+    /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection, finalizing>>
 
 -----------------------------------------------------------------------------
 (* Standalone election model *)

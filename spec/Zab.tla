@@ -277,7 +277,7 @@ HandleUPTODATE(i, j) ==
     /\ syncCommit' = [syncCommit EXCEPT ![i] = NoZxid]
     /\ qmsgs' = Enq(Deq(qmsgs, j, i), i, j, AckMsg(<<currentEpoch[i], 0>>))
     /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection, castVotes,
-                   decisions, leaderVars, syncHistory, emsgs, qcmVars, brokenLinks, boundVars,
+                   decisions, leaderVars, syncHistory, emsgs, electionLocalVars, brokenLinks, boundVars,
                    proposals, establishedLeaders>>
 
 -----------------------------------------------------------------------------
@@ -390,7 +390,7 @@ HandleACK(i, j) ==
                   /\ UNCHANGED <<lastCommitted, committed, commitLog>>
     /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection, castVotes,
                    decisions, newEpoch, learnerZxid, connectingFollowers, electingFollowers, followerVars,
-                   qcmVars, emsgs, brokenLinks, boundVars>>
+                   electionLocalVars, emsgs, brokenLinks, boundVars>>
 
 (***************************************************************************)
 (* A client write reaches leader i: it logs the txn (its own ACK) and      *)

@@ -44,6 +44,7 @@ VARIABLES
     vote,              \* [Server -> [leader, zxid, peerEpoch]] proposal / current vote
     recvVotes,         \* [Server -> SUBSET VoteRec]  recvset of this round
     outOfElection,     \* [Server -> SUBSET VoteRec]  outofelection
+    finalizing,        \* [Server -> BOOLEAN] lookForLeader is in its finalize wait
     \* ---- leader (volatile) ----
     newEpoch,          \* [Server -> Nat] epoch the leader proposes / leads
     learners,          \* [Server -> [Server -> LHPhase]] LearnerHandler of i for j
@@ -79,10 +80,12 @@ VARIABLES
 durableVars  == <<currentEpoch, acceptedEpoch, history>>
 roleVars     == <<state, zabState, lastCommitted>>
 \* castVotes and decisions are ghosts of the election (never read by an action)
-fleVars      == <<logicalclock, vote, recvVotes, outOfElection, castVotes, decisions>>
+fleVars      == <<logicalclock, vote, recvVotes, outOfElection, finalizing, castVotes, decisions>>
 \* the election port's connections: what each end keeps for the other
 qcmVars      == <<ekept, eclosed, equeued>>
 electionVars == <<fleVars, qcmVars>>
+\* the election variables no Zab handler changes, besides those it names
+electionLocalVars == <<finalizing, qcmVars>>
 leaderVars   == <<newEpoch, learners, learnerZxid, connectingFollowers,
                   electingFollowers, newLeaderAckers, proposalAcks>>
 followerVars == <<syncStage, syncHistory, syncCommit>>
@@ -307,6 +310,7 @@ StartElection(i, eq) ==
             /\ vote' = [vote EXCEPT ![i] = v]
             /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
             /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
+            /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
             /\ ESend(eq, i, Server, NotificationMsg(v, lc, "LOOKING"))
             /\ castVotes' = castVotes \cup {CastRec(i, v, lc, "LOOKING")}
             /\ UNCHANGED decisions
@@ -335,6 +339,7 @@ Crash(i) ==
     /\ vote' = [vote EXCEPT ![i] = NullVote(i)]
     /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
     /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
+    /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
     \* a new QuorumCnxManager at restart: nothing kept; the peers keep theirs
     /\ ekept' = [ekept EXCEPT ![i] = [j \in Server |-> <<>>]]
     /\ equeued' = [equeued EXCEPT ![i] = {}]
@@ -397,6 +402,7 @@ InitWith(hist, ce, clog, leaders) ==
                  [leader |-> i, zxid |-> LastZxid(hist[i]), peerEpoch |-> ce[i]]]
     /\ recvVotes = [i \in Server |-> {}]
     /\ outOfElection = [i \in Server |-> {}]
+    /\ finalizing = [i \in Server |-> FALSE]
     /\ newEpoch = [i \in Server |-> 0]
     /\ learners = [i \in Server |-> [j \in Server |-> "NONE"]]
     /\ learnerZxid = [i \in Server |-> [j \in Server |-> NoZxid]]
@@ -467,6 +473,7 @@ TypeOK ==
     /\ logicalclock \in [Server -> 0..MaxRound]
     /\ vote \in [Server -> VoteT]
     /\ \A i \in Server : recvVotes[i] \subseteq VoteRecT /\ outOfElection[i] \subseteq VoteRecT
+    /\ finalizing \in [Server -> BOOLEAN]
     /\ castVotes \subseteq CastRecT
     /\ decisions \subseteq DecisionRecT
     /\ newEpoch \in [Server -> Epoch]

@@ -113,3 +113,4 @@ def test_kept_messages_are_resent_on_the_next_connection(traces):
                         if a != b and grew and a != p["i"] - 1:
                             heal += 1
     assert restart > 0 and heal > 0, (restart, heal)
+

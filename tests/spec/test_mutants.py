@@ -224,8 +224,8 @@ MUTANTS = [
         "the finalize wait starts as soon as a server's own vote is in its recvset, no quorum needed",
         "DecisionBacked", "FastLeaderElection", "FLEFixedSpec",
         [("FastLeaderElection.tla",
-          'InFinalize(i) == state[i] = "LOOKING" /\\ HasQuorumFor(recvVotes[i], MyRec(i))',
-          'InFinalize(i) == state[i] = "LOOKING" /\\ MyRec(i) \\in recvVotes[i]')],
+          'StartsFinalize(i, votes, v, lc) == HasQuorumFor(votes, VoteRec(i, v, lc, "LOOKING"))',
+          'StartsFinalize(i, votes, v, lc) == VoteRec(i, v, lc, "LOOKING") \\in votes')],
         servers=["1", "2", "3"], constants={"UseFLE": "TRUE", "MaxCrashes": 0}),
     Mutant(
         "skip_check_leader",
