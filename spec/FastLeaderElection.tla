@@ -28,7 +28,8 @@ VoteGT(a, b) ==
           \/ a.zxid = b.zxid /\ a.leader > b.leader
 VoteGE(a, b) == VoteGT(a, b) \/ a = b
 
-\* Vote.equals: votes of servers out of election compare by (leader, peerEpoch)
+\* Vote.equals of votes of one version (outofelection's, both built with the
+\* notification's version): out of election they compare by (leader, peerEpoch)
 VoteEq(a, b) ==
     IF a.state = "LOOKING" \/ b.state = "LOOKING"
     THEN /\ a.leader = b.leader /\ a.zxid = b.zxid
@@ -37,6 +38,15 @@ VoteEq(a, b) ==
 
 \* getVoteTracker(votes, v).hasAllQuorums()
 HasQuorumFor(votes, v) == IsQuorum({w.sid : w \in {x \in votes : VoteEq(x, v)}})
+
+\* Vote.equals of a vote in recvset with a FOLLOWING / LEADING notification:
+\* 3.8 stores recvset's votes with version 0 (new Vote(leader, zxid,
+\* electionEpoch, peerEpoch[, state])) and builds the notification's with its
+\* version (2 from 3.8), so (version > 0) ^ (other.version > 0) holds and two
+\* out-of-election votes compare by leader id only
+VoteEqV0(a, b) ==
+    IF a.state = "LOOKING" \/ b.state = "LOOKING" THEN VoteEq(a, b) ELSE a.leader = b.leader
+HasQuorumInRecvset(votes, v) == IsQuorum({w.sid : w \in {x \in votes : VoteEqV0(x, v)}})
 
 \* checkLeader: a leader other than me must have told me it is LEADING;
 \* if it is me, the round must be mine
@@ -157,7 +167,7 @@ HandleNotification(i, j) ==
             LET r1 == IF n.melectionEpoch = lc THEN PutVote(recvVotes[i], nrec)
                       ELSE recvVotes[i]
                 d1 == /\ n.melectionEpoch = lc
-                      /\ HasQuorumFor(r1, nrec)
+                      /\ HasQuorumInRecvset(r1, nrec)
                       /\ CheckLeader(i, r1, n.mleader, n.melectionEpoch)
                 o1 == PutVote(outOfElection[i], nrec)
                 d2 == /\ HasQuorumFor(o1, nrec)
@@ -262,14 +272,15 @@ RecvsetOfRound ==
                   /\ c.electionEpoch = w.electionEpoch /\ c.peerEpoch = w.peerEpoch
                   /\ c.state = w.state
 
-\* the cast vote c counts for the decision d: the same leader and epoch;
-\* for a proposal of a LOOKING server (or any vote, for a finalize
-\* decision) the same zxid and the same round as well (Vote.equals)
+\* the cast vote c counts for the decision d: the same leader; for a
+\* proposal of a LOOKING server (or any vote, for a finalize decision) the
+\* same epoch, zxid and round as well (Vote.equals).  A FOLLOWING / LEADING
+\* vote counts for a join by its leader alone: 3.8 compares it with
+\* recvset's version-0 votes by leader id (VoteEqV0)
 Supports(c, d) ==
     /\ c.leader = d.leader
-    /\ c.peerEpoch = d.peerEpoch
     /\ (d.how = "finalize" \/ c.state = "LOOKING")
-          => (c.zxid = d.zxid /\ c.electionEpoch = d.round)
+          => (c.peerEpoch = d.peerEpoch /\ c.zxid = d.zxid /\ c.electionEpoch = d.round)
 
 \* every election outcome is backed by a quorum of servers that sent a vote
 \* for that leader in that round
