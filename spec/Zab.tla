@@ -444,8 +444,8 @@ OracleLead(i) ==
     /\ StartRole(i, i)
     /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection, castVotes,
                    decisions, learners, learnerZxid, connectingFollowers, electingFollowers,
-                   newLeaderAckers, proposalAcks, followerVars, emsgs, brokenLinks,
-                   boundVars, ghostVars>>
+                   newLeaderAckers, proposalAcks, followerVars, emsgs, electionLocalVars,
+                   brokenLinks, boundVars, ghostVars>>
 
 OracleFollow(i, j) ==
     /\ state[i] = "LOOKING"
@@ -454,8 +454,8 @@ OracleFollow(i, j) ==
     /\ StartRole(i, j)
     /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection, castVotes,
                    decisions, learners, learnerZxid, connectingFollowers, electingFollowers,
-                   newLeaderAckers, proposalAcks, followerVars, emsgs, brokenLinks,
-                   boundVars, ghostVars>>
+                   newLeaderAckers, proposalAcks, followerVars, emsgs, electionLocalVars,
+                   brokenLinks, boundVars, ghostVars>>
 
 ZabHandlers ==
     \/ \E i, j \in Server : HandleFOLLOWERINFO(i, j)
