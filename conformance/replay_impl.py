@@ -402,8 +402,10 @@ class ImplReplay:
             self._client_write(i, after["clientWrites"])
         elif action == "LeaderTimeout":
             self._leader_timeout(i)
+            self._lose_dials_to(i)
         elif action == "FollowerTimeout":
             self._follower_timeout(i)
+            self._lose_dials_to(i)
         elif action == "Crash":
             self._crash(i)
         elif action == "Restart":
@@ -527,6 +529,13 @@ class ImplReplay:
             self._drain_due()
         if role.ended is None:
             raise CannotTake(f"follower {i} does not time out")
+
+    def _lose_dials_to(self, i: int) -> None:
+        """i left its role: the FOLLOWERINFOs of learners whose dial to i the runner holds are
+        lost (the spec's LeaveRole empties every queue to i); those learners time out."""
+        for did, d in self.sim.net.dials.items():
+            if d.src != i and d.address[1] == QUORUM_BASE + i:
+                self.lost_dials.add(did)
 
     def _drain_due(self) -> None:
         now = self.sim.clock.seconds()
