@@ -81,8 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     ri.add_argument("--strict", action="store_true",
                     help="count the known divergences (replay_impl.KNOWN) as divergences too")  # fmt: skip
     ri.add_argument("--report-dir", help="where divergence reports go (default: a temp dir)")
-    ri.add_argument("--what-if-qcm-forgets", action="store_true",
-                    help="experiment: QuorumCnxManager forgets a lost peer's kept message (not the implementation)")  # fmt: skip
 
     a = sub.add_parser(
         "actions", help="list the spec's variables, actions (as TLC splits Next) and invariants"
@@ -157,8 +155,7 @@ def _replay_impl(args) -> int:
 
             path = f"{tmp}/traces.jsonl"
             generate_traces(args.model, args.count, args.depth, out=path, seed=args.seed, progress=False)
-        res = replay_traces(read_traces(path), strict=args.strict, report_dir=args.report_dir,
-                            qcm_forgets=args.what_if_qcm_forgets)  # fmt: skip
+        res = replay_traces(read_traces(path), strict=args.strict, report_dir=args.report_dir)
     print(json.dumps(res, indent=1))
     for d in res["divergences"]:
         if "report" in d:

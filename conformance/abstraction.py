@@ -42,6 +42,7 @@ SET_VARIABLES = frozenset(
         "electingFollowers",
         "newLeaderAckers",
         "proposalAcks",
+        "equeued",
     }
 )
 NO_ZXID = [0, 0]
@@ -202,7 +203,7 @@ def abstract_state(rp) -> dict:
     sids = rp.sids
     S: dict[str, list] = {k: [] for k in (
         "currentEpoch", "acceptedEpoch", "history", "state", "zabState", "lastCommitted",
-        "logicalclock", "vote", "recvVotes", "outOfElection", "newEpoch", "learners",
+        "logicalclock", "vote", "recvVotes", "outOfElection", "finalizing", "newEpoch", "learners",
         "learnerZxid", "connectingFollowers", "electingFollowers", "newLeaderAckers",
         "proposalAcks", "syncStage", "syncHistory", "syncCommit",
     )}  # fmt: skip
@@ -228,6 +229,7 @@ def abstract_state(rp) -> dict:
             S["vote"].append({"leader": i, "zxid": NO_ZXID, "peerEpoch": 0})
             S["recvVotes"].append([])
             S["outOfElection"].append([])
+            S["finalizing"].append(False)
         else:
             fle = peer.election.fle
             a = fle.abstract_state()
@@ -244,6 +246,7 @@ def abstract_state(rp) -> dict:
             S["vote"].append({"leader": v["leader"], "zxid": list(v["zxid"]), "peerEpoch": v["peerEpoch"]})
             S["recvVotes"].append([_rec(r) for r in a["recvVotes"]])
             S["outOfElection"].append([_rec(r) for r in a["outOfElection"]])
+            S["finalizing"].append(bool(looking and fle.looking and fle.finalizing))
         S["lastCommitted"].append(zx(rp.last_committed(i)))
         # leader variables
         S["newEpoch"].append(leader.epoch if leader is not None else 0)
@@ -269,6 +272,8 @@ def abstract_state(rp) -> dict:
         )
     S["qmsgs"] = [[rp.quorum_in_flight(i, j) for j in sids] for i in sids]
     S["emsgs"] = [[rp.election_in_flight(i, j) for j in sids] for i in sids]
+    S["ekept"] = [[rp.election_kept(i, j) for j in sids] for i in sids]
+    S["equeued"] = [rp.election_queued(i) for i in sids]
     return S
 
 
@@ -298,10 +303,10 @@ def diff_states(spec: dict, impl: dict) -> dict[str, dict]:
             continue
         d: dict = {}
         for k, (x, y) in enumerate(zip(a, b, strict=False)):
-            if var in ("qmsgs", "emsgs", "learners", "learnerZxid"):
+            if var in ("qmsgs", "emsgs", "ekept", "learners", "learnerZxid"):
                 for m, (xx, yy) in enumerate(zip(x, y, strict=False)):
                     if xx != yy:
-                        d[f"{k + 1}->{m + 1}" if var.endswith("msgs") else f"{k + 1}.{m + 1}"] = {
+                        d[f"{k + 1}->{m + 1}" if var in ("qmsgs", "emsgs", "ekept") else f"{k + 1}.{m + 1}"] = {
                             "spec": xx,
                             "impl": yy,
                         }

@@ -28,7 +28,7 @@ def read_traces(path: str | Path) -> Iterable[dict]:
 
 
 def replay_traces(traces: Iterable[dict], *, strict: bool = False, report_dir: str | Path | None = None,
-                  quiet: bool = True, reports: int = 20, qcm_forgets: bool = False) -> dict:  # fmt: skip
+                  quiet: bool = True, reports: int = 20) -> dict:  # fmt: skip
     """Replay every trace; the summary: traces, steps, steps_per_s, actions_covered (counts),
     stopped_at (actions a trace stopped at, unsupported or known divergent), divergences
     (each with its report's path; at most ``reports`` are drawn), known_divergences (the
@@ -48,7 +48,7 @@ def replay_traces(traces: Iterable[dict], *, strict: bool = False, report_dir: s
         for k, trace in enumerate(traces):
             n += 1
             index = trace.get("index", k)
-            res = replay_trace(trace, index, strict=strict, qcm_forgets=qcm_forgets)
+            res = replay_trace(trace, index, strict=strict)
             steps += res.steps
             for a, c in res.actions.items():
                 covered[a] = covered.get(a, 0) + c

@@ -41,7 +41,7 @@ from zk_twisted.server.sessions import generate_passwd
 from zk_twisted.testing.simnet import _FIN, CLIENT
 from zk_twisted.testing.simulation import ClientOutcome, SimClientOp, Simulation
 
-from .abstraction import abstract_state, diff_states, notification_message, quorum_messages, zx
+from .abstraction import abstract_state, diff_states, notification_message, quorum_messages
 from .impl_disk import CLIENT_SESSION, CLIENT_SESSION_TIMEOUT_MS, value_data, write_data_dir
 
 __all__ = [
@@ -66,20 +66,13 @@ SUPPORTED = frozenset(
         "ClientWrite", "LeaderTimeout", "FollowerTimeout", "Crash", "Restart", "LinkBreak", "LinkHeal",
     }
 )  # fmt: skip
-#: the two known ways the implementation departs from the spec at this grain (spec/README.md):
-#: a divergence that is exactly one of them is reported as ``known`` (the trace stops there),
-#: any other is a divergence
-KNOWN = {
-    "qcm_last_message": "3.8's QuorumCnxManager keeps its last message for each peer (queued while "
-    "the peer is down or cut off, or last sent) and sends it on the next connection; the spec loses "
-    "messages to a down or cut-off server",
-    "timeout_resends_to_all": "on the notification timeout 3.8 re-sends to every peer when a message "
-    "was delivered, else only redials; the spec re-sends to itself and to the peers whose queue from "
-    "i is empty",
-}
+#: the known ways the implementation departs from the spec at this grain (spec/README.md): a
+#: divergence that is exactly one of them is reported as ``known`` (the trace stops there), any
+#: other is a divergence.  None is left: the spec models 3.8's QuorumCnxManager (kept messages)
+#: and its notification timeout (re-send to all, or redial)
+KNOWN: dict[str, str] = {}
 #: kept for callers of the first version: the actions where the known differences show first
-DIVERGENT = {"Restart": KNOWN["qcm_last_message"], "LinkHeal": KNOWN["qcm_last_message"],
-             "ElectionTimeout": KNOWN["timeout_resends_to_all"]}  # fmt: skip
+DIVERGENT: dict[str, str] = {}
 QUORUM_BASE, ELECTION_BASE, CLIENT_BASE = 13000, 14000, 12000
 
 
@@ -141,38 +134,13 @@ class _ReplaySimulation(Simulation):
             send(sid, message)
 
         qcm.send = qcm.to_send = held_send
-        if self.runner.qcm_forgets:
-            _forgetting(qcm, self.runner._reachable)
         return stack
-
-
-def _forgetting(qcm, reachable) -> None:
-    """What-if (never the implementation): the QuorumCnxManager forgets what it keeps for a
-    peer once the connection to it is lost or a dial fails, as the spec's lossy links do.
-    Shows how far traces replay past the ``qcm_last_message`` difference."""
-    lost, failed = qcm._channel_lost, qcm.dial_failed
-
-    def channel_lost(ch, reason) -> None:
-        was = ch.sid is not None and qcm.workers.get(ch.sid) is ch
-        lost(ch, reason)
-        if was and not qcm.halted:
-            qcm.last_sent.pop(ch.sid, None)
-            qcm.send_queues.pop(ch.sid, None)
-
-    def dial_failed(sid, reason) -> None:
-        failed(sid, reason)
-        if not reachable(qcm.my_sid, sid):  # not the runner's refusal of a smaller sid's dial
-            qcm.last_sent.pop(sid, None)
-            qcm.send_queues.pop(sid, None)
-
-    qcm._channel_lost, qcm.dial_failed = channel_lost, dial_failed
 
 
 class ImplReplay:
     """N real nodes started from a spec state, driven step by step by a trace."""
 
-    def __init__(self, initial: dict, n: int, *, qcm_forgets: bool = False) -> None:
-        self.qcm_forgets = qcm_forgets
+    def __init__(self, initial: dict, n: int) -> None:
         self.sids = list(range(1, n + 1))
         self.base = Path(tempfile.mkdtemp(prefix="zk_twisted-replay-"))
         for k, sid in enumerate(self.sids):
@@ -253,12 +221,26 @@ class ImplReplay:
                 if chunk is _FIN:
                     break
                 out.extend(notification_message(f[4:]) for f in _frames(chunk))
-        peer = self.sim.nodes[i].peer
-        if peer is not None and self._reachable(i, j):
-            q = peer.election.manager.send_queues.get(j)
-            if q:
-                out.extend(notification_message(m) for m in q)
         return out
+
+    def election_kept(self, i: int, j: int) -> list[dict]:
+        """ekept[i][j]: what i's QuorumCnxManager keeps for j, its queued message or else the
+        one it sent last (what a new connection to j carries first)."""
+        peer = self.sim.nodes[i].peer
+        if i == j or peer is None:
+            return []
+        m = peer.election.manager
+        q = m.send_queues.get(j)
+        if q:
+            return [notification_message(q[-1])]
+        return [notification_message(m.last_sent[j])] if j in m.last_sent else []
+
+    def election_queued(self, i: int) -> list[int]:
+        """equeued[i]: the peers whose message from i waits in its queue (no connection)."""
+        peer = self.sim.nodes[i].peer
+        if peer is None:
+            return []
+        return sorted(j for j, q in peer.election.manager.send_queues.items() if q and j != i)
 
     def quorum_in_flight(self, i: int, j: int) -> list[dict]:
         """qmsgs[i][j]: packets written by i to j not yet delivered (a learner's dial that
@@ -284,36 +266,8 @@ class ImplReplay:
         return net.alive(j) and net.linked(i, j)
 
     def explain(self, action: str, diff: dict) -> str | None:
-        """The KNOWN cause of a divergence, or None: only ``emsgs`` differ, and on each
-        differing link a -> b the implementation has the spec's messages plus copies of the
-        message a's QuorumCnxManager keeps for b."""
-        if set(diff) != {"emsgs"}:
-            return None
-        timeout = action == "ElectionTimeout"
-        for where, v in diff["emsgs"].items():
-            a, b = (int(x) for x in where.split("->"))
-            peer = self.sim.nodes[a].peer
-            if peer is None:
-                return None
-            m = peer.election.manager
-            if timeout:
-                # the timed-out server's vote: sent where the spec does not, or not sent
-                # (3.8 only redials when nothing was delivered) where the spec does
-                fle = peer.election.fle
-                p = fle.proposal
-                vote = {"mtype": "NOTIFICATION", "mleader": p.leader, "mzxid": zx(p.zxid),
-                        "melectionEpoch": fle.logicalclock, "mpeerEpoch": p.peer_epoch, "mstate": "LOOKING"}  # fmt: skip
-                if not _differ_only_by(v["spec"], v["impl"], [vote]) and not _differ_only_by(
-                    v["impl"], v["spec"], [vote]
-                ):
-                    return None
-                continue
-            kept = [notification_message(x) for x in m.send_queues.get(b, ())]
-            if b in m.last_sent:
-                kept.append(notification_message(m.last_sent[b]))
-            if a == b or not kept or not _differ_only_by(v["spec"], v["impl"], kept):
-                return None
-        return "timeout_resends_to_all" if timeout else "qcm_last_message"
+        """The KNOWN cause of a divergence, or None (KNOWN is empty now)."""
+        return None
 
     # ------------------------------------------------------------------ the runner's own events
     def settle(self, limit: int = 10000) -> None:
@@ -448,8 +402,10 @@ class ImplReplay:
             self._client_write(i, after["clientWrites"])
         elif action == "LeaderTimeout":
             self._leader_timeout(i)
+            self._lose_dials_to(i)
         elif action == "FollowerTimeout":
             self._follower_timeout(i)
+            self._lose_dials_to(i)
         elif action == "Crash":
             self._crash(i)
         elif action == "Restart":
@@ -574,6 +530,13 @@ class ImplReplay:
         if role.ended is None:
             raise CannotTake(f"follower {i} does not time out")
 
+    def _lose_dials_to(self, i: int) -> None:
+        """i left its role: the FOLLOWERINFOs of learners whose dial to i the runner holds are
+        lost (the spec's LeaveRole empties every queue to i); those learners time out."""
+        for did, d in self.sim.net.dials.items():
+            if d.src != i and d.address[1] == QUORUM_BASE + i:
+                self.lost_dials.add(did)
+
     def _drain_due(self) -> None:
         now = self.sim.clock.seconds()
         while any(c.getTime() <= now for c in self.sim.clock.getDelayedCalls()):
@@ -619,17 +582,6 @@ class _SessionWrite(SimClientOp):
         self.outcome.state = "session"
 
 
-def _differ_only_by(spec: list, impl: list, extras: list) -> bool:
-    """``impl`` is ``spec`` with some messages of ``extras`` inserted."""
-    k = 0
-    for m in impl:
-        if k < len(spec) and m == spec[k]:
-            k += 1
-        elif m not in extras:
-            return False
-    return k == len(spec)
-
-
 def _frames(chunk: bytes) -> list[bytes]:
     """The length-prefixed election frames of one write (4-byte length + payload)."""
     out, off = [], 0
@@ -641,16 +593,15 @@ def _frames(chunk: bytes) -> list[bytes]:
 
 
 def replay_trace(
-    trace: dict, index: int = 0, *, strict: bool = False, qcm_forgets: bool = False
+    trace: dict, index: int = 0, *, strict: bool = False
 ) -> ReplayResult:
     """Replay one walker trace (``{"steps": [{action, params, state}, ...]}``) against real nodes.
-    ``strict``: no divergence is explained as KNOWN; ``qcm_forgets``: the what-if of
-    :func:`_forgetting` (an experiment, not the implementation)."""
+    ``strict``: no divergence is explained as KNOWN."""
     steps = trace["steps"]
     s0 = steps[0]["state"]
     n = len(s0["state"])
     res = ReplayResult()
-    rp = ImplReplay(s0, n, qcm_forgets=qcm_forgets)
+    rp = ImplReplay(s0, n)
     try:
         d = diff_states(s0, abstract_state(rp))
         res.events.append({"step": 0, "action": "Init", "params": {}, "state": s0})

@@ -3,7 +3,8 @@
 (* ZooKeeper 3.8's FastLeaderElection at the grain of its handlers:       *)
 (* notifications on per-link queues, logical clocks (rounds), the vote     *)
 (* order (peerEpoch, zxid, sid), recvset and outofelection, checkLeader,   *)
-(* the finalize wait and the notification timeout.                         *)
+(* the finalize wait (entered right after recording a LOOKING              *)
+(* notification) and the notification timeout.                             *)
 (*                                                                         *)
 (* One handler merges what 3.8 splits between WorkerReceiver (answer a    *)
 (* LOOKING peer) and lookForLeader (update the proposal, count votes).     *)
@@ -27,7 +28,8 @@ VoteGT(a, b) ==
           \/ a.zxid = b.zxid /\ a.leader > b.leader
 VoteGE(a, b) == VoteGT(a, b) \/ a = b
 
-\* Vote.equals: votes of servers out of election compare by (leader, peerEpoch)
+\* Vote.equals of votes of one version (outofelection's, both built with the
+\* notification's version): out of election they compare by (leader, peerEpoch)
 VoteEq(a, b) ==
     IF a.state = "LOOKING" \/ b.state = "LOOKING"
     THEN /\ a.leader = b.leader /\ a.zxid = b.zxid
@@ -37,6 +39,15 @@ VoteEq(a, b) ==
 \* getVoteTracker(votes, v).hasAllQuorums()
 HasQuorumFor(votes, v) == IsQuorum({w.sid : w \in {x \in votes : VoteEq(x, v)}})
 
+\* Vote.equals of a vote in recvset with a FOLLOWING / LEADING notification:
+\* 3.8 stores recvset's votes with version 0 (new Vote(leader, zxid,
+\* electionEpoch, peerEpoch[, state])) and builds the notification's with its
+\* version (2 from 3.8), so (version > 0) ^ (other.version > 0) holds and two
+\* out-of-election votes compare by leader id only
+VoteEqV0(a, b) ==
+    IF a.state = "LOOKING" \/ b.state = "LOOKING" THEN VoteEq(a, b) ELSE a.leader = b.leader
+HasQuorumInRecvset(votes, v) == IsQuorum({w.sid : w \in {x \in votes : VoteEqV0(x, v)}})
+
 \* checkLeader: a leader other than me must have told me it is LEADING;
 \* if it is me, the round must be mine
 CheckLeader(i, votes, l, ee) ==
@@ -45,11 +56,10 @@ CheckLeader(i, votes, l, ee) ==
 
 PutVote(votes, w) == {x \in votes : x.sid # w.sid} \cup {w}
 
-\* my proposal as an entry of my own recvset
-MyRec(i) == VoteRec(i, vote[i], logicalclock[i], "LOOKING")
-
-\* a quorum agrees with my proposal: lookForLeader is in its finalize wait
-InFinalize(i) == state[i] = "LOOKING" /\ HasQuorumFor(recvVotes[i], MyRec(i))
+\* lookForLeader, right after it recorded a LOOKING notification in votes:
+\* a quorum agrees with my proposal v of round lc, the finalize wait starts
+\* (3.8 enters it there only, not after a FOLLOWING / LEADING notification)
+StartsFinalize(i, votes, v, lc) == HasQuorumFor(votes, VoteRec(i, v, lc, "LOOKING"))
 
 \* the outcome of an election, as the ghost decisions keeps it: how is
 \* "finalize" (a quorum for my own proposal, the finalize wait over) or
@@ -69,16 +79,17 @@ Decide(i, v, lc, eq, how, cast) ==
     /\ vote' = [vote EXCEPT ![i] = v]
     /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
     /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
-    /\ emsgs' = eq
+    /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
+    /\ ENoSend(eq)
     /\ StartRole(i, v.leader)
     /\ UNCHANGED <<durableVars, lastCommitted, learners, learnerZxid,
                    connectingFollowers, electingFollowers, newLeaderAckers,
                    proposalAcks, followerVars, brokenLinks, boundVars, ghostVars>>
 
-\* a step of the election alone: eq the election queues after it, cast the
-\* votes sent in it (ghost)
-ElectionOnly(eq, cast) ==
-    /\ emsgs' = eq
+\* a step of the election alone: from the election queues q, i sends m to
+\* every server of S (none: S = {}); cast the votes sent in it (ghost)
+ElectionOnly(q, i, S, m, cast) ==
+    /\ ESend(q, i, S, m)
     /\ castVotes' = castVotes \cup cast
     /\ UNCHANGED decisions
     /\ UNCHANGED <<durableVars, roleVars, leaderVars, followerVars, qmsgs,
@@ -100,22 +111,22 @@ HandleNotification(i, j) ==
        THEN \* WorkerReceiver, out of election: tell a LOOKING peer my vote
             \* (not myself: a notification of mine from my last round)
             LET answer == n.mstate = "LOOKING" /\ j # i
-            IN /\ ElectionOnly(IF answer
-                               THEN Enq(q0, i, j, NotificationMsg(vote[i], lc, state[i]))
-                               ELSE q0,
+            IN /\ ElectionOnly(q0, i, IF answer THEN {j} ELSE {},
+                               NotificationMsg(vote[i], lc, state[i]),
                                IF answer THEN {CastRec(i, vote[i], lc, state[i])} ELSE {})
-               /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
+               /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection, finalizing>>
        ELSE
        \* WorkerReceiver, LOOKING: answer a peer of an older round
        LET older == n.mstate = "LOOKING" /\ n.melectionEpoch < lc /\ j # i
-           q1 == IF older THEN Enq(q0, i, j, NotificationMsg(vote[i], lc, "LOOKING"))
-                 ELSE q0
+           s1 == IF older THEN {j} ELSE {}
+           m1 == NotificationMsg(vote[i], lc, "LOOKING")
            c1 == IF older THEN {CastRec(i, vote[i], lc, "LOOKING")} ELSE {}
        IN
-       IF InFinalize(i) /\ ~VoteGT(nv, vote[i])
+       IF finalizing[i] /\ ~VoteGT(nv, vote[i])
        THEN \* finalize wait: a notification that is not better is dropped
-            /\ ElectionOnly(q1, c1)
-            /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
+            /\ ElectionOnly(q0, i, s1, m1, c1)
+            /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection, finalizing>>
+       \* otherwise the finalize wait (if any) ends: n is handled afresh
        ELSE IF n.mstate = "LOOKING" /\ n.melectionEpoch > lc
        THEN
             \* a newer round: join it (recvset cleared), with the better of
@@ -125,12 +136,14 @@ HandleNotification(i, j) ==
             IN /\ logicalclock' = [logicalclock EXCEPT ![i] = ee]
                /\ vote' = [vote EXCEPT ![i] = v]
                /\ recvVotes' = [recvVotes EXCEPT ![i] = {nrec}]
+               /\ finalizing' = [finalizing EXCEPT ![i] = StartsFinalize(i, {nrec}, v, ee)]
                /\ UNCHANGED outOfElection
-               /\ ElectionOnly(Broadcast(q1, i, NotificationMsg(v, ee, "LOOKING")),
+               /\ ElectionOnly(q0, i, Server, NotificationMsg(v, ee, "LOOKING"),
                                {CastRec(i, v, ee, "LOOKING")})
        ELSE IF n.mstate = "LOOKING" /\ n.melectionEpoch < lc
-       THEN
-            /\ ElectionOnly(q1, c1)
+       THEN \* an older round: not recorded
+            /\ ElectionOnly(q0, i, s1, m1, c1)
+            /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
             /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
        ELSE IF n.mstate = "LOOKING" /\ VoteGT(nv, vote[i])
        THEN
@@ -138,54 +151,62 @@ HandleNotification(i, j) ==
             \* included: my recvset gets my new vote when I handle that)
             /\ vote' = [vote EXCEPT ![i] = nv]
             /\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]
+            /\ finalizing' = [finalizing EXCEPT ![i] =
+                                 StartsFinalize(i, PutVote(recvVotes[i], nrec), nv, lc)]
             /\ UNCHANGED <<logicalclock, outOfElection>>
-            /\ ElectionOnly(Broadcast(q1, i, NotificationMsg(nv, lc, "LOOKING")),
+            /\ ElectionOnly(q0, i, Server, NotificationMsg(nv, lc, "LOOKING"),
                             {CastRec(i, nv, lc, "LOOKING")})
        ELSE IF n.mstate = "LOOKING"
        THEN
             /\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]
+            /\ finalizing' = [finalizing EXCEPT ![i] =
+                                 StartsFinalize(i, PutVote(recvVotes[i], nrec), vote[i], lc)]
             /\ UNCHANGED <<logicalclock, vote, outOfElection>>
-            /\ ElectionOnly(q1, c1)
+            /\ ElectionOnly(q0, i, s1, m1, c1)
        ELSE \* n comes from a FOLLOWING or LEADING server
             LET r1 == IF n.melectionEpoch = lc THEN PutVote(recvVotes[i], nrec)
                       ELSE recvVotes[i]
                 d1 == /\ n.melectionEpoch = lc
-                      /\ HasQuorumFor(r1, nrec)
+                      /\ HasQuorumInRecvset(r1, nrec)
                       /\ CheckLeader(i, r1, n.mleader, n.melectionEpoch)
                 o1 == PutVote(outOfElection[i], nrec)
                 d2 == /\ HasQuorumFor(o1, nrec)
                       /\ CheckLeader(i, o1, n.mleader, n.melectionEpoch)
             IN IF d1 \/ d2
-               THEN Decide(i, nv, IF d1 THEN lc ELSE n.melectionEpoch, q1, "join", c1)
+               THEN Decide(i, nv, IF d1 THEN lc ELSE n.melectionEpoch, q0, "join", {})
                ELSE /\ recvVotes' = [recvVotes EXCEPT ![i] = r1]
                     /\ outOfElection' = [outOfElection EXCEPT ![i] = o1]
+                    /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
                     /\ UNCHANGED <<logicalclock, vote>>
-                    /\ ElectionOnly(q1, c1)
+                    /\ ElectionOnly(q0, i, s1, m1, c1)
 
 (***************************************************************************)
 (* i's finalize wait ends with no better notification: it decides.         *)
 (***************************************************************************)
 FinalizeElection(i) ==
-    /\ InFinalize(i)
+    /\ state[i] = "LOOKING" /\ finalizing[i]
     /\ Decide(i, vote[i], logicalclock[i], emsgs, "finalize", {})
 
 (***************************************************************************)
-(* i's notification timeout fires (nothing received): it sends its vote    *)
-(* again, itself included.  Only to servers whose queue from i is empty,   *)
-(* so queues stay bounded; only when all of i's incoming election queues   *)
-(* (its loopback too) are empty.                                           *)
+(* i's notification timeout fires (nothing received): as 3.8, if some     *)
+(* message of i went out (haveDelivered) it sends its vote again to every  *)
+(* server, itself included, else it only redials (connectAll).  Taken only *)
+(* when every election queue into and out of i is empty, so queues stay    *)
+(* bounded (3.8 may also time out with its messages still in flight).      *)
 (***************************************************************************)
 ElectionTimeout(i) ==
     /\ state[i] = "LOOKING"
-    /\ ~InFinalize(i)
-    /\ \A j \in Server : emsgs[j][i] = <<>>
-    /\ LET targets == {j \in Server : EReachable(i, j) /\ emsgs[i][j] = <<>>}
-           n == NotificationMsg(vote[i], logicalclock[i], "LOOKING")
-       IN /\ ElectionOnly([a \in Server |-> [b \in Server |->
-                               IF a = i /\ b \in targets THEN Append(emsgs[a][b], n)
-                               ELSE emsgs[a][b]]],
-                          {CastRec(i, vote[i], logicalclock[i], "LOOKING")})
-          /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection>>
+    /\ ~finalizing[i]
+    /\ \A j \in Server : emsgs[j][i] = <<>> /\ emsgs[i][j] = <<>>
+    /\ IF HaveDelivered(i)
+       THEN ElectionOnly(emsgs, i, Server, NotificationMsg(vote[i], logicalclock[i], "LOOKING"),
+                         {CastRec(i, vote[i], logicalclock[i], "LOOKING")})
+       ELSE /\ EConnectAll(i)
+            /\ UNCHANGED castVotes
+            /\ UNCHANGED decisions
+            /\ UNCHANGED <<durableVars, roleVars, leaderVars, followerVars, qmsgs,
+                           brokenLinks, boundVars, ghostVars>>
+    /\ UNCHANGED <<logicalclock, vote, recvVotes, outOfElection, finalizing>>
 
 -----------------------------------------------------------------------------
 (* Standalone election model *)
@@ -251,14 +272,15 @@ RecvsetOfRound ==
                   /\ c.electionEpoch = w.electionEpoch /\ c.peerEpoch = w.peerEpoch
                   /\ c.state = w.state
 
-\* the cast vote c counts for the decision d: the same leader and epoch;
-\* for a proposal of a LOOKING server (or any vote, for a finalize
-\* decision) the same zxid and the same round as well (Vote.equals)
+\* the cast vote c counts for the decision d: the same leader; for a
+\* proposal of a LOOKING server (or any vote, for a finalize decision) the
+\* same epoch, zxid and round as well (Vote.equals).  A FOLLOWING / LEADING
+\* vote counts for a join by its leader alone: 3.8 compares it with
+\* recvset's version-0 votes by leader id (VoteEqV0)
 Supports(c, d) ==
     /\ c.leader = d.leader
-    /\ c.peerEpoch = d.peerEpoch
     /\ (d.how = "finalize" \/ c.state = "LOOKING")
-          => (c.zxid = d.zxid /\ c.electionEpoch = d.round)
+          => (c.peerEpoch = d.peerEpoch /\ c.zxid = d.zxid /\ c.electionEpoch = d.round)
 
 \* every election outcome is backed by a quorum of servers that sent a vote
 \* for that leader in that round

@@ -286,7 +286,7 @@ HandleUPTODATE(i, j) ==
     /\ syncCommit' = [syncCommit EXCEPT ![i] = NoZxid]
     /\ qmsgs' = Enq(Deq(qmsgs, j, i), i, j, AckMsg(<<currentEpoch[i], 0>>))
     /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection, castVotes,
-                   decisions, leaderVars, syncHistory, emsgs, brokenLinks, boundVars,
+                   decisions, leaderVars, syncHistory, emsgs, electionLocalVars, brokenLinks, boundVars,
                    proposals, establishedLeaders>>
 
 -----------------------------------------------------------------------------
@@ -399,7 +399,7 @@ HandleACK(i, j) ==
                   /\ UNCHANGED <<lastCommitted, committed, commitLog>>
     /\ UNCHANGED <<durableVars, state, logicalclock, recvVotes, outOfElection, castVotes,
                    decisions, newEpoch, learnerZxid, connectingFollowers, electingFollowers, followerVars,
-                   emsgs, brokenLinks, boundVars>>
+                   electionLocalVars, emsgs, brokenLinks, boundVars>>
 
 (***************************************************************************)
 (* A client write reaches leader i: it logs the txn (its own ACK) and      *)
@@ -453,8 +453,8 @@ OracleLead(i) ==
     /\ StartRole(i, i)
     /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection, castVotes,
                    decisions, learners, learnerZxid, connectingFollowers, electingFollowers,
-                   newLeaderAckers, proposalAcks, followerVars, emsgs, brokenLinks,
-                   boundVars, ghostVars>>
+                   newLeaderAckers, proposalAcks, followerVars, emsgs, electionLocalVars,
+                   brokenLinks, boundVars, ghostVars>>
 
 OracleFollow(i, j) ==
     /\ state[i] = "LOOKING"
@@ -463,8 +463,8 @@ OracleFollow(i, j) ==
     /\ StartRole(i, j)
     /\ UNCHANGED <<durableVars, lastCommitted, logicalclock, recvVotes, outOfElection, castVotes,
                    decisions, learners, learnerZxid, connectingFollowers, electingFollowers,
-                   newLeaderAckers, proposalAcks, followerVars, emsgs, brokenLinks,
-                   boundVars, ghostVars>>
+                   newLeaderAckers, proposalAcks, followerVars, emsgs, electionLocalVars,
+                   brokenLinks, boundVars, ghostVars>>
 
 ZabHandlers ==
     \/ \E i, j \in Server : HandleFOLLOWERINFO(i, j)

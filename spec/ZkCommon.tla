@@ -44,6 +44,7 @@ VARIABLES
     vote,              \* [Server -> [leader, zxid, peerEpoch]] proposal / current vote
     recvVotes,         \* [Server -> SUBSET VoteRec]  recvset of this round
     outOfElection,     \* [Server -> SUBSET VoteRec]  outofelection
+    finalizing,        \* [Server -> BOOLEAN] lookForLeader is in its finalize wait
     \* ---- leader (volatile) ----
     newEpoch,          \* [Server -> Nat] epoch the leader proposes / leads
     learners,          \* [Server -> [Server -> LHPhase]] LearnerHandler of i for j
@@ -59,6 +60,12 @@ VARIABLES
     \* ---- network ----
     qmsgs,             \* [Server -> [Server -> Seq(QMsg)]] quorum port, i -> j
     emsgs,             \* [Server -> [Server -> Seq(Notification)]] election port, i -> j
+    \* ---- QuorumCnxManager (volatile) ----
+    ekept,             \* [Server -> [Server -> Seq(Notification)]] (at most one): the last
+                       \* notification i sent or queued to j (queueSendMap / lastMessageSent)
+    eclosed,           \* SUBSET {{i, j}}: pairs whose election connection was lost, not redialled
+    equeued,           \* [Server -> SUBSET Server]: peers whose kept message from i is still
+                       \* queued (sent while no connection; haveDelivered is false for them)
     brokenLinks,       \* SUBSET {{i, j}}: partitioned links
     \* ---- bounds ----
     crashes, linkBreaks, clientWrites,
@@ -73,7 +80,12 @@ VARIABLES
 durableVars  == <<currentEpoch, acceptedEpoch, history>>
 roleVars     == <<state, zabState, lastCommitted>>
 \* castVotes and decisions are ghosts of the election (never read by an action)
-electionVars == <<logicalclock, vote, recvVotes, outOfElection, castVotes, decisions>>
+fleVars      == <<logicalclock, vote, recvVotes, outOfElection, finalizing, castVotes, decisions>>
+\* the election port's connections: what each end keeps for the other
+qcmVars      == <<ekept, eclosed, equeued>>
+electionVars == <<fleVars, qcmVars>>
+\* the election variables no Zab handler changes, besides those it names
+electionLocalVars == <<finalizing, qcmVars>>
 leaderVars   == <<newEpoch, learners, learnerZxid, connectingFollowers,
                   electingFollowers, newLeaderAckers, proposalAcks>>
 followerVars == <<syncStage, syncHistory, syncCommit>>
@@ -150,7 +162,8 @@ NotificationMsg(v, ee, st) ==
      melectionEpoch |-> ee, mpeerEpoch |-> v.peerEpoch, mstate |-> st]
 
 -----------------------------------------------------------------------------
-(* Links.  A message to a DOWN server or over a broken link is lost. *)
+(* Links.  A message to a DOWN server or over a broken link is lost (on  *)
+(* the election port the sender keeps it: ESend below).                 *)
 
 Reachable(i, j) == i # j /\ state[j] # "DOWN" /\ {i, j} \notin brokenLinks
 
@@ -193,6 +206,48 @@ EReachable(i, j) == i = j \/ Reachable(i, j)
 Broadcast(q, i, n) ==
     [a \in Server |-> [b \in Server |->
         IF a = i /\ EReachable(i, b) THEN Append(q[a][b], n) ELSE q[a][b]]]
+
+\* 3.8's QuorumCnxManager: i sends m to every j in S (i itself: the
+\* loopback), from the election queues q.  It keeps m for j (queueSendMap
+\* holds one message, lastMessageSent the one sent last), whether j is up
+\* or not.  To a reachable j, m is in flight at once; if their connection
+\* had been lost, the dial opens a new one, and j's SendWorker first sends
+\* what j keeps for i (the last message it sent i: i may have lost it).  To
+\* a down or cut-off j, m is only kept: it goes out on the next connection.
+\* the peers of S whose lost connection with i a dial of i's reopens
+Reopened(i, S) == {b \in S \ {i} : Reachable(i, b) /\ {i, b} \in eclosed}
+\* the peers' side of a reopened connection: their kept message first; i's
+\* queued message to each of R sent; the connections open again
+EReopen(i, R) ==
+    /\ eclosed' = eclosed \ {{i, b} : b \in R}
+    /\ equeued' = [a \in Server |-> IF a \in R THEN equeued[a] \ {i} ELSE equeued[a]]
+ESend(q, i, S, m) ==
+    /\ emsgs' = [a \in Server |-> [b \in Server |->
+                   IF a = i /\ b \in S /\ EReachable(i, b) THEN Append(q[a][b], m)
+                   ELSE IF b = i /\ a \in Reopened(i, S) THEN q[a][b] \o ekept[a][b]
+                   ELSE q[a][b]]]
+    /\ ekept' = [ekept EXCEPT ![i] = [b \in Server |-> IF b \in S \ {i} THEN <<m>> ELSE ekept[i][b]]]
+    /\ eclosed' = eclosed \ {{i, b} : b \in {x \in S : Reachable(i, x)}}
+    /\ equeued' = [a \in Server |->
+                     IF a = i THEN (equeued[i] \ S) \cup {b \in S \ {i} : ~Reachable(i, b)}
+                     ELSE IF a \in Reopened(i, S) THEN equeued[a] \ {i}
+                     ELSE equeued[a]]
+\* haveDelivered: some peer's queue from i is empty (its last message went out)
+HaveDelivered(i) == \E b \in Server \ {i} : b \notin equeued[i]
+\* connectAll: i redials every peer it lost the connection to; each new
+\* connection carries i's queued message and the peer's kept one
+EConnectAll(i) ==
+    LET R == Reopened(i, Server)
+    IN /\ emsgs' = [a \in Server |-> [b \in Server |->
+                      IF a = i /\ b \in R THEN emsgs[a][b] \o ekept[a][b]
+                      ELSE IF b = i /\ a \in R THEN emsgs[a][b] \o ekept[a][b]
+                      ELSE emsgs[a][b]]]
+       /\ UNCHANGED ekept
+       /\ eclosed' = eclosed \ {{i, b} : b \in R}
+       /\ equeued' = [a \in Server |-> IF a = i THEN equeued[i] \ R
+                                        ELSE IF a \in R THEN equeued[a] \ {i} ELSE equeued[a]]
+\* the election queues become q, nothing sent
+ENoSend(q) == emsgs' = q /\ UNCHANGED qcmVars
 
 -----------------------------------------------------------------------------
 (* Entering and leaving a role *)
@@ -255,7 +310,8 @@ StartElection(i, eq) ==
             /\ vote' = [vote EXCEPT ![i] = v]
             /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
             /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
-            /\ emsgs' = Broadcast(eq, i, NotificationMsg(v, lc, "LOOKING"))
+            /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
+            /\ ESend(eq, i, Server, NotificationMsg(v, lc, "LOOKING"))
             /\ castVotes' = castVotes \cup {CastRec(i, v, lc, "LOOKING")}
             /\ UNCHANGED decisions
     ELSE /\ emsgs' = eq
@@ -283,6 +339,11 @@ Crash(i) ==
     /\ vote' = [vote EXCEPT ![i] = NullVote(i)]
     /\ recvVotes' = [recvVotes EXCEPT ![i] = {}]
     /\ outOfElection' = [outOfElection EXCEPT ![i] = {}]
+    /\ finalizing' = [finalizing EXCEPT ![i] = FALSE]
+    \* a new QuorumCnxManager at restart: nothing kept; the peers keep theirs
+    /\ ekept' = [ekept EXCEPT ![i] = [j \in Server |-> <<>>]]
+    /\ equeued' = [equeued EXCEPT ![i] = {}]
+    /\ eclosed' = IF UseFLE THEN eclosed \cup {{i, k} : k \in Server \ {i}} ELSE eclosed
     /\ UNCHANGED <<castVotes, decisions>>
     /\ emsgs' = ClearAll(emsgs, i)
     /\ UNCHANGED <<durableVars, brokenLinks, linkBreaks, clientWrites, ghostVars>>
@@ -306,14 +367,16 @@ LinkBreak(i, j) ==
     /\ brokenLinks' = brokenLinks \cup {{i, j}}
     /\ qmsgs' = ClearLink(qmsgs, i, j)
     /\ emsgs' = ClearLink(emsgs, i, j)
+    /\ eclosed' = IF UseFLE THEN eclosed \cup {{i, j}} ELSE eclosed
     /\ learners' = [learners EXCEPT ![i][j] = "NONE", ![j][i] = "NONE"]
     /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {p \in @ : p[1] # j},
                                             ![j] = {p \in @ : p[1] # i}]
-    /\ UNCHANGED <<durableVars, roleVars, electionVars, newEpoch, learnerZxid,
+    /\ UNCHANGED <<durableVars, roleVars, fleVars, ekept, equeued, newEpoch, learnerZxid,
                    connectingFollowers, electingFollowers, newLeaderAckers,
                    followerVars, crashes, clientWrites, ghostVars>>
 
-\* the link between i and j heals (nothing is resent by itself)
+\* the link between i and j heals (nothing is resent by itself: the election
+\* connection is redialled by the next notification either sends the other)
 LinkHeal(i, j) ==
     /\ i # j
     /\ {i, j} \in brokenLinks
@@ -339,6 +402,7 @@ InitWith(hist, ce, clog, leaders) ==
                  [leader |-> i, zxid |-> LastZxid(hist[i]), peerEpoch |-> ce[i]]]
     /\ recvVotes = [i \in Server |-> {}]
     /\ outOfElection = [i \in Server |-> {}]
+    /\ finalizing = [i \in Server |-> FALSE]
     /\ newEpoch = [i \in Server |-> 0]
     /\ learners = [i \in Server |-> [j \in Server |-> "NONE"]]
     /\ learnerZxid = [i \in Server |-> [j \in Server |-> NoZxid]]
@@ -355,6 +419,13 @@ InitWith(hist, ce, clog, leaders) ==
                  THEN <<NotificationMsg([leader |-> i, zxid |-> LastZxid(hist[i]),
                                          peerEpoch |-> ce[i]], 1, "LOOKING")>>
                  ELSE <<>>]]
+    /\ ekept = [i \in Server |-> [j \in Server |->
+                 IF UseFLE /\ i # j
+                 THEN <<NotificationMsg([leader |-> i, zxid |-> LastZxid(hist[i]),
+                                         peerEpoch |-> ce[i]], 1, "LOOKING")>>
+                 ELSE <<>>]]
+    /\ eclosed = {}
+    /\ equeued = [i \in Server |-> {}]
     /\ castVotes = IF UseFLE
                    THEN {LET v == [leader |-> i, zxid |-> LastZxid(hist[i]), peerEpoch |-> ce[i]]
                          IN VoteRec(i, v, 1, "LOOKING") @@ [base |-> v] : i \in Server}
@@ -402,6 +473,7 @@ TypeOK ==
     /\ logicalclock \in [Server -> 0..MaxRound]
     /\ vote \in [Server -> VoteT]
     /\ \A i \in Server : recvVotes[i] \subseteq VoteRecT /\ outOfElection[i] \subseteq VoteRecT
+    /\ finalizing \in [Server -> BOOLEAN]
     /\ castVotes \subseteq CastRecT
     /\ decisions \subseteq DecisionRecT
     /\ newEpoch \in [Server -> Epoch]
@@ -416,6 +488,9 @@ TypeOK ==
     /\ syncCommit \in [Server -> Zxid]
     /\ \A i, j \in Server : /\ qmsgs[i][j] \in Seq(QMsgT)
                             /\ emsgs[i][j] \in Seq(NotificationT)
+                            /\ ekept[i][j] \in Seq(NotificationT) /\ Len(ekept[i][j]) <= 1
+    /\ eclosed \subseteq {{i, j} : i, j \in Server}
+    /\ equeued \in [Server -> SUBSET Server]
     /\ brokenLinks \subseteq {{i, j} : i, j \in Server}
     /\ crashes \in 0..MaxCrashes
     /\ linkBreaks \in 0..MaxLinkBreaks

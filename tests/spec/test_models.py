@@ -1,7 +1,7 @@
 """The TLA+ models of spec/: TLC exhausts them with no violation.
 
 `make test` runs the smallest model (ZkSystemSmall: the composed system,
-every module of the spec, about 42,000 distinct states) in the session's
+every module of the spec, about 72,000 distinct states) in the session's
 JVM.  The other small models take longer on a shared machine; they run with
 ``ZK_SPEC_MODELS=all`` (or a comma-separated list of model names).  Measured
 figures for every model are in spec/README.md.

@@ -216,9 +216,9 @@ MUTANTS = [
         "a server joining a newer round keeps the better vote but sends the one it received",
         "ElectedIsMax", "FastLeaderElection", "FLEFixedSpec",
         [("FastLeaderElection.tla",
-          """ElectionOnly(Broadcast(q1, i, NotificationMsg(v, ee, "LOOKING")),
+          """ElectionOnly(q0, i, Server, NotificationMsg(v, ee, "LOOKING"),
                                {CastRec(i, v, ee, "LOOKING")})""",
-          """ElectionOnly(Broadcast(q1, i, NotificationMsg(nv, ee, "LOOKING")),
+          """ElectionOnly(q0, i, Server, NotificationMsg(nv, ee, "LOOKING"),
                                {CastRec(i, nv, ee, "LOOKING")})""")],
         servers=["1", "2", "3"], constants={"UseFLE": "TRUE", "MaxCrashes": 0, "MaxRound": 2}),
     Mutant(
@@ -226,8 +226,8 @@ MUTANTS = [
         "the finalize wait starts as soon as a server's own vote is in its recvset, no quorum needed",
         "DecisionBacked", "FastLeaderElection", "FLEFixedSpec",
         [("FastLeaderElection.tla",
-          'InFinalize(i) == state[i] = "LOOKING" /\\ HasQuorumFor(recvVotes[i], MyRec(i))',
-          'InFinalize(i) == state[i] = "LOOKING" /\\ MyRec(i) \\in recvVotes[i]')],
+          'StartsFinalize(i, votes, v, lc) == HasQuorumFor(votes, VoteRec(i, v, lc, "LOOKING"))',
+          'StartsFinalize(i, votes, v, lc) == VoteRec(i, v, lc, "LOOKING") \\in votes')],
         servers=["1", "2", "3"], constants={"UseFLE": "TRUE", "MaxCrashes": 0}),
     Mutant(
         "skip_check_leader",
