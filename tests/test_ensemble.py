@@ -18,7 +18,14 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
-from zkharness import SetDataLoad, ZKEnsemble, ensemble_factory, four_letter, logged_txn_count, wait_for
+from zkharness import (
+    ZKEnsemble,
+    ensemble_factory,
+    four_letter,
+    logged_txn_count,
+    rejoin_under_set_data_load,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -180,18 +187,8 @@ def test_snap_streamed_while_setdata_commits_replays_without_a_digest_mismatch(e
     leader = leader_of(ens)
     f1, f2 = [i for i in ens.sids if i != leader]
     c = client(ens, leader)
-    paths = [f"/f/n{k:05d}" for k in range(20000)]
     try:
-        c.create("/f", b"")
-        ens.members[f2].stop()
-        for a in [c.create_async(p, b"x" * 200) for p in paths]:
-            a.get(timeout=60)
-        load = SetDataLoad(c, paths)
-        time.sleep(0.3)
-        ens.members[f2].start(wait=False)
-        wait_for(lambda: ens.mode(f2) == "follower", 60, what="the far-behind follower serving")
-        time.sleep(0.3)
-        written = load.stop()
+        written = rejoin_under_set_data_load(ens, c, f2)
         assert sync_lines(ens, leader)[-1] == (f2, "SNAP")
         assert len(written) > 500
         for sid in (f1, f2):

@@ -29,7 +29,14 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 from tcpproxy import TCPProxy
-from zkharness import MixedEnsemble, SetDataLoad, ensemble_factory, four_letter, logged_txn_count, wait_for
+from zkharness import (
+    MixedEnsemble,
+    ensemble_factory,
+    four_letter,
+    logged_txn_count,
+    rejoin_under_set_data_load,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -401,19 +408,9 @@ def test_our_follower_replays_a_java_leaders_fuzzy_snap_without_a_digest_mismatc
     ens = mixed("JZJ", extra={"forceSnapshotSync": "true"})  # zookeeper.forceSnapshotSync
     start_led_by(ens, 3)
     c = client(ens, 3)
-    paths = [f"/f/n{k:05d}" for k in range(20000)]
     try:
-        c.create("/f", b"")
-        ens.members[2].stop()
         seen = says(ens, 2, "SNAP")
-        for a in [c.create_async(p, b"x" * 200) for p in paths]:
-            a.get(timeout=60)
-        load = SetDataLoad(c, paths)
-        time.sleep(0.3)
-        ens.members[2].start(wait=False)
-        wait_for(lambda: ens.mode(2) == "follower", 90, what="our member back")
-        time.sleep(0.3)
-        written = load.stop()
+        written = rejoin_under_set_data_load(ens, c, 2, timeout=90)
         assert says(ens, 2, "SNAP") == seen + 1 and len(written) > 500
         d = client(ens, 2)
         d.sync("/")

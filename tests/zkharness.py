@@ -288,6 +288,26 @@ class SetDataLoad:
         return self.written
 
 
+def rejoin_under_set_data_load(ens, client, sid: int, nodes: int = 20000, timeout: float = 60.0) -> dict[str, bytes]:
+    """Member ``sid`` misses ``nodes`` creates under /f (far behind: a SNAP, with
+    forceSnapshotSync), then rejoins while :class:`SetDataLoad` runs on those nodes through
+    ``client``; returns each node's last acknowledged data once ``sid`` follows."""
+    paths = [f"/f/n{k:05d}" for k in range(nodes)]
+    client.create("/f", b"")
+    ens.members[sid].stop()
+    for a in [client.create_async(p, b"x" * 200) for p in paths]:
+        a.get(timeout=60)
+    load = SetDataLoad(client, paths)
+    try:
+        time.sleep(0.3)
+        ens.members[sid].start(wait=False)
+        wait_for(lambda: ens.mode(sid) == "follower", timeout, what=f"member {sid} back as a follower")
+        time.sleep(0.3)
+    finally:
+        written = load.stop()
+    return written
+
+
 @contextmanager
 def ensemble_factory(base: Path, cls: type[ZKEnsemble] = ZKEnsemble):
     """``make(*args, **kw)``: a new ``cls`` under ``base`` (ens0, ens1, ...); every one made

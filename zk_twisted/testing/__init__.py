@@ -29,21 +29,31 @@ __all__ = ["Ensemble", "ServerProcess", "ServerStartError", "ensemble", "four_le
 
 
 @contextmanager
+def _directory(base: str | None, prefix: str) -> Iterator[str]:
+    """``base``, or a temporary directory removed afterwards."""
+    if base is not None:
+        yield base
+        return
+    where = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield where
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+@contextmanager
 def server(config: dict | None = None, base: str | None = None, timeout: float = 30.0) -> Iterator[ServerProcess]:
     """A fresh standalone server while the block runs; ``config``: extra zoo.cfg keys.
 
     ``base``: where its zoo.cfg, data and log go (default: a temporary directory, removed
     afterwards unless given)."""
-    owned = base is None
-    where = tempfile.mkdtemp(prefix="zk_twisted-") if owned else base
-    srv = ServerProcess(where, config)
-    try:
-        srv.start(timeout)
-        yield srv
-    finally:
-        srv.stop()
-        if owned:
-            shutil.rmtree(where, ignore_errors=True)
+    with _directory(base, "zk_twisted-") as where:
+        srv = ServerProcess(where, config)
+        try:
+            srv.start(timeout)
+            yield srv
+        finally:
+            srv.stop()
 
 
 @contextmanager
@@ -52,13 +62,10 @@ def ensemble(
 ) -> Iterator[Ensemble]:
     """A fresh ensemble of ``size`` members, serving, while the block runs (``config``:
     extra zoo.cfg keys of every member; ``base`` as for :func:`server`)."""
-    owned = base is None
-    where = tempfile.mkdtemp(prefix="zk_twisted-ensemble-") if owned else base
-    ens = Ensemble(where, size, config)
-    try:
-        ens.start(timeout)
-        yield ens
-    finally:
-        ens.stop()
-        if owned:
-            shutil.rmtree(where, ignore_errors=True)
+    with _directory(base, "zk_twisted-ensemble-") as where:
+        ens = Ensemble(where, size, config)
+        try:
+            ens.start(timeout)
+            yield ens
+        finally:
+            ens.stop()
