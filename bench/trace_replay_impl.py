@@ -47,7 +47,7 @@ def main(argv=None) -> int:
                 args.model, args.n, args.depth, out=path, seed=args.seed, jobs=args.jobs, progress=False
             )
             gen = time.perf_counter() - t0
-        res = replay_traces(read_traces(path), strict=args.strict, report_dir=args.report_dir)
+        res = replay_traces(read_traces(path), strict=args.strict, report_dir=args.report_dir, jobs=args.jobs)
     print(json.dumps({"generation_seconds": round(gen, 1), **res}, indent=1))
     return 1 if res["divergences"] else 0
 

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ri.add_argument("--strict", action="store_true",
                     help="count the known divergences (replay_impl.KNOWN) as divergences too")  # fmt: skip
     ri.add_argument("--report-dir", help="where divergence reports go (default: a temp dir)")
+    ri.add_argument("--jobs", type=int, default=1, help="worker processes for generating and replaying")
 
     a = sub.add_parser(
         "actions", help="list the spec's variables, actions (as TLC splits Next) and invariants"
@@ -154,8 +155,10 @@ def _replay_impl(args) -> int:
             from .walker import generate_traces
 
             path = f"{tmp}/traces.jsonl"
-            generate_traces(args.model, args.count, args.depth, out=path, seed=args.seed, progress=False)
-        res = replay_traces(read_traces(path), strict=args.strict, report_dir=args.report_dir)
+            generate_traces(
+                args.model, args.count, args.depth, out=path, seed=args.seed, jobs=args.jobs, progress=False
+            )
+        res = replay_traces(read_traces(path), strict=args.strict, report_dir=args.report_dir, jobs=args.jobs)
     print(json.dumps(res, indent=1))
     for d in res["divergences"]:
         if "report" in d:

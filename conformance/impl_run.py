@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .msc import render_divergence
-from .replay_impl import KNOWN, replay_trace
+from .replay_impl import KNOWN, ReplayResult, replay_trace
 
 __all__ = ["replay_traces", "read_traces"]
 
@@ -27,9 +28,34 @@ def read_traces(path: str | Path) -> Iterable[dict]:
                 yield json.loads(line)
 
 
+def _replay_one(job: tuple[dict, int, bool]) -> tuple[int, dict, ReplayResult]:
+    """(index, trace, result) of one trace; in a worker the trace and the events go back only
+    when there is a divergence to draw."""
+    trace, index, strict = job
+    res = replay_trace(trace, index, strict=strict)
+    if res.divergence is None and multiprocessing.parent_process() is not None:
+        trace, res.events = {"steps": trace["steps"][:1]}, []
+    return index, trace, res
+
+
+def _quiet_worker() -> None:
+    logging.disable(logging.WARNING)
+
+
+def _results(traces: Iterable[dict], strict: bool, jobs: int) -> Iterator[tuple[int, dict, ReplayResult]]:
+    """(index, trace, result) in trace order; with ``jobs`` > 1 from that many fresh worker
+    processes (spawned: the caller may hold a JVM, which must not be forked)."""
+    todo = ((t, t.get("index", k), strict) for k, t in enumerate(traces))
+    if jobs <= 1:
+        yield from map(_replay_one, todo)
+        return
+    with multiprocessing.get_context("spawn").Pool(jobs, initializer=_quiet_worker) as pool:
+        yield from pool.imap(_replay_one, todo, chunksize=4)
+
+
 def replay_traces(traces: Iterable[dict], *, strict: bool = False, report_dir: str | Path | None = None,
-                  quiet: bool = True, reports: int = 20) -> dict:  # fmt: skip
-    """Replay every trace; the summary: traces, steps, steps_per_s, actions_covered (counts),
+                  quiet: bool = True, reports: int = 20, jobs: int = 1) -> dict:  # fmt: skip
+    """Replay every trace (in ``jobs`` processes); the summary: traces, steps, steps_per_s, actions_covered (counts),
     stopped_at (actions a trace stopped at, unsupported or known divergent), divergences
     (each with its report's path; at most ``reports`` are drawn), known_divergences (the
     traces that stopped at a divergence explained by replay_impl.KNOWN: cause -> count, and the
@@ -45,10 +71,8 @@ def replay_traces(traces: Iterable[dict], *, strict: bool = False, report_dir: s
     examples: dict[str, dict] = {}
     out_dir = Path(report_dir) if report_dir else None
     try:
-        for k, trace in enumerate(traces):
+        for index, trace, res in _results(traces, strict, jobs):
             n += 1
-            index = trace.get("index", k)
-            res = replay_trace(trace, index, strict=strict)
             steps += res.steps
             for a, c in res.actions.items():
                 covered[a] = covered.get(a, 0) + c

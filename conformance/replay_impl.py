@@ -28,6 +28,7 @@ drive yet are reported as unsupported, never skipped.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 from collections import deque
@@ -43,6 +44,8 @@ from zk_twisted.testing.simulation import ClientOutcome, SimClientOp, Simulation
 
 from .abstraction import abstract_state, diff_states, notification_message, quorum_messages
 from .impl_disk import CLIENT_SESSION, CLIENT_SESSION_TIMEOUT_MS, value_data, write_data_dir
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 
 __all__ = [
     "ImplReplay",
@@ -140,7 +143,7 @@ class _ReplaySimulation(Simulation):
 class ImplReplay:
     """N real nodes started from a spec state, driven step by step by a trace."""
 
-    def __init__(self, initial: dict, n: int) -> None:
+    def __init__(self, initial: dict, n: int, window: int) -> None:
         self.sids = list(range(1, n + 1))
         self.base = Path(tempfile.mkdtemp(prefix="zk_twisted-replay-"))
         for k, sid in enumerate(self.sids):
@@ -155,9 +158,13 @@ class ImplReplay:
         self.held_ends: dict[int, list] = {s: [] for s in self.sids}
         #: the last ZAB core of each node's incarnation that reached BROADCAST (lastCommitted)
         self._last_core: dict[int, object] = {}
+        # the model's synchronization: a committedLog of `window` txns (3.8 keeps commitLogCount
+        # + 1) and no DIFF from the on-disk txn log (snapshotSizeFactor < 0)
         self.sim = _ReplaySimulation(
             self, n, base_dir=str(self.base), check_every_step=False,
             extra_config={"localSessionsEnabled": "true", "localSessionsUpgradingEnabled": "false"},
+            config_overrides={"commit_log_count": window - 1},
+            jvm_properties={"zookeeper.snapshotSizeFactor": "-1"},
         )  # fmt: skip
         self.settle()
 
@@ -592,6 +599,16 @@ def _frames(chunk: bytes) -> list[bytes]:
     return out
 
 
+def model_window(trace: dict) -> int:
+    """The ``CommittedLogSize`` of the model a walker trace names (its ``config``, in spec/)."""
+    name = Path(trace.get("config") or "ZkSystemTraces.cfg").name
+    text = (SPEC_DIR / name).read_text(encoding="utf-8")
+    m = re.search(r"^\s*CommittedLogSize\s*=\s*(\d+)", text, re.M)
+    if m is None:
+        raise ValueError(f"{name} sets no CommittedLogSize")
+    return int(m.group(1))
+
+
 def replay_trace(
     trace: dict, index: int = 0, *, strict: bool = False
 ) -> ReplayResult:
@@ -601,7 +618,7 @@ def replay_trace(
     s0 = steps[0]["state"]
     n = len(s0["state"])
     res = ReplayResult()
-    rp = ImplReplay(s0, n)
+    rp = ImplReplay(s0, n, model_window(trace))
     try:
         d = diff_states(s0, abstract_state(rp))
         res.events.append({"step": 0, "action": "Init", "params": {}, "state": s0})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from test_persistence import write_log
 
+from zk_twisted.config import DEFAULT_COMMIT_LOG_COUNT
 from zk_twisted.quorum.roles import last_logged_proposals
-from zk_twisted.quorum.sync_choice import DEFAULT_COMMIT_LOG_COUNT
 
 
 def test_committed_log_spans_epochs_as_3_8s_does(tmp_path):

@@ -407,6 +407,21 @@ def test_snap_count_at_least_two(tmp_path):
     assert cfg.snap_count == 2 and any("SnapCount" in w for w in cfg.warnings)
 
 
+def test_sync_window_properties(tmp_path):
+    """ZKDatabase's commitLogCount (raised to 500) and snapshotSizeFactor (> 1 is the default)."""
+    cfg = load(tmp_path, MIN)
+    assert (cfg.commit_log_count, cfg.snapshot_size_factor) == (500, 0.33)
+    cfg = load(tmp_path, MIN + "commitLogCount=10\nsnapshotSizeFactor=2.5\n")
+    assert (cfg.commit_log_count, cfg.snapshot_size_factor) == (500, 0.33)
+    assert any("commitLogCount 10 is less than the recommended 500" in w for w in cfg.warnings)
+    assert any("snapshotSizeFactor 2.5 is invalid" in w for w in cfg.warnings)
+    jvm = {"zookeeper.commitLogCount": "1200", "zookeeper.snapshotSizeFactor": "-1"}
+    cfg = load(tmp_path, MIN, jvm_properties=jvm)
+    assert (cfg.commit_log_count, cfg.snapshot_size_factor) == (1200, -1.0)
+    cfg = load(tmp_path, MIN + "snapshotSizeFactor=.5d\n")
+    assert cfg.snapshot_size_factor == 0.5
+
+
 def test_force_sync_anything_but_no_is_yes(tmp_path):
     cfg = load(tmp_path, MIN + "forceSync=false\n")
     assert cfg.force_sync  # as 3.8: only "no" turns it off
@@ -553,6 +568,8 @@ BAD = [
     ("globalOutstandingLimit=1e3\n", "globalOutstandingLimit=1e3 is not a number"),
     ("jute.maxbuffer=1M\n", "jute.maxbuffer=1M is not a number"),
     ("snapSizeLimitInKb=big\n", "snapSizeLimitInKb=big is not a number"),
+    ("commitLogCount=0x400\n", "commitLogCount=0x400 is not a number"),  # Integer.parseInt
+    ("snapshotSizeFactor=a third\n", "snapshotSizeFactor=a third is not a number"),
     ("minSessionTimeout=5000\nmaxSessionTimeout=4000\n", "minSessionTimeout=5000 must not be larger"),
     (
         "tickTime=1000\nminSessionTimeout=30000\n",

@@ -58,6 +58,10 @@ log = logging.getLogger(__name__)
 DEFAULT_TICK_TIME = 3000
 #: ZooKeeperServer.DEFAULT_SNAP_COUNT
 DEFAULT_SNAP_COUNT = 100000
+#: ZKDatabase.DEFAULT_COMMIT_LOG_COUNT (zookeeper.commitLogCount; smaller values are raised to it)
+DEFAULT_COMMIT_LOG_COUNT = 500
+#: ZKDatabase.DEFAULT_SNAPSHOT_SIZE_FACTOR (zookeeper.snapshotSizeFactor; < 0 turns txn-log sync off)
+DEFAULT_SNAPSHOT_SIZE_FACTOR = 0.33
 #: ZooKeeperServer.DEFAULT_GLOBAL_OUTSTANDING_LIMIT
 DEFAULT_GLOBAL_OUTSTANDING_LIMIT = 1000
 #: BinaryInputArchive's default jute.maxbuffer
@@ -131,7 +135,7 @@ _SYSPROP_ACTED = frozenset(
         "znode.container.maxPerMinute", "znode.container.maxNeverUsedIntervalMs",
         "admin.enableServer", "admin.serverAddress", "admin.serverPort", "admin.commandURL",
         "admin.idleTimeout", "leaderServes", "forceSnapshotSync", "cnxTimeout", "quorumCnxnTimeoutMs",
-        "leaderConnectDelayDuringRetryMs",
+        "leaderConnectDelayDuringRetryMs", "commitLogCount", "snapshotSizeFactor",
         # zk_twisted's own (quorum/tracelog.py): the protocol event log for trace validation
         "zk_twisted.traceLog", "zk_twisted.traceLogFlushMs",
     }
@@ -143,11 +147,11 @@ _SYSPROP_NOT_ACTED = frozenset(
         "serverCnxnFactory", "maxCnxns", "flushDelay", "maxWriteQueuePollTime",
         "intBufferStartingSizeBytes", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize",
         "enableEagerACLCheck", "superUser", "allowSaslFailedClients", "jute.maxbuffer.extrasize",
-        "largeRequestMaxBytes", "largeRequestThreshold", "commitLogCount",
+        "largeRequestMaxBytes", "largeRequestThreshold",
         "datadir.autocreate", "db.autocreate", "electionPortBindRetry",
         "letAnySaslUserDoX", "maxInProcessingDeadWatchers",
         "request.timeout", "requireKerberosConfig", "sessionRequireClientSASLAuth",
-        "snapshotSizeFactor", "tcpKeepAlive", "throttled_op_wait_time", "watchManagerName",
+        "tcpKeepAlive", "throttled_op_wait_time", "watchManagerName",
         "bitHashCacheSize", "observerMaster.sizeLimit",
         "follower.skipLearnerRequestToNextProcessor", "ensembleAuthName", "kinit",
         "forward_learner_requests_to_commit_processor_disabled", "testingonly.initialZxid",
@@ -364,6 +368,16 @@ def _java_int(key: str, value: str, bits: int = 32, *, origin: str = "") -> int:
             raise _kv_error(origin + key, value, f"is out of range for a {bits}-bit integer")
         raise _kv_error(origin + key, value, "is not a number")
     return n
+
+
+_JAVA_DOUBLE = re.compile(r"[+-]?(NaN|Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fFdD]?)")
+
+
+def _java_double(key: str, value: str) -> float:
+    """Double.parseDouble of a config value (decimal forms), or a ConfigError naming the key."""
+    if not _JAVA_DOUBLE.fullmatch(value):
+        raise _kv_error(key, value, "is not a number")
+    return float(value.rstrip("fFdD").replace("Infinity", "inf"))
 
 
 def _java_decode(key: str, value: str, bits: int = 32, *, origin: str = "") -> int:
@@ -709,6 +723,11 @@ class ZKConfig:
     #: restore may trust a snapshot when there is no txn log (FileTxnSnapLog)
     snapshot_trust_empty: bool = False
     fsync_warning_threshold_ms: int = 1000
+    #: ZKDatabase.commitLogCount: the leader's committedLog window for DIFF (at least 500)
+    commit_log_count: int = DEFAULT_COMMIT_LOG_COUNT
+    #: ZKDatabase.snapshotSizeFactor: a DIFF from the txn log when it is at most this share of
+    #: the snapshot's size (< 0: never)
+    snapshot_size_factor: float = DEFAULT_SNAPSHOT_SIZE_FACTOR
     digest_enabled: bool = True
     #: TTL nodes and other extended ephemeral types; 3.8's default is off
     extended_types_enabled: bool = False
@@ -1278,6 +1297,7 @@ class _Parser:
                 if raw is None
                 else _java_decode("fsync.warningthresholdms", _java_trim(raw), 64, origin="-D")
             )
+        self.sync_window_values()
         o["digest_enabled"] = _java_bool(self._str_prop("digest.enabled"), True)
         o["extended_types_enabled"] = _java_bool(self._str_prop("extendedTypesEnabled"), False)
         ro = self._str_prop("readonlymode.enabled")
@@ -1293,6 +1313,29 @@ class _Parser:
             "znode.container.maxNeverUsedIntervalMs", 0, bits=64
         )
         self.admin_server_values()
+
+    def sync_window_values(self) -> None:
+        """ZKDatabase's constructor: commitLogCount (raised to 500) and snapshotSizeFactor (> 1
+        means the default).  3.8 falls back to the default on a value it cannot parse; we name it
+        and exit, as for every other property."""
+        o = self.out
+        count = self._int_prop("commitLogCount", DEFAULT_COMMIT_LOG_COUNT, decode=False)
+        if count < DEFAULT_COMMIT_LOG_COUNT:
+            self.warn(
+                f"commitLogCount {count} is less than the recommended {DEFAULT_COMMIT_LOG_COUNT}, "
+                "going to use the recommended one"
+            )
+            count = DEFAULT_COMMIT_LOG_COUNT
+        o["commit_log_count"] = count
+        found = self._prop("snapshotSizeFactor")
+        factor = DEFAULT_SNAPSHOT_SIZE_FACTOR
+        if found is not None:
+            origin, name, value = found
+            factor = _java_double(origin + name, _java_trim(value))
+            if factor > 1:
+                self.warn(f"snapshotSizeFactor {value} is invalid, going to use the default {factor}")
+                factor = DEFAULT_SNAPSHOT_SIZE_FACTOR
+        o["snapshot_size_factor"] = factor
 
     def admin_server_values(self) -> None:
         """AdminServerFactory / JettyAdminServer's zookeeper.admin.* properties."""

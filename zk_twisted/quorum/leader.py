@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..config import DEFAULT_COMMIT_LOG_COUNT, DEFAULT_SNAPSHOT_SIZE_FACTOR
 from ..jute import records as R
 from . import learner_handler as LH
 from . import payloads as P
@@ -42,8 +43,6 @@ from .packets import (
 )
 from .packets import read_int_payload as _read_int
 from .sync_choice import (
-    DEFAULT_COMMIT_LOG_COUNT,
-    DEFAULT_SNAPSHOT_SIZE_FACTOR,
     CommittedLog,
     Proposal,
     SyncPlan,

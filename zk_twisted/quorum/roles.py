@@ -32,7 +32,7 @@ from .leader import Leader
 from .learner import Learner
 from .packets import PACKET_NAMES, PacketType
 from .snapstream import SnapStreamLoader, serialize_snap_stream
-from .sync_choice import DEFAULT_COMMIT_LOG_COUNT, Proposal, TxnLogSlice
+from .sync_choice import Proposal, TxnLogSlice
 from .verifier import verifier_from_config
 from .zkservers import LeaderZooKeeperServer, LearnerZooKeeperServer
 
@@ -217,7 +217,7 @@ class LeaderRole(_RoleBase):
         db = self.peer.db
         cfg = self.cfg
         last = db.last_processed_zxid
-        committed = last_logged_proposals(self.snaplog.log_dir, last, DEFAULT_COMMIT_LOG_COUNT + 1)
+        committed = last_logged_proposals(self.snaplog.log_dir, last, cfg.commit_log_count + 1)
         verifier = verifier_from_config(cfg)
         self.core = Leader(
             cfg.server_id,
@@ -227,6 +227,8 @@ class LeaderRole(_RoleBase):
             current_epoch=self.peer.current_epoch,
             last_zxid=last,
             committed_log=committed,
+            commit_log_count=cfg.commit_log_count,
+            snapshot_size_factor=cfg.snapshot_size_factor,
             init_limit=cfg.init_limit,
             sync_limit=cfg.sync_limit,
             # NEWLEADER carries the leader's QuorumVerifier text (lastSeenQV), as 3.8 sends it

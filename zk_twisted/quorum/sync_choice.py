@@ -16,13 +16,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from ..config import DEFAULT_COMMIT_LOG_COUNT, DEFAULT_SNAPSHOT_SIZE_FACTOR
 from ..jute import records as R
 from .packets import PacketType, epoch_of, packet
-
-#: ZKDatabase.DEFAULT_COMMIT_LOG_COUNT (zookeeper.commitLogCount; smaller values are raised to it)
-DEFAULT_COMMIT_LOG_COUNT = 500
-#: ZKDatabase.DEFAULT_SNAPSHOT_SIZE_FACTOR (zookeeper.snapshotSizeFactor; < 0 turns txn-log sync off)
-DEFAULT_SNAPSHOT_SIZE_FACTOR = 0.33
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +35,12 @@ class CommittedLog:
 
     3.8 drops the oldest entry only once the deque holds *more* than commitLogCount, before
     adding: so it keeps up to commitLogCount + 1 proposals (501 by default).  We keep the
-    same number, since it decides which learners get a DIFF and which a SNAP.
+    same number, since it decides which learners get a DIFF and which a SNAP.  ``count`` is
+    taken as given: 3.8's floor of 500 applies where the property is read (``ZKConfig``).
     """
 
     def __init__(self, count: int = DEFAULT_COMMIT_LOG_COUNT, proposals: Iterable[Proposal] = ()) -> None:
-        self.count = max(count, DEFAULT_COMMIT_LOG_COUNT)
+        self.count = count
         self.proposals: deque[Proposal] = deque()
         for p in proposals:
             self.add(p)

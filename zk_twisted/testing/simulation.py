@@ -66,7 +66,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from twisted.internet import task
@@ -193,6 +193,8 @@ class SimNode:
         cfg = parse_config(
             self.sim.config_for(self.sid), base_dir=str(self.base), jvm_properties=self.sim.jvm_properties
         )
+        if self.sim.config_overrides:
+            cfg = replace(cfg, **self.sim.config_overrides)
         opened = self._open_storage(cfg)
         self.peer = QuorumPeer(cfg, self.reactor, opened, self.sim.election_factory, self._role)
         self.epoch_disk = self.peer.epochs.io = SimEpochDisk()
@@ -425,8 +427,12 @@ class Simulation:
         weights: dict[str, float] | None = None,
         jvm_properties: dict[str, str] | None = None,
         lone_quorum: bool = False,
+        config_overrides: dict | None = None,
     ) -> None:
         self.seed = seed
+        #: ZKConfig fields set after parsing, for settings no zoo.cfg can give (the replay runner
+        #: scales the committed-log window down to its model's, below 3.8's floor of 500)
+        self.config_overrides = dict(config_overrides or {})
         #: seeded bugs, for tests that show the checks fail (see ManualSyncWriter, _LoneQuorum)
         self.lone_quorum = lone_quorum
         #: the -D properties every member starts with (zookeeper.forceSnapshotSync, ...)
