@@ -70,6 +70,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def sched_ns(pid: int) -> tuple[int, int]:
+    """(ns on a CPU, ns runnable but waiting for one) summed over the process's threads,
+    from /proc/PID/task/*/schedstat: where a member's time went besides sleeping."""
+    run = wait = 0
+    for t in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            r, w, _ = (int(x) for x in (t / "schedstat").read_text().split())
+        except (OSError, ValueError):
+            continue
+        run, wait = run + r, wait + w
+    return run, wait
+
+
 def try_create(port: int, path: str, timeout: float = 1.0) -> bool:
     """One fresh session, one create; True when the server answered OK or NODEEXISTS."""
     try:
@@ -228,12 +241,19 @@ def zkload(port: int, op: str, pids: list[int], a) -> dict:
         "--seconds", str(a.seconds), "--warmup", str(a.warmup), "--conns", "8", "--depth", "64",
         "--size", "100", "--procs", "1", "--server-pids", ",".join(map(str, pids)),
     ]  # fmt: skip
+    before, t0 = [sched_ns(p) for p in pids], time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.warmup + a.seconds + 180)
+    after, dt = [sched_ns(p) for p in pids], time.monotonic() - t0
     lines = r.stdout.strip().splitlines()
     if r.returncode != 0 or not lines:
         return {"error": (r.stderr or r.stdout)[-1000:]}
     res = json.loads(lines[-1])
-    return {k: res.get(k) for k in ("ops_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_op", "errors")}
+    out = {k: res.get(k) for k in ("ops_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_op", "errors")}
+    # per member (1, 2, 3) over the whole zkload run (warm-up and drain included): % of wall
+    # time on a CPU, and % runnable but waiting for one (the machine's other load)
+    out["on_cpu_pct"] = [round((b[0] - a0[0]) / 1e7 / dt, 1) for a0, b in zip(before, after, strict=True)]
+    out["runqueue_pct"] = [round((b[1] - a0[1]) / 1e7 / dt, 1) for a0, b in zip(before, after, strict=True)]
+    return out
 
 
 def failover(ens, leader: int, timeout: float = 60.0) -> dict:
@@ -277,11 +297,14 @@ def run_round(kind: str, work: Path, a) -> dict:
         if not a.no_load:
             pids = [ens.pid(i) for i in (1, 2, 3)]
             for case, op, where in LOAD_CASES:
+                if a.cases and case not in a.cases.split(","):
+                    continue
                 target = leader if where == "leader" else follower
                 res[case] = zkload(base_port + target - 1, op, pids, a)
                 log(f"{kind} {case}: {res[case].get('ops_per_s')} ops/s")
             res["rss_mb"] = {i: rss_mb(ens.pid(i)) for i in (1, 2, 3)}
-        res["failover"] = failover(ens, leader)
+        if not a.no_failover:
+            res["failover"] = failover(ens, leader)
     except (RuntimeError, TimeoutError, OSError) as e:
         res["error"] = str(e)[-2000:]
     finally:
@@ -297,7 +320,7 @@ def summarize(rounds: list[dict]) -> dict:
         return out
     out["start_to_first_write_s"] = median(r.get("start_to_first_write_s") for r in ok)
     for key in ("write_s", "leader_s", "election_ms"):
-        out[f"failover_{key}"] = median(r["failover"].get(key) for r in ok)
+        out[f"failover_{key}"] = median(r["failover"].get(key) for r in ok if "failover" in r)
     for case, _, _ in LOAD_CASES:
         runs = [r[case] for r in ok if case in r and "error" not in r[case]]
         if runs:
@@ -305,6 +328,7 @@ def summarize(rounds: list[dict]) -> dict:
                 "ops_per_s": median(x["ops_per_s"] for x in runs),
                 "server_cpu_us_per_op": median(x["server_cpu_us_per_op"] for x in runs),
                 "spread_ops_per_s": [x["ops_per_s"] for x in runs],
+                "spread_cpu_us_per_op": [x["server_cpu_us_per_op"] for x in runs],
             }
     return out
 
@@ -316,6 +340,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--no-load", action="store_true", help="start-up and failover only")
+    ap.add_argument("--cases", default="", help="only these load cases (comma-separated), e.g. setData_follower")
+    ap.add_argument("--no-failover", action="store_true", help="skip the kill -9 of the leader")
     ap.add_argument("--start-timeout", type=float, default=90.0)
     ap.add_argument("--mix", default="", help="mixed ensembles too, e.g. JJZ,ZZJ (J: Java 3.8, Z: zk_twisted)")
     a = ap.parse_args(argv)

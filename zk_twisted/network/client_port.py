@@ -81,6 +81,12 @@ class ClientProtocol(Protocol, ServerCnxn):
 
     # ---- Twisted side
     def connectionMade(self) -> None:
+        # NIOServerCnxn sets TCP_NODELAY on every client socket: replies are small frames,
+        # and with Nagle the kernel holds the tail of a burst of them until the client has
+        # ACKed what went before (a delayed ACK on its side), stalling the client's window
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            set_no_delay(True)
         peer: IAddress = self.transport.getPeer()
         host = getattr(peer, "host", "0.0.0.0")
         port = getattr(peer, "port", 0)
