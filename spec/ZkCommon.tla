@@ -48,7 +48,7 @@ VARIABLES
     \* ---- leader (volatile) ----
     newEpoch,          \* [Server -> Nat] epoch the leader proposes / leads
     learners,          \* [Server -> [Server -> LHPhase]] LearnerHandler of i for j
-    learnerZxid,       \* [Server -> [Server -> Zxid]] ACKEPOCH zxid, kept while WAIT_SYNC
+    learnerZxid,       \* [Server -> [Server -> Zxid]] ACKEPOCH zxid, kept while WAIT_SYNC (cleared when the connection closes)
     connectingFollowers, \* [Server -> SUBSET Server] FOLLOWERINFO senders (epoch quorum)
     electingFollowers, \* [Server -> SUBSET Server] ACKEPOCH senders (epoch-ack quorum)
     newLeaderAckers,   \* [Server -> SUBSET Server] NEWLEADER ACK senders
@@ -273,6 +273,11 @@ StartRole(i, l) ==
 CloseHandlers(i) ==
     [a \in Server |-> [b \in Server |-> IF a = i \/ b = i THEN "NONE" ELSE learners[a][b]]]
 
+\* the ACKEPOCH zxids once i's handlers and the handlers for i close (the
+\* zxid lives in its LearnerHandler, which ends with the connection)
+ClearLearnerZxid(i) ==
+    [a \in Server |-> [b \in Server |-> IF a = i \/ b = i THEN NoZxid ELSE learnerZxid[a][b]]]
+
 \* the leaders' ack sets once i's connections close: a leader forgets the
 \* ACKs of a learner whose connection closed (3.8 keeps them, so a follower
 \* that reconnects and truncates a proposal it had ACKed still counts for
@@ -287,7 +292,7 @@ LeaveRole(i) ==
     /\ zabState' = [zabState EXCEPT ![i] = "ELECTION"]
     /\ newEpoch' = [newEpoch EXCEPT ![i] = 0]
     /\ learners' = CloseHandlers(i)
-    /\ learnerZxid' = [learnerZxid EXCEPT ![i] = [j \in Server |-> NoZxid]]
+    /\ learnerZxid' = ClearLearnerZxid(i)
     /\ connectingFollowers' = [connectingFollowers EXCEPT ![i] = {}]
     /\ electingFollowers' = [electingFollowers EXCEPT ![i] = {}]
     /\ newLeaderAckers' = [newLeaderAckers EXCEPT ![i] = {}]
@@ -369,9 +374,10 @@ LinkBreak(i, j) ==
     /\ emsgs' = ClearLink(emsgs, i, j)
     /\ eclosed' = IF UseFLE THEN eclosed \cup {{i, j}} ELSE eclosed
     /\ learners' = [learners EXCEPT ![i][j] = "NONE", ![j][i] = "NONE"]
+    /\ learnerZxid' = [learnerZxid EXCEPT ![i][j] = NoZxid, ![j][i] = NoZxid]
     /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {p \in @ : p[1] # j},
                                             ![j] = {p \in @ : p[1] # i}]
-    /\ UNCHANGED <<durableVars, roleVars, fleVars, ekept, equeued, newEpoch, learnerZxid,
+    /\ UNCHANGED <<durableVars, roleVars, fleVars, ekept, equeued, newEpoch,
                    connectingFollowers, electingFollowers, newLeaderAckers,
                    followerVars, crashes, clientWrites, ghostVars>>
 

@@ -41,6 +41,7 @@ def traces(generated) -> list[dict]:
     return generated[0]
 
 
+@pytest.mark.timeout(1200)  # the generation (its fixture) and the replay: about 3 minutes idle
 def test_generated_traces_replay_against_the_real_nodes_without_divergence(generated, tmp_path):
     traces, actions = generated
     res = replay_traces(traces, report_dir=tmp_path, jobs=JOBS)
