@@ -10,6 +10,7 @@ script can be run against both and the answers compared.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,9 @@ ZK_JAVA_SH = SHARED_TOOLS / "zk_java.sh"
 JVM_ENV = ("SERVER_JVMFLAGS", "JVMFLAGS", "ZOOCFGDIR")
 #: ``twistd`` of this interpreter (``python -m twisted`` is the other runner, ``twist``)
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+#: twistd shuts down on SIGTERM, then ends itself with that signal (Twisted's convention, so a
+#: supervisor sees how it ended; Java ZooKeeper exits 143 = 128 + SIGTERM the same way)
+CLEAN_SIGTERM = (0, -signal.SIGTERM)
 
 
 def four_letter(port: int, cmd: str, timeout: float = 5.0, host: str = "127.0.0.1") -> str:
