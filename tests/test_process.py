@@ -14,7 +14,9 @@ from urllib.request import urlopen
 
 from kazoo.client import KazooClient
 from rawclient import Closed, RawClient, connected, create_body, frame, i32, path_watch
-from zkharness import CLEAN_SIGTERM, REPO, TWISTD, ZKProcess, four_letter, free_port, wait_for
+from zkharness import CLEAN_SIGTERM, REPO, ZKProcess, four_letter, free_port, wait_for
+
+from zk_twisted.testing.process import TWISTD
 
 
 def _twistd(cfg: str, cwd, timeout: float = 60) -> subprocess.CompletedProcess:
