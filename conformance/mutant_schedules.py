@@ -10,6 +10,7 @@ runs one and returns the :class:`~zk_twisted.testing.simulation.SafetyViolation`
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 
@@ -20,6 +21,44 @@ __all__ = ["FAMILIES", "STEPS", "SETTLE_STEPS", "run_schedule"]
 
 STEPS = 400
 SETTLE_STEPS = 5000
+
+
+def _violation(message: str, invariant: str, step: int) -> SafetyViolation:
+    v = SafetyViolation(message, invariant=invariant)
+    v.step = step
+    return v
+
+
+def _checked(sim: Simulation, body: Callable[[], object]) -> SafetyViolation | None:
+    """Run ``body`` (a schedule on ``sim``), then :meth:`Simulation.check` unless it returned
+    False (the seed's run did not reach the scenario); -> the SafetyViolation raised, with
+    ``step``, or None.  The simulation is closed either way."""
+    try:
+        if body() is not False:
+            sim.check()
+    except SafetyViolation as e:
+        e.step = sim.steps
+        return e
+    finally:
+        sim.close()
+    return None
+
+
+def _directed(weights: dict | None = None) -> Callable:
+    """A directed family: ``body(sim, rng)`` runs the phases of its scenario on 3 voters
+    (``weights``: the event weights), the seed choosing the events within each, and returns
+    False when the run did not reach the scenario; -> seed -> :func:`_checked`'s answer."""
+
+    def wrap(body: Callable[[Simulation, random.Random], object]) -> Callable[[int], SafetyViolation | None]:
+        @functools.wraps(body)
+        def family(seed: int) -> SafetyViolation | None:
+            sim = Simulation(3, seed=seed, **({"weights": weights} if weights else {}))
+            rng = random.Random(seed)
+            return _checked(sim, lambda: body(sim, rng))
+
+        return family
+
+    return wrap
 
 
 def _power_after_writes(seed: int) -> tuple[Simulation, list]:
@@ -166,74 +205,60 @@ def _election_votes(seed: int) -> SafetyViolation | None:
                 break
             sim.check()
     except AssertionError as e:
-        v = SafetyViolation(f"election: {e}", invariant=str(e).split(":")[0])
-        v.step = step
-        return v
+        return _violation(f"election: {e}", str(e).split(":")[0], step)
     leader = sim.settled()
     if leader is None:
-        v = SafetyViolation(f"election: no leader once the faults stopped ({votes})", invariant="convergence")
-        v.step = step
-        return v
+        return _violation(f"election: no leader once the faults stopped ({votes})", "convergence", step)
     best = sim.init_vote(leader)
     if not sim.verifier.contains_quorum({s for s in votes if sim.init_vote(s) <= best}):
-        v = SafetyViolation(
+        return _violation(
             f"election: leader {leader} {best} is not the best vote of a quorum ({votes})",
-            invariant="LeaderIsBestOfQuorum",
+            "LeaderIsBestOfQuorum",
+            step,
         )
-        v.step = step
-        return v
     return None
 
 
-def _reconnect_truncated(seed: int) -> SafetyViolation | None:
+@_directed(weights={"fsync": 0.3})
+def _reconnect_truncated(sim: Simulation, rng: random.Random) -> bool | None:
     """A follower ACKs a proposal, crashes, comes back to the same leader and is TRUNCated
     past it (the proposal is not committed yet), and is re-sent it; the leader's own fsync
     comes next, the follower's does not; then the leader and the follower crash and the
     follower and the third member elect.  Phases of a directed schedule, each run by the
     seed's choices among the events it allows (what ZOOKEEPER's 3.8 removeLearnerHandler
     needs to lose a txn: the learner's ACK counted after its TRUNC)."""
-    sim = Simulation(3, seed=seed, weights={"fsync": 0.3})
-    rng = random.Random(seed)
-    try:
-        sim.settle(SETTLE_STEPS)
-        lead = sim.leader()
-        f, g = (s for s in sim.sids if s != lead.sid)
-        sim.partition(lead.sid, g)
-        o = sim.write(lead.sid)
-        no_fsync = lambda *sids: lambda e: not (e.kind == "fsync" and e.key[0] in sids)  # noqa: E731
+    sim.settle(SETTLE_STEPS)
+    lead = sim.leader()
+    f, g = (s for s in sim.sids if s != lead.sid)
+    sim.partition(lead.sid, g)
+    o = sim.write(lead.sid)
+    no_fsync = lambda *sids: lambda e: not (e.kind == "fsync" and e.key[0] in sids)  # noqa: E731
 
-        def acked_by_f():
-            core = lead.peer.role.core if lead.peer and lead.peer.role else None
-            return core is not None and any(f in p.acks for p in core.outstanding.values())
+    def acked_by_f():
+        core = lead.peer.role.core if lead.peer and lead.peer.role else None
+        return core is not None and any(f in p.acks for p in core.outstanding.values())
 
-        sim.run(3000, rng, done=acked_by_f, allow=no_fsync(lead.sid))
-        if not acked_by_f():
-            return None
-        sim.crash(f)
-        sim.restart(f)
+    sim.run(3000, rng, done=acked_by_f, allow=no_fsync(lead.sid))
+    if not acked_by_f():
+        return False
+    sim.crash(f)
+    sim.restart(f)
 
-        def f_resynced():
-            n = sim.nodes[f]
-            core = n.peer.role.core if n.peer and n.peer.role else None
-            return core is not None and getattr(core, "newleader_zxid", None) is not None
+    def f_resynced():
+        n = sim.nodes[f]
+        core = n.peer.role.core if n.peer and n.peer.role else None
+        return core is not None and getattr(core, "newleader_zxid", None) is not None
 
-        sim.run(3000, rng, done=f_resynced, allow=no_fsync(lead.sid, f))
-        if not f_resynced():
-            return None
-        sim.run(rng.randrange(20, 400), rng, done=lambda: o.state == "acked", allow=no_fsync(f))
-        sim.crash(f)
-        sim.crash(lead.sid)
-        sim.heal(lead.sid, g)
-        sim.restart(f)
-        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None and sim.leader().sid != lead.sid)
-        sim.settle(SETTLE_STEPS)
-        sim.check()
-    except SafetyViolation as e:
-        e.step = sim.steps
-        return e
-    finally:
-        sim.close()
-    return None
+    sim.run(3000, rng, done=f_resynced, allow=no_fsync(lead.sid, f))
+    if not f_resynced():
+        return False
+    sim.run(rng.randrange(20, 400), rng, done=lambda: o.state == "acked", allow=no_fsync(f))
+    sim.crash(f)
+    sim.crash(lead.sid)
+    sim.heal(lead.sid, g)
+    sim.restart(f)
+    sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None and sim.leader().sid != lead.sid)
+    sim.settle(SETTLE_STEPS)
 
 
 def _txn_only_at_leader(sim: Simulation, rng: random.Random) -> int | None:
@@ -256,130 +281,94 @@ def _txn_only_at_leader(sim: Simulation, rng: random.Random) -> int | None:
     return lead.sid if logged_alone() else None
 
 
-def _truncated_leader(seed: int) -> SafetyViolation | None:
+@_directed()
+def _truncated_leader(sim: Simulation, rng: random.Random) -> bool | None:
     """The leader alone logs a txn and crashes; the other two elect and serve without it;
     the old leader comes back and must be TRUNCated (directed phases, the seed's choices
     within each)."""
-    sim = Simulation(3, seed=seed)
-    rng = random.Random(seed)
-    try:
-        lead = _txn_only_at_leader(sim, rng)
-        if lead is None:
-            return None
-        sim.crash(lead)
-        sim.heal_all()
-        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None and sim.leader().sid != lead)
-        sim.restart(lead)
-        sim.settle(SETTLE_STEPS, rng)
-        sim.check()
-    except SafetyViolation as e:
-        e.step = sim.steps
-        return e
-    finally:
-        sim.close()
-    return None
+    lead = _txn_only_at_leader(sim, rng)
+    if lead is None:
+        return False
+    sim.crash(lead)
+    sim.heal_all()
+    sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None and sim.leader().sid != lead)
+    sim.restart(lead)
+    sim.settle(SETTLE_STEPS, rng)
 
 
-def _resync_unlogged(seed: int) -> SafetyViolation | None:
+@_directed()
+def _resync_unlogged(sim: Simulation, rng: random.Random) -> bool | None:
     """The leader A alone logs a txn and crashes; A comes back and leads a new epoch with B
     (C down), syncing B with that txn while B's disk never flushes; then A and B crash and
     B and C elect (directed phases, the seed's choices within each).  A B that ACKs
     NEWLEADER before the txn is on its disk lets A commit a txn only A holds."""
-    sim = Simulation(3, seed=seed)
-    rng = random.Random(seed)
-    try:
-        a = _txn_only_at_leader(sim, rng)
-        if a is None:
-            return None
-        b, c = (s for s in sim.sids if s != a)
-        sim.crash(a)
-        sim.crash(c)
-        sim.heal_all()
-        sim.restart(a)
-        no_b_fsync = lambda e: not (e.kind == "fsync" and e.key[0] == b)  # noqa: E731
-        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None, allow=no_b_fsync)
-        sim.run(rng.randrange(0, 30), rng, allow=no_b_fsync)
-        sim.crash(a)
-        sim.crash(b)
-        sim.restart(b)
-        sim.restart(c)
-        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None)
-        sim.settle(SETTLE_STEPS, rng)
-        sim.check()
-    except SafetyViolation as e:
-        e.step = sim.steps
-        return e
-    finally:
-        sim.close()
-    return None
+    a = _txn_only_at_leader(sim, rng)
+    if a is None:
+        return False
+    b, c = (s for s in sim.sids if s != a)
+    sim.crash(a)
+    sim.crash(c)
+    sim.heal_all()
+    sim.restart(a)
+    no_b_fsync = lambda e: not (e.kind == "fsync" and e.key[0] == b)  # noqa: E731
+    sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None, allow=no_b_fsync)
+    sim.run(rng.randrange(0, 30), rng, allow=no_b_fsync)
+    sim.crash(a)
+    sim.crash(b)
+    sim.restart(b)
+    sim.restart(c)
+    sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None)
+    sim.settle(SETTLE_STEPS, rng)
 
 
-def _lagging_follower(seed: int) -> SafetyViolation | None:
+@_directed()
+def _lagging_follower(sim: Simulation, rng: random.Random) -> bool | None:
     """B misses a committed write (it is down), the leader dies, B comes back and is synced
     that write by the new epoch's leader while B's disk never flushes, then B crashes once
     past NEWLEADER and restarts (directed phases, the seed's choices within each)."""
-    sim = Simulation(3, seed=seed)
-    rng = random.Random(seed)
-    try:
-        sim.settle(SETTLE_STEPS)
-        sim.write(sim.leader().sid)  # one write everyone has: B's later sync is a DIFF
-        sim.settle(SETTLE_STEPS, rng)
-        a = sim.leader().sid
-        b = rng.choice([s for s in sim.sids if s != a])
-        sim.crash(b)
-        o = sim.write(a)
-        sim.run(3000, rng, done=lambda: o.state not in ("connecting", "session", "sent"))
-        if o.state != "acked":
-            return None
-        sim.crash(a)
-        sim.restart(b)
-        no_b_fsync = lambda e: not (e.kind == "fsync" and e.key[0] == b)  # noqa: E731
+    sim.settle(SETTLE_STEPS)
+    sim.write(sim.leader().sid)  # one write everyone has: B's later sync is a DIFF
+    sim.settle(SETTLE_STEPS, rng)
+    a = sim.leader().sid
+    b = rng.choice([s for s in sim.sids if s != a])
+    sim.crash(b)
+    o = sim.write(a)
+    sim.run(3000, rng, done=lambda: o.state not in ("connecting", "session", "sent"))
+    if o.state != "acked":
+        return False
+    sim.crash(a)
+    sim.restart(b)
+    no_b_fsync = lambda e: not (e.kind == "fsync" and e.key[0] == b)  # noqa: E731
 
-        def past_newleader():
-            n = sim.nodes[b]
-            core = n.peer.role.core if n.peer and n.peer.role else None
-            return core is not None and getattr(core, "newleader_zxid", None) is not None
+    def past_newleader():
+        n = sim.nodes[b]
+        core = n.peer.role.core if n.peer and n.peer.role else None
+        return core is not None and getattr(core, "newleader_zxid", None) is not None
 
-        sim.run(SETTLE_STEPS, rng, done=past_newleader, allow=no_b_fsync)
-        sim.run(rng.randrange(0, 10), rng, allow=no_b_fsync)
-        sim.crash(b)
-        sim.restart(b)
-        sim.settle(SETTLE_STEPS, rng)
-        sim.check()
-    except SafetyViolation as e:
-        e.step = sim.steps
-        return e
-    finally:
-        sim.close()
-    return None
+    sim.run(SETTLE_STEPS, rng, done=past_newleader, allow=no_b_fsync)
+    sim.run(rng.randrange(0, 10), rng, allow=no_b_fsync)
+    sim.crash(b)
+    sim.restart(b)
+    sim.settle(SETTLE_STEPS, rng)
 
 
-def _followers_unflushed(seed: int) -> SafetyViolation | None:
+@_directed()
+def _followers_unflushed(sim: Simulation, rng: random.Random) -> bool | None:
     """A write through the leader while only the leader's disk flushes; the power goes;
     the two followers come back first and elect (directed phases, the seed's choices within
     each): a write acknowledged before any follower had it on disk is gone."""
-    sim = Simulation(3, seed=seed)
-    rng = random.Random(seed)
-    try:
-        sim.settle(SETTLE_STEPS)
-        lead = sim.leader().sid
-        o = sim.write(lead)
-        leader_fsync_only = lambda e: not (e.kind == "fsync" and e.key[0] != lead)  # noqa: E731
-        sim.run(rng.randrange(50, 400), rng, done=lambda: o.state == "acked", allow=leader_fsync_only)
-        for s in sim.sids:
-            sim.crash(s)
-        for s in sim.sids:
-            if s != lead:
-                sim.restart(s)
-        sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None)
-        sim.settle(SETTLE_STEPS, rng)
-        sim.check()
-    except SafetyViolation as e:
-        e.step = sim.steps
-        return e
-    finally:
-        sim.close()
-    return None
+    sim.settle(SETTLE_STEPS)
+    lead = sim.leader().sid
+    o = sim.write(lead)
+    leader_fsync_only = lambda e: not (e.kind == "fsync" and e.key[0] != lead)  # noqa: E731
+    sim.run(rng.randrange(50, 400), rng, done=lambda: o.state == "acked", allow=leader_fsync_only)
+    for s in sim.sids:
+        sim.crash(s)
+    for s in sim.sids:
+        if s != lead:
+            sim.restart(s)
+    sim.run(SETTLE_STEPS, rng, done=lambda: sim.leader() is not None)
+    sim.settle(SETTLE_STEPS, rng)
 
 
 #: name -> (seed -> a fresh Simulation, its fault plan, and optionally a per-step hook
@@ -417,7 +406,8 @@ def run_schedule(family: str, seed: int) -> SafetyViolation | None:
         return FAMILIES[family](seed)
     made = FAMILIES[family](seed)
     sim, plan, hook = made if len(made) == 3 else (*made, None)
-    try:
+
+    def body() -> None:
         if hook is None:
             sim.run(STEPS, plan=plan)
         else:
@@ -432,10 +422,5 @@ def run_schedule(family: str, seed: int) -> SafetyViolation | None:
                 if evs:
                     sim.step(sim.pick(sim.rng, evs))
         sim.settle(SETTLE_STEPS)
-        sim.check()
-    except SafetyViolation as e:
-        e.step = sim.steps
-        return e
-    finally:
-        sim.close()
-    return None
+
+    return _checked(sim, body)

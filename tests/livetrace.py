@@ -132,6 +132,17 @@ class LiveRun:
     def restart(self, sid: int) -> None:
         self.ens.members[sid].start(wait=False)
 
+    def kill_and_restart(self, victim: int, write: bool = False) -> tuple[int, int]:
+        """kill -9 ``victim``, wait for the others' leader (and write through them, with
+        ``write``), restart it, wait for one leader again; -> (leader meanwhile, leader after)."""
+        self.kill(victim)
+        meanwhile = self.leader()
+        if write:
+            self.write()
+        self.restart(victim)
+        wait_for(lambda: self.ens.members[victim].alive(), 10, what="restart")
+        return meanwhile, self.leader()
+
     def leader(self, timeout: float = 60.0) -> int:
         """Wait until the live members serve with one leader; -> its sid."""
         return self.ens.wait_serving(timeout)
@@ -189,16 +200,9 @@ def faulty_run(
         did.append(f"leader {leader}, write")
         for _ in range(faults):
             victim = leader if rng.random() < 0.5 else rng.choice([i for i in run.alive() if i != leader])
-            run.kill(victim)
-            leader = run.leader()
-            if rng.random() < 0.6:
-                run.write()
-                did.append(f"kill {victim}, leader {leader}, write")
-            else:
-                did.append(f"kill {victim}, leader {leader}")
-            run.restart(victim)
-            wait_for(lambda v=victim: run.ens.members[v].alive(), 10, what="restart")
-            leader = run.leader()
+            write = rng.random() < 0.6
+            meanwhile, leader = run.kill_and_restart(victim, write=write)
+            did.append(f"kill {victim}, leader {meanwhile}" + (", write" if write else ""))
             did.append(f"restart {victim}, leader {leader}")
         run.wait_quiet()
     finally:
@@ -224,11 +228,7 @@ def partition_run(base: Path, logdir: Path, seed: int) -> dict:
         leader = run.leader()
         did.append(f"break {f}-leader, write, heal, leader {leader}")
         victim = rng.choice(run.alive())
-        run.kill(victim)
-        leader = run.leader()
-        run.restart(victim)
-        wait_for(lambda v=victim: run.ens.members[v].alive(), 10, what="restart")
-        leader = run.leader()
+        _, leader = run.kill_and_restart(victim)
         did.append(f"kill {victim}, restart, leader {leader}")
         run.wait_quiet()
     finally:

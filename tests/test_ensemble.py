@@ -19,6 +19,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 from zkharness import (
+    CLEAN_SIGTERM,
     ZKEnsemble,
     ensemble_factory,
     four_letter,
@@ -478,3 +479,71 @@ def test_prometheus_metrics_of_a_quorum_member(ensemble):
     assert families["quorum_size"].samples[0].value == 3.0
     assert families["synced_followers"].samples[0].value == 2.0
     assert families["learners"].samples[0].value == 2.0
+
+
+def _connect_answer(port: int, timeout: float = 10.0) -> str:
+    """What a ConnectRequest to a member gets: 'refused', 'closed' or 'session' (an answer);
+    a member that keeps the connection open without answering fails the test (a hang)."""
+    import socket
+
+    from rawclient import connect_request, frame
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(frame(connect_request()))
+            try:
+                data = s.recv(4096)
+            except ConnectionResetError:
+                return "closed"
+            except TimeoutError:
+                pytest.fail(f"member on {port} neither answered nor closed in {timeout}s: hung")
+            return "session" if data else "closed"
+    except ConnectionRefusedError:
+        return "refused"
+
+
+def _stopped_in_order(ens: ZKEnsemble, sid: int, kind: str) -> None:
+    """SIGTERM: a clean exit, the running role ended (and torn down) before the peer stopped."""
+    m = ens.members[sid]
+    assert m.stop() in CLEAN_SIGTERM, m.log()
+    text = (m.base / "server.log").read_text(errors="replace")
+    ended = text.rfind(f"{kind} role ended: the server is shutting down")
+    stopped = text.rfind(f"zk_twisted quorum peer {sid} stopped")
+    assert 0 <= ended < stopped, text[-3000:]
+
+
+def test_sigterm_of_a_follower_and_the_leader_stops_their_roles_and_never_hangs_clients(ensemble):
+    """Roles are child services of the peer (issue 11): twistd's SIGTERM stops the running
+    role first, then the peer; the member left without a quorum is between roles, and its
+    clients get what 3.8 gives them: the connection closed, not hung."""
+    ens = ensemble(3).start()
+    leader = leader_of(ens)
+    follower, survivor = [i for i in ens.sids if i != leader]
+    c = client(ens, survivor)
+    states: list = []
+    c.add_listener(states.append)
+    try:
+        c.create("/before", b"1")
+        _stopped_in_order(ens, follower, "follower")
+        # two of three still serve
+        c.create("/after-follower", b"2")
+        assert ens.mode(leader) == "leader" and ens.mode(survivor) == "follower"
+        _stopped_in_order(ens, leader, "leader")
+        # the survivor's role ended with its leader: it closed its clients and is LOOKING
+        wait_for(lambda: "SUSPENDED" in states or "LOST" in states, 10, what="the client's connection closed")
+        wait_for(lambda: ens.mode(survivor) == "", 10, what="the survivor between roles")
+        assert "not currently serving" in four_letter(ens.members[survivor].port, "srvr")
+        for _ in range(3):
+            assert _connect_answer(ens.members[survivor].port) in ("refused", "closed")
+    finally:
+        c.stop()
+        c.close()
+    # the stopped members start again and the ensemble serves every write
+    ens.start([follower, leader])
+    with_all = client(ens, leader)
+    try:
+        with_all.sync("/")
+        assert with_all.get("/after-follower")[0] == b"2"
+    finally:
+        with_all.stop()
+        with_all.close()

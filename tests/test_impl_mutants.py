@@ -93,16 +93,21 @@ def test_each_probe_bites_its_mutant(probe, name):
     assert c is not None and c.by == f"probe:{probe}"
 
 
-def test_a_mutant_is_undone_after_its_block():
-    """Patched while the block runs (dispatch table included), restored after, even when
-    the block raises; nothing active outside."""
-    before = (
+def _patch_points() -> tuple:
+    """What the two mutants below patch, as they stand now."""
+    return (
         learner.Learner.handle_TRUNC,
         learner._HANDLERS[PacketType.TRUNC],
         leader.Leader.process_ack,
         fle.FastLeaderElection._better,
         epochs.write_file_durably,
     )
+
+
+def test_a_mutant_is_undone_after_its_block():
+    """Patched while the block runs (dispatch table included), restored after, even when
+    the block raises; nothing active outside."""
+    before = _patch_points()
     with pytest.raises(RuntimeError):
         with mutant("trunc_skipped"), mutant("non_atomic_epoch_file"):
             assert active() == ("trunc_skipped", "non_atomic_epoch_file")
@@ -110,13 +115,7 @@ def test_a_mutant_is_undone_after_its_block():
             assert learner.Learner.handle_TRUNC is learner._HANDLERS[PacketType.TRUNC]
             assert epochs.write_file_durably is not before[4]
             raise RuntimeError("the block fails")
-    after = (
-        learner.Learner.handle_TRUNC,
-        learner._HANDLERS[PacketType.TRUNC],
-        leader.Leader.process_ack,
-        fle.FastLeaderElection._better,
-        epochs.write_file_durably,
-    )
+    after = _patch_points()
     assert after == before and active() == ()
 
 

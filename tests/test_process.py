@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from urllib.request import urlopen
 
 from kazoo.client import KazooClient
 from rawclient import Closed, RawClient, connected, create_body, frame, i32, path_watch
-from zkharness import REPO, TWISTD, ZKProcess, four_letter, free_port, wait_for
+from zkharness import CLEAN_SIGTERM, REPO, ZKProcess, four_letter, free_port, wait_for
+
+from zk_twisted.testing.process import TWISTD
 
 
 def _twistd(cfg: str, cwd, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -38,11 +39,6 @@ def test_missing_config_file_exits_2(tmp_path):
     p = _twistd(str(tmp_path / "nowhere.cfg"), tmp_path)
     assert p.returncode == 2, p.stdout + p.stderr
     assert "nowhere.cfg" in p.stderr and ("does not exist" in p.stderr or "not found" in p.stderr.lower())
-
-
-#: twistd shuts down on SIGTERM, then ends itself with that signal (Twisted's convention, so a
-#: supervisor sees how it ended; Java ZooKeeper exits 143 = 128 + SIGTERM the same way)
-CLEAN_SIGTERM = (0, -signal.SIGTERM)
 
 
 def _stopped_cleanly(zk: ZKProcess) -> bool:

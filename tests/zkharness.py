@@ -10,38 +10,23 @@ script can be run against both and the answers compared.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from zk_twisted.testing.process import SERVER_PORTS, ServerProcess, free_port
+from zk_twisted.testing.process import SERVER_PORTS, ServerProcess, four_letter, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = Path(os.environ.get("ZK_SHARED_TOOLS", REPO.parent / "shared" / "tools")).resolve()
 ZK_JAVA_SH = SHARED_TOOLS / "zk_java.sh"
 #: what zkServer.sh builds a server's JVM properties from (zk_twisted reads them too)
 JVM_ENV = ("SERVER_JVMFLAGS", "JVMFLAGS", "ZOOCFGDIR")
-#: ``twistd`` of this interpreter (``python -m twisted`` is the other runner, ``twist``)
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
-
-
-def four_letter(port: int, cmd: str, timeout: float = 5.0, host: str = "127.0.0.1") -> str:
-    """Send a four-letter word and return the whole answer ('' if the server is not there)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(cmd.encode())
-            chunks = []
-            while True:
-                d = s.recv(65536)
-                if not d:
-                    break
-                chunks.append(d)
-            return b"".join(chunks).decode("utf-8", "replace")
-    except OSError:
-        return ""
+#: twistd shuts down on SIGTERM, then ends itself with that signal (Twisted's convention, so a
+#: supervisor sees how it ended; Java ZooKeeper exits 143 = 128 + SIGTERM the same way)
+CLEAN_SIGTERM = (0, -signal.SIGTERM)
 
 
 def wait_for(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "condition") -> None:

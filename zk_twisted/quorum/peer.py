@@ -7,7 +7,8 @@ port opened; then the role loop, with no thread and no blocking loop (DESIGN.md 
 an election's Deferred fires with the decision, the role it names runs until its Deferred
 fires (quorum lost, leader gone, protocol error), and the peer looks for a leader again.
 
-Between roles nobody serves: a client's ConnectRequest is refused as 3.8 refuses it
+Between roles nobody serves (the role is a child service, swapped in and out, the client
+port is the peer's own): a client's ConnectRequest is refused as 3.8 refuses it
 ("ZooKeeperServer not running"), four-letter words answer "not currently serving".  Each
 role brings its own ZooKeeperServer on the shared database; its client connections are
 closed when the role ends, so clients reconnect to whoever serves next.
@@ -43,11 +44,16 @@ MODE_NAMES = {
 }
 
 
-class Role:
-    """What the loop runs for a decision: ``run()`` -> Deferred fired when the role ends."""
+class Role(service.Service):
+    """What the loop runs for a decision, as a child service of the QuorumPeer: added (and so
+    started: ``run()``) when the role begins, removed (``stop()``, its Deferred awaited) when
+    it ends, so the peer's stopService (twistd's SIGTERM) ends the running role first.
+    ``finished`` fires when the role is over."""
 
+    name = "role"
     #: the ZooKeeperServer this role serves clients with (None until it serves)
     zks = None
+    finished: defer.Deferred | None = None
 
     def run(self) -> defer.Deferred:  # pragma: no cover - interface
         raise NotImplementedError
@@ -55,12 +61,41 @@ class Role:
     def stop(self) -> defer.Deferred | None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def startService(self) -> None:
+        super().startService()
+        self.finished = defer.maybeDeferred(self.run)
 
-class QuorumPeer(service.Service):
+    def stopService(self) -> defer.Deferred | None:
+        super().stopService()
+        return self.stop()
+
+
+class ElectionRound(service.Service):
+    """LOOKING: one election round (FastLeaderElection.lookForLeader) as a child service of
+    the QuorumPeer; ``decided`` fires with the Decision; stopping the round cancels it."""
+
+    name = "election"
+
+    def __init__(self, peer: QuorumPeer) -> None:
+        self.peer = peer
+        self.decided: defer.Deferred | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        peer = self.peer
+        self.decided = peer.election.election.look_for_leader(peer.last_logged_zxid(), peer.current_epoch)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self.decided is not None and not self.decided.called:
+            self.decided.cancel()
+
+
+class QuorumPeer(service.MultiService):
     """One ensemble member.  ``role_factory(peer, decision) -> Role``; ``election`` is the
-    ElectionStack (``zk_twisted.network.election_port.create_election``) or a factory of one."""
-
-    name = "quorumpeer"
+    ElectionStack (``zk_twisted.network.election_port.create_election``) or a factory of one.
+    Its children are the role of the moment: an :class:`ElectionRound` while LOOKING, then
+    the decided :class:`Role`, one at a time."""
 
     def __init__(
         self,
@@ -71,6 +106,8 @@ class QuorumPeer(service.Service):
         role_factory: Callable[[QuorumPeer, Decision], Role],
         metrics_provider=None,
     ) -> None:
+        super().__init__()
+        self.name = "quorumpeer"
         self.config = config
         self.reactor = reactor
         self.storage, self.db, self.sync_factory = opened
@@ -180,29 +217,35 @@ class QuorumPeer(service.Service):
             ro = self._schedule_read_only() if self.config.readonly_mode_enabled else None
             if tracelog.active is not None and role is not None:
                 tracelog.active.next_round = "LeaderTimeout" if role.kind == "leader" else "FollowerTimeout"
+            looking = ElectionRound(self)
+            looking.setServiceParent(self)
             try:
-                decision = yield self.election.election.look_for_leader(
-                    self.last_logged_zxid(), self.current_epoch
-                )
-            except defer.CancelledError:
+                decision = yield looking.decided
+            except defer.CancelledError:  # the peer is stopping (it stopped the round)
+                looking.disownServiceParent()
                 return
             finally:
                 if ro is not None and ro.active():
                     ro.cancel()
                 self.unserve()  # a read-only server, if one served meanwhile
+            looking.disownServiceParent()
             if not self.running:
                 return
             self._enter(decision.state)
             took = int((self.reactor.seconds() - t0) * 1000)
             log.info("%s - LEADER ELECTION TOOK - %d MS", decision.state.name, took)
             role = self.role = self._role_factory(self, decision)
+            role.setServiceParent(self)  # starts it: role.run()
             try:
-                yield role.run()
+                yield role.finished
             except Exception:
                 log.exception("Unexpected exception in role %s", decision.state.name)
             finally:
                 self.unserve()
-                self.role = None
+            # the role has ended: stopping it again finds it torn down (or tears it down, when
+            # run() itself failed), and the loop goes on once that is done
+            yield role.disownServiceParent()
+            self.role = None
             if self.running:
                 # the next role (and its vote) starts from everything the log holds, committed
                 # or not: 3.8 clears the database and loads it again; a learner that reached
@@ -292,10 +335,8 @@ class QuorumPeer(service.Service):
 
     @defer.inlineCallbacks
     def stopService(self):
-        super().stopService()
-        role = self.role
-        if role is not None:
-            yield defer.maybeDeferred(role.stop)
+        # the children first: the running role (or election round) ends, its Deferred awaited
+        yield super().stopService()
         if self.election is not None:
             yield defer.maybeDeferred(self.election.stop)
         if self._loop_done is not None:

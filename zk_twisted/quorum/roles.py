@@ -5,7 +5,8 @@ surroundings: the role's request chain (``zkservers``), the shared database and 
 the epoch files, and the quorum port (``network.quorum_port``).  A role is what the core's
 environment interface (``interfaces.ILeaderEnvironment`` / ``ILearnerEnvironment``) names,
 plus the quorum port's handler; ``run()`` returns a Deferred that fires when the core says
-the role is over, after the role's connections, timers and Sync stage are shut down.
+the role is over, after the role's connections, timers and Sync stage are shut down.  Each
+role is a child service of its QuorumPeer (``peer.Role``) for as long as it runs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from . import tracelog
 from .leader import Leader
 from .learner import Learner
 from .packets import PACKET_NAMES, PacketType
+from .peer import Role
 from .snapstream import SnapStreamLoader, serialize_snap_stream
 from .sync_choice import Proposal, TxnLogSlice
 from .verifier import verifier_from_config
@@ -93,7 +95,7 @@ def _trace_packet(p, sid) -> None:
     tracelog.active.record(f"Handle{PACKET_NAMES.get(p.type, p.type)}", j=sid, zxid=tracelog.zx(p.zxid))
 
 
-class _RoleBase:
+class _RoleBase(Role):
     """What every role shares: the peer, a Deferred for the role's end, the half-tick."""
 
     kind = "role"
