@@ -127,3 +127,22 @@ def test_liveness_model_holds(name):
     assert res.ok, res.summary()
     assert res.complete and not res.violations and not res.errors, res.summary()
     assert res.distinct >= LIVE[name], res.summary()
+
+
+@pytest.mark.parametrize("name", _selected({n: 0 for n in LIVE_FALSE}, ()))
+def test_liveness_finding_leader_stalls_in_discovery(name):
+    """The finding in spec/README.md ("Liveness"): with one crash, a leader can wait forever for an
+    epoch-ack quorum (its only follower had accepted the epoch already and ACKs with -1), and the
+    spec's LeaderTimeout, which fires only without a quorum of connected learners, never lets it
+    go (3.8's initLimit wait in waitForEpochAck does).  TLC must show that lasso until the spec's
+    timeout covers it."""
+    from conformance.tlc import check_model
+
+    res = check_model(_cfg(name), workers=1, deadlock=False, progress=False)
+    assert res.complete and res.violations, res.summary()
+    v = res.violations[0]
+    assert v.kind == "property" and v.loop_to, res.summary()
+    for step in v.trace[v.loop_to - 1:]:
+        s = step.state
+        leaders = [k for k, st in enumerate(s["state"]) if st == "LEADING"]
+        assert leaders and all(s["zabState"][k] != "BROADCAST" for k in leaders), res.summary()
