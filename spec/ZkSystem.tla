@@ -84,6 +84,8 @@ ZabReceive(i, j) ==
     \/ HandleNEWLEADER(i, j) \/ HandleUPTODATE(i, j)
     \/ HandlePROPOSAL(i, j) \/ HandleCOMMIT(i, j) \/ HandleACK(i, j)
 
+\* (a new handler or timer of Next needs its conjunct here, or the liveness
+\* models report a lasso that only its missing fairness allows)
 Fairness ==
     /\ \A i, j \in Server :
           /\ WF_vars(HandleNotification(i, j))

@@ -3,7 +3,9 @@
 `make test` runs the smallest model (ZkSystemSmall: the composed system,
 every module of the spec, about 72,000 distinct states) in the session's
 JVM.  The other small models take longer on a shared machine; they run with
-``ZK_SPEC_MODELS=all`` (or a comma-separated list of model names).  Measured
+``ZK_SPEC_MODELS=all`` (or a comma-separated list of model names).  The liveness
+models (LIVE: a temporal property under the spec's fairness) run the same
+way; `make test` checks the two smallest (under 20 s each).  Measured
 figures for every model are in spec/README.md.
 """
 
