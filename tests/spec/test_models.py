@@ -38,6 +38,7 @@ LIVE = {
     "FastLeaderElectionLive": 350,
     "ZkSystemFairSmall": 450,
     "ZkSystemFair": 15_000,
+    "FastLeaderElectionLiveThree": 100_000,
 }
 LIVE_SMALLEST = ["FastLeaderElectionLive", "ZkSystemFairSmall"]
 #: liveness models whose property TLC shows false (a finding: spec/README.md, "Liveness")
