@@ -194,6 +194,8 @@ _VIOLATION_CODES = {
     _TEMPORAL: "property",
 }
 _NAME = re.compile(r"(?:Invariant|Action property|property|Property)\s+(\w+)\s+is violated")
+# -tool prints "14: Back to state: <Action line 102, ...>", the plain form "Back to state 14: ..."
+_BACK_TO = re.compile(r"^(\d+):\s*Back to state|Back to state\s+(\d+)")
 _STATE_HEAD = re.compile(r"^(\d+):\s*(.*)$")
 _ACTION_HEAD = re.compile(r"^<(\w+)(?:\s+line \d+.*)?>$")
 
@@ -479,8 +481,8 @@ def _result(ref: ModelRef, rc: int, output: str, seconds: float, checker) -> Che
             if "Stuttering" in head:
                 current.loop_to = len(trace_texts)
             elif "Back to state" in head:
-                ints = _ints(head.partition(":")[2])
-                current.loop_to = ints[0] if ints else None
+                back = _BACK_TO.search(head)
+                current.loop_to = int(back.group(1) or back.group(2)) if back else None
             else:
                 trace_texts.append(m.text)
         elif m.code in (_BEHAVIOR_UP_TO, _COUNTER_EXAMPLE):

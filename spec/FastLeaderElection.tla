@@ -312,4 +312,31 @@ LogicalClockBounded == \A i \in Server : logicalclock[i] <= MaxRound
 FLEInvariants ==
     /\ VoteNeverBelowOwn /\ RecvsetOfRound /\ DecisionBacked /\ ElectedIsMax
     /\ JoinedLeaderLeads
+
+-----------------------------------------------------------------------------
+(* Liveness of the election alone.  Fairness: every handler of the         *)
+(* protocol and every timer is weakly fair (a step that stays enabled is   *)
+(* taken); Restart and LinkHeal too ("faults stop": a crashed server comes  *)
+(* back, a cut link heals).  Crash, LinkBreak and RoleTimeout are faults:   *)
+(* no fairness, bounded by MaxCrashes, MaxLinkBreaks and MaxRound, so in    *)
+(* every behaviour they stop.  See README, "Liveness".                      *)
+FLEFairness ==
+    /\ \A i, j \in Server : WF_vars(HandleNotification(i, j))
+    /\ \A i \in Server : WF_vars(FinalizeElection(i))
+    /\ \A i \in Server : SF_vars(ElectionTimeout(i))
+    /\ \A i \in Server : WF_vars(Restart(i))
+    /\ \A i, j \in Server : WF_vars(LinkHeal(i, j))
+
+FLEFairSpec == FLESpec /\ FLEFairness
+FLEFixedFairSpec == FLEFixedSpec /\ FLEFairness
+
+\* the election ends: from some point on, every server that is up has decided
+ElectionEnds == <>[](\A i \in Server : state[i] # "LOOKING")
+
+\* ... and on one leader (not a property of 3.8's FLE alone: two servers can
+\* decide different leaders in one round, see RoundAgreement; Zab's
+\* FollowerTimeout / LeaderTimeout send the loser back, see ZkSystem's
+\* LeaderEstablished)
+ElectionAgrees ==
+    <>[](\E l \in Server : \A i \in Server : state[i] # "DOWN" => state[i] # "LOOKING" /\ vote[i].leader = l)
 =============================================================================

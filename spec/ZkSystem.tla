@@ -66,4 +66,67 @@ TracesInit ==
 TracesSpec == TracesInit /\ [][Next]_vars
 
 SystemInvariants == ZabInvariants /\ FLEInvariants
+
+-----------------------------------------------------------------------------
+(* Liveness.  Fairness: every handler of the election and of Zab, and      *)
+(* every timer, is weakly fair: a step that stays enabled is taken.        *)
+(* Restart and LinkHeal are weakly fair too ("faults stop": a crashed       *)
+(* server comes back, a cut link heals).  Crash and LinkBreak are faults    *)
+(* and ClientWrite the environment: no fairness; faults are bounded by      *)
+(* MaxCrashes / MaxLinkBreaks, so in every behaviour they stop.  See        *)
+(* README, "Liveness", for the bounds MaxRound / MaxEpoch.                  *)
+\* the Zab packet handlers of i for the head of the j -> i queue: the head's
+\* type names the one that can take it, and only taking it changes the head
+\* (or a fault), so weak fairness on this disjunction is weak fairness on each
+ZabReceive(i, j) ==
+    \/ HandleFOLLOWERINFO(i, j) \/ HandleLEADERINFO(i, j) \/ HandleACKEPOCH(i, j)
+    \/ HandleDIFF(i, j) \/ HandleTRUNC(i, j) \/ HandleSNAP(i, j)
+    \/ HandleNEWLEADER(i, j) \/ HandleUPTODATE(i, j)
+    \/ HandlePROPOSAL(i, j) \/ HandleCOMMIT(i, j) \/ HandleACK(i, j)
+
+\* (a new handler or timer of Next needs its conjunct here, or the liveness
+\* models report a lasso that only its missing fairness allows)
+Fairness ==
+    /\ \A i, j \in Server :
+          /\ WF_vars(HandleNotification(i, j))
+          /\ WF_vars(ZabReceive(i, j))
+          /\ WF_vars(LinkHeal(i, j))
+    /\ \A i \in Server :
+          /\ WF_vars(FinalizeElection(i)) /\ SF_vars(ElectionTimeout(i))
+          /\ WF_vars(LeaderTimeout(i)) /\ WF_vars(FollowerTimeout(i))
+          /\ WF_vars(Restart(i))
+
+FairSpec == Spec /\ Fairness
+
+\* l leads an established epoch and every server that is up follows it in BROADCAST
+EstablishedWithAll(l) ==
+    /\ state[l] = "LEADING" /\ zabState[l] = "BROADCAST"
+    /\ \A i \in Server \ {l} : state[i] # "DOWN" => FollowerOf(i, l) /\ zabState[i] = "BROADCAST"
+
+\* from some point on, one leader is established and every live server follows it
+LeaderEstablished == <>[](\E l \in Server : EstablishedWithAll(l))
+
+\* a bound of the model, not the protocol, stops i: a timeout or error that
+\* sends i back to LOOKING needs logicalclock < MaxRound (BecomeLooking); a
+\* server that would lead needs an epoch <= MaxEpoch (LeaderEntering,
+\* HandleFOLLOWERINFO)
+RoundBoundBlocks(i) ==
+    /\ logicalclock[i] >= MaxRound
+    /\ \/ state[i] = "LEADING" /\ ~IsQuorum(ConnectedLearners(i) \cup {i})
+       \/ /\ state[i] = "FOLLOWING"
+          /\ learners[vote[i].leader][i] = "NONE"
+          /\ ~(qmsgs[i][vote[i].leader] # <<>> /\ state[vote[i].leader] = "LEADING")
+       \/ \E j \in Server : FollowerOf(i, j) /\ HeadIs(j, i, "LEADERINFO")
+                            /\ Head(qmsgs[j][i]).mzxid[1] < acceptedEpoch[i]
+EpochBoundBlocks(i) ==
+    \/ state[i] = "LOOKING" /\ vote[i].leader = i /\ ~LeaderEntering(i)
+    \/ /\ state[i] = "LEADING" /\ ~EpochDecided(i)
+       /\ \E j \in Server : HeadIs(j, i, "FOLLOWERINFO")
+                            /\ Max(newEpoch[i], Head(qmsgs[j][i]).mzxid[1] + 1) > MaxEpoch
+BoundBlocks == \E i \in Server : RoundBoundBlocks(i) \/ EpochBoundBlocks(i)
+
+\* LeaderEstablished, unless from some point on a bound of the model stops
+\* a server for good (a behaviour the bounds cut short, not one of 3.8's)
+LeaderEstablishedUnlessBound ==
+    <>[](\E l \in Server : EstablishedWithAll(l)) \/ <>[]BoundBlocks
 =============================================================================

@@ -97,6 +97,19 @@ def test_deadlock_reported_only_when_asked():
     assert v.trace[-1].state["count"] == {"p1": 1, "p2": 1}
 
 
+def test_temporal_property_lasso_loops_back():
+    """A cycle counterexample: loop_to is the state TLC goes back to (tool mode prints
+    "3: Back to state: <Incr line 36, ...>"; the spec's line number is not the state)."""
+    res = check_model(toy("ToyLasso"), progress=False)
+    assert not res.ok and res.exit_code == 13
+    [v] = res.violations
+    assert (v.kind, v.name) == ("property", "StaysDone")
+    assert v.loop_to is not None and 1 <= v.loop_to <= len(v.trace), (v.loop_to, len(v.trace))
+    assert v.trace_rebuilt
+    # the loop goes through a state where the counters are not done
+    assert any(s.state["count"] != {"p1": 1, "p2": 1} for s in v.trace[v.loop_to - 1:])
+
+
 def test_temporal_property_violation_and_no_stray_threads():
     res = check_model(toy("ToyLiveness"), progress=False, isolate=False)
     assert not res.ok and res.exit_code == 13

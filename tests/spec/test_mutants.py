@@ -46,6 +46,9 @@ def module_invariants(module: str, name: str) -> list[str]:
 
 ZAB_INVARIANTS = module_invariants("Zab", "ZabInvariants")
 FLE_INVARIANTS = module_invariants("FastLeaderElection", "FLEInvariants")
+#: a model's invariant list, by root module (ZkSystem checks both modules' lists)
+MODULE_INVARIANTS = {"Zab": ZAB_INVARIANTS, "FastLeaderElection": FLE_INVARIANTS,
+                     "ZkSystem": ZAB_INVARIANTS + FLE_INVARIANTS[1:]}
 SYM3 = ["s1", "s2", "s3"]
 SYM4 = ["s1", "s2", "s3", "s4"]
 
@@ -60,13 +63,17 @@ class Mutant:
     subs: list[tuple[str, str, str]]  # (file, old text, new text)
     servers: list[str] = field(default_factory=lambda: list(SYM3))
     constants: dict[str, object] = field(default_factory=dict)
+    #: "property": expect is a temporal property (checked under the spec's fairness) that the
+    #: mutant breaks with a lasso, while every invariant still holds
+    kind: str = "invariant"
 
     def cfg(self) -> str:
         consts = {"MaxEpoch": 2, "MaxTxns": 1, "MaxCrashes": 1, "MaxLinkBreaks": 0, "MaxRound": 1,
                   "CommittedLogSize": 1, "UseFLE": "FALSE"}
         consts.update(self.constants)
-        invs = ZAB_INVARIANTS if self.module == "Zab" else FLE_INVARIANTS
-        invs = [self.expect] + [i for i in invs if i != self.expect]
+        invs = MODULE_INVARIANTS[self.module]
+        if self.kind == "invariant":
+            invs = [self.expect] + [i for i in invs if i != self.expect]
         lines = [f"\\* module: {self.module}", f"\\* mutant {self.name}: {self.story}", "CONSTANTS",
                  f"    Server = {{{', '.join(self.servers)}}}"]
         lines += [f"    {k} = {v}" for k, v in consts.items()]
@@ -74,6 +81,8 @@ class Mutant:
             lines += [f"    {s} = {s}" for s in self.servers]
             lines.append("SYMMETRY Symmetry")
         lines += [f"SPECIFICATION {self.spec}", "INVARIANTS " + " ".join(invs)]
+        if self.kind == "property":
+            lines.append(f"PROPERTIES {self.expect}")
         return "\n".join(lines) + "\n"
 
 
@@ -244,6 +253,23 @@ MUTANTS = [
         [("FastLeaderElection.tla", "/\\ recvVotes' = [recvVotes EXCEPT ![i] = {nrec}]",
           "/\\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]")],
         servers=["1", "2", "3"], constants={"UseFLE": "TRUE", "MaxCrashes": 0, "MaxRound": 2}),
+    # liveness: each breaks a temporal property (TLC reports a lasso) and no invariant
+    Mutant(
+        "timeout_never_resends",
+        "the notification timeout only redials, it never sends the vote again: a server whose newer-round "
+        "notification a peer dropped in its finalize wait is never heard again",
+        "LeaderEstablishedUnlessBound", "ZkSystem", "FairSpec",
+        [("FastLeaderElection.tla", "    /\\ IF HaveDelivered(i)\n", "    /\\ IF FALSE\n")],
+        servers=["1", "2"], kind="property",
+        constants={"UseFLE": "TRUE", "MaxEpoch": 3, "MaxTxns": 0, "MaxCrashes": 0, "MaxRound": 2}),
+    Mutant(
+        "reconnect_drops_kept",
+        "a reopened election connection does not carry the peer's kept message (3.8's lastMessageSent): "
+        "a restarted server never hears the leader's vote, only its out-of-election answer",
+        "ElectionEnds", "FastLeaderElection", "FLEFixedFairSpec",
+        [("ZkCommon.tla", "ELSE IF b = i /\\ a \\in Reopened(i, S) THEN q[a][b] \\o ekept[a][b]",
+          "ELSE IF b = i /\\ a \\in Reopened(i, S) THEN q[a][b]")],
+        servers=["1", "2"], kind="property", constants={"UseFLE": "TRUE", "MaxCrashes": 1}),
 ]
 BY_NAME = {m.name: m for m in MUTANTS}
 
@@ -322,19 +348,34 @@ def runner(request, tmp_path_factory):
     r.close()
 
 
+def _defined_in(module: str, name: str) -> bool:
+    """Whether spec/<module>.tla defines `name` at the start of a line."""
+    with open(os.path.join(SPEC, module + ".tla"), encoding="utf-8") as fh:
+        return re.search(rf"^{name} ==", fh.read(), re.M) is not None
+
+
 def test_every_invariant_has_a_mutant():
-    """Every invariant a model checks (read from the spec and the cfgs, not listed here) has a mutant."""
+    """Every invariant and temporal property a model checks (read from the spec and the cfgs, not
+    listed here) has a mutant."""
     checked = set(ZAB_INVARIANTS) | set(FLE_INVARIANTS)
+    properties = set()
     for f in os.listdir(SPEC):
         if f.endswith(".cfg"):
             with open(os.path.join(SPEC, f), encoding="utf-8") as fh:
-                m = re.search(r"^INVARIANTS?\s+(.*)$", fh.read(), re.M)
+                text = fh.read()
+            m = re.search(r"^INVARIANTS?\s+(.*)$", text, re.M)
             checked |= set(m.group(1).split()) if m else set()
+            m = re.search(r"^PROPERT(?:Y|IES)\s+(.*)$", text, re.M)
+            properties |= set(m.group(1).split()) if m else set()
     assert {"NoCommittedTxnLost", "DecisionBacked"} <= checked  # the parse found the lists
-    missing = checked - {m.expect for m in MUTANTS}
-    assert not missing, f"invariants without a mutant: {sorted(missing)}"
+    assert {"ElectionEnds", "LeaderEstablishedUnlessBound"} <= properties
+    missing = (checked | properties) - {m.expect for m in MUTANTS}
+    assert not missing, f"invariants / properties without a mutant: {sorted(missing)}"
     for m in MUTANTS:
-        assert m.expect in (ZAB_INVARIANTS if m.module == "Zab" else FLE_INVARIANTS), m.name
+        if m.kind == "invariant":
+            assert m.expect in MODULE_INVARIANTS[m.module], m.name
+        else:
+            assert m.expect in properties and _defined_in(m.module, m.expect), m.name
 
 
 @pytest.mark.parametrize("name", [m.name for m in MUTANTS])
@@ -360,14 +401,41 @@ def test_mutant_is_caught(name, runner):
     assert res["complete"] and not res["ok"], where
     assert res["violations"], where
     v = res["violations"][0]
-    assert v["kind"] == "invariant", where
+    assert v["kind"] == m.kind, where
     assert v["name"] == m.expect, f"{where}\nreported {v['name']}, expected {m.expect}"
     trace = v["trace"]
     assert len(trace) >= 2 and trace[0]["action"] is None
     assert all(step["action"] for step in trace[1:]), where
+    if m.kind == "property":
+        # a lasso: the behaviour returns to state loop_to (or stutters in its last state), and
+        # in that loop the property's goal never holds, so it fails forever
+        assert v["loop_to"] and 1 <= v["loop_to"] <= len(trace), where
+        loop = [s["state"] for s in trace[v["loop_to"] - 1:]]
+        assert not any(_goal(m.expect, s) for s in loop), where
     # the counterexample replays: each state a successor of the previous one
     # under the named action, and the last state is the first to break m.expect
     assert v["trace_rebuilt"] and v["validated"], f"{where}\n{v['validation']}"
+
+
+def _per_server(f) -> dict[str, object]:
+    """A function over Server as JSON (a list for Server = 1..n, a dict for model values), keyed by id."""
+    return {str(k + 1): v for k, v in enumerate(f)} if isinstance(f, list) else dict(f)
+
+
+def _goal(prop: str, s: dict) -> bool:
+    """The state predicate under <>[] of the temporal property `prop`, evaluated on a JSON state
+    (the bound escape of LeaderEstablishedUnlessBound is not evaluated: a mutant's loop must
+    fail the goal itself)."""
+    state, zab, vote = (_per_server(s[v]) for v in ("state", "zabState", "vote"))
+    up = [i for i, st in state.items() if st != "DOWN"]
+    if prop == "ElectionEnds":
+        return all(state[i] != "LOOKING" for i in up)
+    assert prop == "LeaderEstablishedUnlessBound", prop
+    return any(
+        state[ldr] == "LEADING" and zab[ldr] == "BROADCAST"
+        and all(i == ldr or (state[i] == "FOLLOWING" and str(vote[i]["leader"]) == ldr
+                             and zab[i] == "BROADCAST") for i in up)
+        for ldr in up)
 
 
 def test_round_agreement_is_not_an_fle_invariant(tmp_path):

@@ -72,4 +72,9 @@ Spec == Init /\ [][Next]_vars
 
 \* False without fairness: TLC finds a stuttering counterexample.
 AllDone == <>(\A i \in Proc : count[i] = MaxCount)
+
+\* Under weak fairness with resets, the counters never stay done: TLC finds a
+\* cycle ("Back to state"), not a stuttering end.
+FairSpec == Spec /\ WF_vars(Next)
+StaysDone == <>[](\A i \in Proc : count[i] = MaxCount)
 =============================================================================
