@@ -429,7 +429,12 @@ ClientWrite(i) ==
 \* expire): it stops leading and looks for a leader
 LeaderTimeout(i) ==
     /\ state[i] = "LEADING"
-    /\ ~IsQuorum(ConnectedLearners(i) \cup {i})
+    \* in BROADCAST (syncLimit): its connected learners and itself are no quorum;
+    \* before it (initLimit: the epoch, epoch-ack and NEWLEADER-ack waits) whoever
+    \* is connected, since a quorum of connections need not complete the wait (a
+    \* learner that reconnects with ACKEPOCH -1 is never counted)
+    /\ \/ ~IsQuorum(ConnectedLearners(i) \cup {i})
+       \/ zabState[i] # "BROADCAST"
     /\ BecomeLooking(i)
     /\ UNCHANGED <<durableVars, lastCommitted, brokenLinks, boundVars, ghostVars>>
 

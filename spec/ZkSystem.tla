@@ -112,7 +112,7 @@ LeaderEstablished == <>[](\E l \in Server : EstablishedWithAll(l))
 \* HandleFOLLOWERINFO)
 RoundBoundBlocks(i) ==
     /\ logicalclock[i] >= MaxRound
-    /\ \/ state[i] = "LEADING" /\ ~IsQuorum(ConnectedLearners(i) \cup {i})
+    /\ \/ state[i] = "LEADING" /\ (~IsQuorum(ConnectedLearners(i) \cup {i}) \/ zabState[i] # "BROADCAST")
        \/ /\ state[i] = "FOLLOWING"
           /\ learners[vote[i].leader][i] = "NONE"
           /\ ~(qmsgs[i][vote[i].leader] # <<>> /\ state[vote[i].leader] = "LEADING")
