@@ -30,6 +30,8 @@ Next ==
     \/ \E i, j \in Server : HandleCOMMIT(i, j)
     \/ \E i, j \in Server : HandleACK(i, j)
     \/ \E i \in Server : ClientWrite(i)
+    \/ \E i \in Server : FsyncLog(i)
+    \/ \E i, j \in Server : SendNEWLEADER(i, j)
     \* timeouts
     \/ \E i \in Server : LeaderTimeout(i)
     \/ \E i \in Server : FollowerTimeout(i)
