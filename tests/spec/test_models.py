@@ -32,7 +32,7 @@ SMALL = {
     "FastLeaderElectionSmall": 130_000,
     "ZabRecoveryFour": 70_000,
     "ZabTiny": 4_000,
-    "ZabRecoveryMini": 10_000,
+    "ZabRecoveryMini": 2_000,
 }
 
 
