@@ -45,6 +45,8 @@ def test_generated_traces_replay_against_the_real_nodes_without_divergence(trace
             "HandleLEADERINFO", "HandleACKEPOCH", "HandleNEWLEADER", "HandleACK", "Crash", "Restart",
             "LinkBreak", "LinkHeal"} <= covered  # fmt: skip
     assert covered & {"HandleDIFF", "HandleTRUNC"}
+    # the trace model has ModelFsync: a node's pending log tail is fsynced at its FsyncLog step
+    assert "FsyncLog" in covered
     assert res["steps"] >= 10 * TRACES
 
 
