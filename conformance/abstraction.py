@@ -17,7 +17,8 @@ import struct
 from pathlib import Path
 
 from zk_twisted.persistence.files import LOG_PREFIX, VERSION_DIR, sorted_files
-from zk_twisted.persistence.txnlog import LogFileReader
+from zk_twisted.persistence.sync import ROLL
+from zk_twisted.persistence.txnlog import _FRAME, LogFileReader
 from zk_twisted.quorum.epochs import EpochFiles
 from zk_twisted.quorum.packets import PACKET_NAMES, PacketType, QuorumPacketReader
 from zk_twisted.server.txn import decode_txn
@@ -69,6 +70,24 @@ def durable_history(data_dir: Path) -> list[dict]:
             if v is not None and e.hdr.zxid > snap_zxid:
                 out[e.hdr.zxid] = {"zxid": zx(e.hdr.zxid), "value": v}
     return [out[z] for z in sorted(out)]
+
+
+def pending_txns(node) -> list[dict]:
+    """The txns ``node``'s log writers hold written but not yet fsynced, in log order (the
+    spec's ``pendingFsync``): the simulation's writer puts them on disk only at its fsync,
+    so the data dir (``history``) holds the durable part alone."""
+    out = []
+    for w in getattr(node, "writers", ()):
+        if w.closed:
+            continue
+        for item in w.queue.items:
+            if item is ROLL:
+                continue
+            z, entry = item
+            v = proposal_value(bytes(entry[_FRAME.size : -1]))  # the framed Util.marshallTxnEntry bytes
+            if v is not None:
+                out.append({"zxid": zx(z), "value": v})
+    return out
 
 
 def durable_epochs(data_dir: Path) -> tuple[int, int]:
@@ -202,7 +221,7 @@ def abstract_state(rp) -> dict:
     """The spec variables of ``rp`` (an ImplReplay) now."""
     sids = rp.sids
     S: dict[str, list] = {k: [] for k in (
-        "currentEpoch", "acceptedEpoch", "history", "state", "zabState", "lastCommitted",
+        "currentEpoch", "acceptedEpoch", "history", "pendingFsync", "state", "zabState", "lastCommitted",
         "logicalclock", "vote", "recvVotes", "outOfElection", "finalizing", "newEpoch", "learners",
         "learnerZxid", "connectingFollowers", "electingFollowers", "newLeaderAckers",
         "proposalAcks", "syncStage", "syncHistory", "syncCommit",
@@ -215,6 +234,7 @@ def abstract_state(rp) -> dict:
         S["currentEpoch"].append(cur)
         S["acceptedEpoch"].append(acc)
         S["history"].append(hist)
+        S["pendingFsync"].append(pending_txns(node) if node.peer is not None else [])
         peer = node.peer
         role = peer.role if peer is not None else None
         core = getattr(role, "core", None) if role is not None else None

@@ -181,6 +181,23 @@ def _declaration_order(decl):
         return ("", 0, 0)
 
 
+#: actions that exist only when a model switch (a BOOLEAN constant) is TRUE: their first
+#: conjunct is the switch, so with it FALSE they are never enabled, and the walker, its
+#: coverage and the runners leave them out of the model's actions (spec/README.md)
+SWITCHED_ACTIONS = {"FsyncLog": "ModelFsync", "SendNEWLEADER": "SplitNewLeader"}
+
+
+def switched_off(ref: ModelRef) -> set[str]:
+    """The actions of :data:`SWITCHED_ACTIONS` whose switch ``ref``'s cfg sets FALSE."""
+    try:
+        with open(ref.config_path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return set()
+    off = {c for c in set(SWITCHED_ACTIONS.values()) if re.search(rf"^\s*{c}\s*=\s*FALSE\s*$", text, re.M)}
+    return {a for a, c in SWITCHED_ACTIONS.items() if c in off}
+
+
 class Model:
     """A spec and model loaded into TLC's ``FastTool``; see the module docstring."""
 
@@ -198,8 +215,11 @@ class Model:
         self.invariant_names = [str(n) for n in tool.getInvNames()]
         self._has_constraints = bool(tool.hasStateOrActionConstraints())
         self.actions: list[ActionInfo] = []
-        for k, a in enumerate(tool.getActions()):
-            self.actions.append(self._action_info(k, a))
+        off = switched_off(ref)
+        for a in tool.getActions():
+            info = self._action_info(len(self.actions), a)
+            if info.name not in off:
+                self.actions.append(info)
         self._var_keys: list[tuple[str, Any]] | None = None
 
     # -- loading ------------------------------------------------------------

@@ -12,8 +12,11 @@ conformance runner compares, exposes and fakes"):
   a client write at the leader;
 * between steps it takes the events no spec step names (:meth:`ImplReplay.settle`): dials
   completed or refused, the election handshake and its dial-back, connection ends, due
-  zero-delay calls (a role's teardown, the next FLE round), fsyncs (the spec's logs are
-  durable in the step that writes them).  Timers with a delay never fire by themselves;
+  zero-delay calls (a role's teardown, the next FLE round), and the fsyncs of every node
+  whose log tail the step's spec state does not keep pending (``pendingFsync``: with
+  ``ModelFsync`` FALSE, every fsync; with it TRUE, a node's pending tail waits for its
+  ``FsyncLog`` step, while a role end's flush, NEWLEADER's sync and a crash empty it in
+  their own step).  Timers with a delay never fire by themselves;
 * the election loopback (a notification to oneself) is held in a per-node queue, as the
   spec's ``emsgs[i][i]`` (3.8's QuorumCnxManager puts it in its receive queue);
 * a learner hears that its quorum connection closed only at its ``FollowerTimeout``
@@ -66,7 +69,8 @@ SUPPORTED = frozenset(
         "HandleNotification", "FinalizeElection", "ElectionTimeout",
         "HandleFOLLOWERINFO", "HandleLEADERINFO", "HandleACKEPOCH", "HandleDIFF", "HandleTRUNC", "HandleSNAP",
         "HandleNEWLEADER", "HandleUPTODATE", "HandlePROPOSAL", "HandleCOMMIT", "HandleACK",
-        "ClientWrite", "LeaderTimeout", "FollowerTimeout", "Crash", "Restart", "LinkBreak", "LinkHeal",
+        "ClientWrite", "FsyncLog", "LeaderTimeout", "FollowerTimeout", "Crash", "Restart", "LinkBreak",
+        "LinkHeal",
     }
 )  # fmt: skip
 #: the known ways the implementation departs from the spec at this grain (spec/README.md): a
@@ -158,6 +162,10 @@ class ImplReplay:
         self.held_ends: dict[int, list] = {s: [] for s in self.sids}
         #: the last ZAB core of each node's incarnation that reached BROADCAST (lastCommitted)
         self._last_core: dict[int, object] = {}
+        #: nodes whose log tail the spec keeps pending after the current step (pendingFsync
+        #: non-empty): their fsync waits for a FsyncLog step; every other node's is taken
+        #: between steps (with ModelFsync FALSE the spec's logs are durable when written)
+        self.spec_pending: set[int] = set()
         # the model's synchronization: a committedLog of `window` txns (3.8 keeps commitLogCount
         # + 1) and no DIFF from the on-disk txn log (snapshotSizeFactor < 0)
         self.sim = _ReplaySimulation(
@@ -300,7 +308,7 @@ class ImplReplay:
             return True
         for s in self.sids:
             n = sim.nodes[s]
-            if n.alive and n.pending_fsync():
+            if n.alive and n.pending_fsync() and s not in self.spec_pending:
                 n.fsync()
                 return True
         for did, d in list(net.dials.items()):
@@ -399,6 +407,8 @@ class ImplReplay:
     def take(self, action: str, p: dict, after: dict) -> None:
         """Cause the event of spec step ``(action, p)``; CannotTake if it is not there."""
         i, j = p.get("i"), p.get("j")
+        pend = after.get("pendingFsync") or [[] for _ in self.sids]
+        self.spec_pending = {s for s, tail in zip(self.sids, pend, strict=False) if tail}
         if action == "HandleNotification":
             self._deliver_notification(i, j)
         elif action in ("FinalizeElection", "ElectionTimeout"):
@@ -407,6 +417,12 @@ class ImplReplay:
             self._deliver_packet(i, j, action[len("Handle") :])
         elif action == "ClientWrite":
             self._client_write(i, after["clientWrites"])
+        elif action == "FsyncLog":
+            # the sync thread's fsync of i's pending batches: settle() takes it now that the
+            # spec's tail of i is empty
+            n = self.sim.nodes[i]
+            if not (n.alive and n.pending_fsync()):
+                raise CannotTake(f"server {i} has nothing to fsync")
         elif action == "LeaderTimeout":
             self._leader_timeout(i)
             self._lose_dials_to(i)

@@ -215,7 +215,7 @@ ElectionTimeout(i) ==
 RoleTimeout(i) ==
     /\ state[i] \in {"FOLLOWING", "LEADING"}
     /\ BecomeLooking(i)
-    /\ UNCHANGED <<durableVars, lastCommitted, brokenLinks, boundVars, ghostVars>>
+    /\ UNCHANGED <<currentEpoch, acceptedEpoch, lastCommitted, brokenLinks, boundVars, ghostVars>>
 
 FLENext ==
     \/ \E i, j \in Server : HandleNotification(i, j)

@@ -32,16 +32,16 @@ EpochDecided(i) == acceptedEpoch[i] = newEpoch[i]
 ConnectedLearners(i) == {j \in Server : learners[i][j] # "NONE"}
 \* learners that get every PROPOSAL and COMMIT (forwardingFollowers)
 Forwarding(i) ==
-    {j \in Server : learners[i][j] \in {"WAIT_NEWLEADER_ACK", "WAIT_QUORUM", "SYNCED"}}
+    {j \in Server : learners[i][j] \in {"SYNC_QUEUED", "WAIT_NEWLEADER_ACK", "WAIT_QUORUM", "SYNCED"}}
 
 \* the txns the leader treats as committed: before broadcast its whole log
 \* (NEWLEADER will commit it), then the prefix it committed
 LeaderCommitted(i) ==
-    IF zabState[i] = "BROADCAST" THEN PrefixTo(history[i], lastCommitted[i])
-    ELSE history[i]
+    IF zabState[i] = "BROADCAST" THEN PrefixTo(Log(i), lastCommitted[i])
+    ELSE Log(i)
 \* proposals waiting for a quorum of ACKs (outstandingProposals)
 Outstanding(i) ==
-    IF zabState[i] = "BROADCAST" THEN AfterZxid(history[i], lastCommitted[i])
+    IF zabState[i] = "BROADCAST" THEN AfterZxid(Log(i), lastCommitted[i])
     ELSE <<>>
 \* the committedLog window: the last CommittedLogSize committed txns
 CommittedLog(i) ==
@@ -90,7 +90,10 @@ SyncPackets(i, pz) ==
                            THEN snap                               \* no TRUNC across epochs
                            ELSE <<TruncMsg(LastZxid(before))>> \o ProposalCommitMsgs(later)
             ELSE snap                                              \* behind the window
-    IN sync \o ProposalMsgs(Outstanding(i)) \o <<NewLeaderMsg(newEpoch[i])>>
+    IN sync \o ProposalMsgs(Outstanding(i))
+\* the packets of a follower's synchronization, NEWLEADER included unless
+\* SendNEWLEADER queues it (a late joiner, with SplitNewLeader)
+SyncWithNewLeader(i, pz) == SyncPackets(i, pz) \o <<NewLeaderMsg(newEpoch[i])>>
 
 -----------------------------------------------------------------------------
 (* Discovery *)
@@ -126,7 +129,7 @@ HandleFOLLOWERINFO(i, j) ==
                           /\ learners' = [learners EXCEPT ![i][j] = "WAIT_EPOCH"]
                           /\ qmsgs' = q0
                           /\ UNCHANGED acceptedEpoch
-    /\ UNCHANGED <<currentEpoch, history, roleVars, electionVars, learnerZxid,
+    /\ UNCHANGED <<currentEpoch, history, pendingFsync, roleVars, electionVars, learnerZxid,
                    electingFollowers, newLeaderAckers, proposalAcks, followerVars,
                    emsgs, brokenLinks, boundVars, ghostVars>>
 
@@ -144,14 +147,15 @@ HandleLEADERINFO(i, j) ==
            q0 == Deq(qmsgs, j, i)
        IN IF e < acceptedEpoch[i]
           THEN /\ BecomeLooking(i)
-               /\ UNCHANGED <<durableVars, lastCommitted, brokenLinks, boundVars, ghostVars>>
+               /\ UNCHANGED <<currentEpoch, acceptedEpoch, lastCommitted, brokenLinks, boundVars,
+                              ghostVars>>
           ELSE /\ acceptedEpoch' = [acceptedEpoch EXCEPT ![i] = e]
                /\ qmsgs' = Enq(q0, i, j,
                      AckEpochMsg(LastZxid(history[i]),
                                  IF e > acceptedEpoch[i] THEN currentEpoch[i] ELSE -1))
                /\ zabState' = [zabState EXCEPT ![i] = "SYNCHRONIZATION"]
                /\ syncStage' = [syncStage EXCEPT ![i] = "WAIT_SYNC"]
-               /\ UNCHANGED <<currentEpoch, history, state, lastCommitted, electionVars,
+               /\ UNCHANGED <<currentEpoch, history, pendingFsync, state, lastCommitted, electionVars,
                               leaderVars, syncHistory, syncCommit, emsgs, brokenLinks,
                               boundVars, ghostVars>>
 
@@ -174,8 +178,10 @@ HandleACKEPOCH(i, j) ==
            q0 == Deq(qmsgs, j, i)
        IN
        IF zabState[i] # "DISCOVERY"
-       THEN /\ learners' = [learners EXCEPT ![i][j] = "WAIT_NEWLEADER_ACK"]
-            /\ qmsgs' = EnqSeqTo(q0, i, {j}, SyncPackets(i, m.mzxid))
+       THEN /\ learners' = [learners EXCEPT ![i][j] =
+                               IF SplitNewLeader THEN "SYNC_QUEUED" ELSE "WAIT_NEWLEADER_ACK"]
+            /\ qmsgs' = EnqSeqTo(q0, i, {j}, IF SplitNewLeader THEN SyncPackets(i, m.mzxid)
+                                             ELSE SyncWithNewLeader(i, m.mzxid))
             /\ UNCHANGED <<currentEpoch, zabState, learnerZxid, electingFollowers>>
        ELSE IF m.mepoch # -1
                /\ MoreRecent(m.mepoch, m.mzxid, currentEpoch[i], LastZxid(history[i]))
@@ -196,13 +202,13 @@ HandleACKEPOCH(i, j) ==
                                             ELSE learners[i][k]]]
                     /\ qmsgs' = [a \in Server |-> [b \in Server |->
                           IF a = i /\ b \in waiting /\ Reachable(i, b)
-                          THEN q0[a][b] \o SyncPackets(i, lz[b]) ELSE q0[a][b]]]
+                          THEN q0[a][b] \o SyncWithNewLeader(i, lz[b]) ELSE q0[a][b]]]
                ELSE /\ electingFollowers' = [electingFollowers EXCEPT ![i] = ef]
                     /\ learnerZxid' = [learnerZxid EXCEPT ![i] = lz]
                     /\ learners' = [learners EXCEPT ![i][j] = "WAIT_SYNC"]
                     /\ qmsgs' = q0
                     /\ UNCHANGED <<currentEpoch, zabState>>
-    /\ UNCHANGED <<acceptedEpoch, history, state, lastCommitted, electionVars, newEpoch,
+    /\ UNCHANGED <<acceptedEpoch, history, pendingFsync, state, lastCommitted, electionVars, newEpoch,
                    connectingFollowers, newLeaderAckers, proposalAcks, followerVars,
                    emsgs, brokenLinks, boundVars, ghostVars>>
 
@@ -224,7 +230,7 @@ HandleDIFF(i, j) ==
     /\ syncHistory' = [syncHistory EXCEPT ![i] = history[i]]
     /\ syncCommit' = [syncCommit EXCEPT ![i] = LastZxid(history[i])]
     /\ qmsgs' = Deq(qmsgs, j, i)
-    /\ UNCHANGED <<currentEpoch, history>>
+    /\ UNCHANGED <<currentEpoch, history, pendingFsync>>
     /\ FollowerSyncStep
 
 \* TRUNC: i drops the txns after the given zxid from its log (at once, as
@@ -238,7 +244,7 @@ HandleTRUNC(i, j) ==
           /\ syncCommit' = [syncCommit EXCEPT ![i] = LastZxid(h)]
     /\ syncStage' = [syncStage EXCEPT ![i] = "SYNCING"]
     /\ qmsgs' = Deq(qmsgs, j, i)
-    /\ UNCHANGED currentEpoch
+    /\ UNCHANGED <<currentEpoch, pendingFsync>>
     /\ FollowerSyncStep
 
 \* SNAP: i takes the leader's snapshot (durable at NEWLEADER)
@@ -250,7 +256,7 @@ HandleSNAP(i, j) ==
           /\ syncCommit' = [syncCommit EXCEPT ![i] = m.mzxid]
     /\ syncStage' = [syncStage EXCEPT ![i] = "SYNCING"]
     /\ qmsgs' = Deq(qmsgs, j, i)
-    /\ UNCHANGED <<currentEpoch, history>>
+    /\ UNCHANGED <<currentEpoch, history, pendingFsync>>
     /\ FollowerSyncStep
 
 (***************************************************************************)
@@ -266,6 +272,7 @@ HandleNEWLEADER(i, j) ==
            uncommitted == AfterZxid(sh, syncCommit[i])
            acks == [k \in 1..Len(uncommitted) |-> AckMsg(uncommitted[k].zxid)]
        IN /\ history' = [history EXCEPT ![i] = sh]
+          /\ UNCHANGED pendingFsync
           /\ currentEpoch' = [currentEpoch EXCEPT ![i] = e]
           /\ qmsgs' = EnqSeqTo(Deq(qmsgs, j, i), i, {j}, <<AckMsg(<<e, 0>>)>> \o acks)
     /\ syncStage' = [syncStage EXCEPT ![i] = "NEWLEADER_ACKED"]
@@ -279,8 +286,8 @@ HandleUPTODATE(i, j) ==
     /\ syncStage[i] = "NEWLEADER_ACKED"
     /\ zabState' = [zabState EXCEPT ![i] = "BROADCAST"]
     /\ lastCommitted' = [lastCommitted EXCEPT ![i] = syncCommit[i]]
-    /\ committed' = committed \cup Range(PrefixTo(history[i], syncCommit[i]))
-    /\ commitLog' = ExtendLog(commitLog, PrefixTo(history[i], syncCommit[i]))
+    /\ committed' = committed \cup Range(PrefixTo(Log(i), syncCommit[i]))
+    /\ commitLog' = ExtendLog(commitLog, PrefixTo(Log(i), syncCommit[i]))
     /\ vote' = [vote EXCEPT ![i].peerEpoch = currentEpoch[i]]   \* updateElectionVote
     /\ syncStage' = [syncStage EXCEPT ![i] = "NONE"]
     /\ syncCommit' = [syncCommit EXCEPT ![i] = NoZxid]
@@ -293,7 +300,8 @@ HandleUPTODATE(i, j) ==
 (* Broadcast, follower side (and the sync packets that share its types) *)
 
 \* PROPOSAL: during sync, added to the log being built; after NEWLEADER,
-\* logged and ACKed
+\* logged and ACKed (with ModelFsync: appended to the log, ACKed by
+\* FsyncLog once durable)
 HandlePROPOSAL(i, j) ==
     /\ FollowerGets(i, j, "PROPOSAL")
     /\ syncStage[i] \in {"SYNCING", "NEWLEADER_ACKED"} \/ zabState[i] = "BROADCAST"
@@ -303,12 +311,17 @@ HandlePROPOSAL(i, j) ==
        IN IF syncStage[i] = "SYNCING"
           THEN /\ syncHistory' = [syncHistory EXCEPT ![i] = Append(@, t)]
                /\ qmsgs' = q0
-               /\ UNCHANGED history
+               /\ UNCHANGED <<history, pendingFsync>>
+          ELSE IF ModelFsync
+          THEN /\ pendingFsync' = [pendingFsync EXCEPT ![i] = Append(@, t)]
+               /\ qmsgs' = q0
+               /\ UNCHANGED <<history, syncHistory>>
           ELSE /\ history' = [history EXCEPT ![i] = Append(@, t)]
                /\ qmsgs' = Enq(q0, i, j, AckMsg(t.zxid))
-               /\ UNCHANGED syncHistory
+               /\ UNCHANGED <<pendingFsync, syncHistory>>
     /\ UNCHANGED <<currentEpoch, syncStage, syncCommit>>
-    /\ FollowerSyncStep
+    /\ UNCHANGED <<acceptedEpoch, roleVars, electionVars, leaderVars, emsgs,
+                   brokenLinks, boundVars, ghostVars>>
 
 \* COMMIT: during sync, remembered; in broadcast, the txn is applied and
 \* then recorded as the last committed one (ZOOKEEPER-2355)
@@ -316,7 +329,7 @@ HandleCOMMIT(i, j) ==
     /\ FollowerGets(i, j, "COMMIT")
     /\ syncStage[i] \in {"SYNCING", "NEWLEADER_ACKED"} \/ zabState[i] = "BROADCAST"
     /\ LET z == Head(qmsgs[j][i]).mzxid
-           h == IF syncStage[i] = "SYNCING" THEN syncHistory[i] ELSE history[i]
+           h == IF syncStage[i] = "SYNCING" THEN syncHistory[i] ELSE Log(i)
        IN IF syncStage[i] # "NONE"
           THEN /\ syncCommit' = [syncCommit EXCEPT ![i] = IF z \in Zxids(h) THEN z ELSE @]
                /\ UNCHANGED <<lastCommitted, committed, commitLog>>
@@ -364,15 +377,15 @@ HandleACK(i, j) ==
                   IN IF IsQuorum(nla \cup {i})
                      THEN LET ready == {k \in Server : learners[i][k] = "WAIT_QUORUM"} \cup {j}
                           IN /\ zabState' = [zabState EXCEPT ![i] = "BROADCAST"]
-                             /\ lastCommitted' = [lastCommitted EXCEPT ![i] = LastZxid(history[i])]
+                             /\ lastCommitted' = [lastCommitted EXCEPT ![i] = LastZxid(Log(i))]
                              /\ vote' = [vote EXCEPT ![i].peerEpoch = newEpoch[i]]
                              /\ newLeaderAckers' = [newLeaderAckers EXCEPT ![i] = {}]
                              /\ learners' = [learners EXCEPT ![i] =
                                    [k \in Server |-> IF k \in ready THEN "SYNCED"
                                                      ELSE learners[i][k]]]
                              /\ qmsgs' = EnqTo(q0, i, ready, UpToDateMsg)
-                             /\ committed' = committed \cup Range(history[i])
-                             /\ commitLog' = ExtendLog(commitLog, history[i])
+                             /\ committed' = committed \cup Range(Log(i))
+                             /\ commitLog' = ExtendLog(commitLog, Log(i))
                              /\ establishedLeaders' = establishedLeaders \cup {<<i, newEpoch[i]>>}
                      ELSE /\ newLeaderAckers' = [newLeaderAckers EXCEPT ![i] = nla]
                           /\ learners' = [learners EXCEPT ![i][j] = "WAIT_QUORUM"]
@@ -393,7 +406,7 @@ HandleACK(i, j) ==
                   /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {a \in acks : a[2] # z}]
                   /\ qmsgs' = EnqTo(q0, i, Forwarding(i), CommitMsg(z))
                   /\ committed' = committed \cup {out[1]}
-                  /\ commitLog' = ExtendLog(commitLog, PrefixTo(history[i], z))
+                  /\ commitLog' = ExtendLog(commitLog, PrefixTo(Log(i), z))
              ELSE /\ proposalAcks' = [proposalAcks EXCEPT ![i] = acks]
                   /\ qmsgs' = q0
                   /\ UNCHANGED <<lastCommitted, committed, commitLog>>
@@ -402,18 +415,24 @@ HandleACK(i, j) ==
                    electionLocalVars, emsgs, brokenLinks, boundVars>>
 
 (***************************************************************************)
-(* A client write reaches leader i: it logs the txn (its own ACK) and      *)
-(* sends PROPOSAL to every forwarding follower.                            *)
+(* A client write reaches leader i: it sends PROPOSAL to every forwarding  *)
+(* follower and logs the txn (its own ACK).  With ModelFsync the txn is    *)
+(* only appended: 3.8's leader logs through its SyncRequestProcessor and   *)
+(* ACKs itself after the fsync (FsyncLog).                                 *)
 (***************************************************************************)
 ClientWrite(i) ==
     /\ state[i] = "LEADING"
     /\ zabState[i] = "BROADCAST"
     /\ clientWrites < MaxTxns
-    /\ LET last == LastZxid(history[i])
+    /\ LET last == LastZxid(Log(i))
            z == <<newEpoch[i], IF last[1] = newEpoch[i] THEN last[2] + 1 ELSE 1>>
            t == [zxid |-> z, value |-> clientWrites + 1]
-       IN /\ history' = [history EXCEPT ![i] = Append(@, t)]
-          /\ proposalAcks' = [proposalAcks EXCEPT ![i] = @ \cup {<<i, z>>}]
+       IN /\ IF ModelFsync
+             THEN /\ pendingFsync' = [pendingFsync EXCEPT ![i] = Append(@, t)]
+                  /\ UNCHANGED <<history, proposalAcks>>
+             ELSE /\ history' = [history EXCEPT ![i] = Append(@, t)]
+                  /\ proposalAcks' = [proposalAcks EXCEPT ![i] = @ \cup {<<i, z>>}]
+                  /\ UNCHANGED pendingFsync
           /\ qmsgs' = EnqTo(qmsgs, i, Forwarding(i), ProposalMsg(t))
           /\ proposals' = proposals \cup {t}
     /\ clientWrites' = clientWrites + 1
@@ -421,6 +440,60 @@ ClientWrite(i) ==
                    learners, learnerZxid, connectingFollowers, electingFollowers,
                    newLeaderAckers, followerVars, emsgs, brokenLinks, crashes,
                    linkBreaks, committed, commitLog, establishedLeaders>>
+
+(***************************************************************************)
+(* i's log fsync completes (ModelFsync): the pending txns become durable.  *)
+(* A follower then ACKs them (SendAckRequestProcessor: an ACK only after   *)
+(* its own fsync); a leader ACKs itself (AckRequestProcessor ->            *)
+(* processAck), which commits each of them in turn that now has a quorum  *)
+(* and follows a committed one (COMMIT to every forwarding follower).      *)
+(* Pending txns exist only in the role that logged them: leaving it        *)
+(* flushes them (BecomeLooking), a crash drops them.                       *)
+(***************************************************************************)
+FsyncLog(i) ==
+    /\ ModelFsync
+    /\ state[i] \in {"FOLLOWING", "LEADING"}
+    /\ pendingFsync[i] # <<>>
+    /\ LET p == pendingFsync[i]
+       IN /\ history' = [history EXCEPT ![i] = @ \o p]
+          /\ pendingFsync' = [pendingFsync EXCEPT ![i] = <<>>]
+          /\ IF state[i] = "FOLLOWING"
+             THEN /\ qmsgs' = EnqSeqTo(qmsgs, i, {vote[i].leader},
+                                       [k \in 1..Len(p) |-> AckMsg(p[k].zxid)])
+                  /\ UNCHANGED <<lastCommitted, proposalAcks, committed, commitLog>>
+             ELSE LET out  == Outstanding(i)
+                      acks == proposalAcks[i] \cup {<<i, z>> : z \in Zxids(p) \cap Zxids(out)}
+                      ok(k) == /\ out[k].zxid \in Zxids(p)
+                               /\ IsQuorum({s \in Server : <<s, out[k].zxid>> \in acks})
+                      n == CHOOSE n \in 0..Len(out) :
+                              (\A k \in 1..n : ok(k)) /\ (n < Len(out) => ~ok(n + 1))
+                      run == SubSeq(out, 1, n)
+                  IN /\ lastCommitted' = IF n = 0 THEN lastCommitted
+                                         ELSE [lastCommitted EXCEPT ![i] = LastZxid(run)]
+                     /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {a \in acks : a[2] \notin Zxids(run)}]
+                     /\ qmsgs' = EnqSeqTo(qmsgs, i, Forwarding(i), [k \in 1..n |-> CommitMsg(run[k].zxid)])
+                     /\ committed' = committed \cup Range(run)
+                     /\ commitLog' = IF n = 0 THEN commitLog
+                                     ELSE ExtendLog(commitLog, PrefixTo(Log(i), LastZxid(run)))
+    /\ UNCHANGED <<currentEpoch, acceptedEpoch, state, zabState, electionVars, newEpoch, learners,
+                   learnerZxid, connectingFollowers, electingFollowers, newLeaderAckers,
+                   followerVars, emsgs, brokenLinks, boundVars, proposals, establishedLeaders>>
+
+(***************************************************************************)
+(* Leader i's LearnerHandler for a late joiner j queues NEWLEADER          *)
+(* (SplitNewLeader): after the sync packets and startForwarding, so        *)
+(* PROPOSALs and COMMITs of the running epoch can come in between, as in   *)
+(* 3.8's LearnerHandler.run.                                               *)
+(***************************************************************************)
+SendNEWLEADER(i, j) ==
+    /\ SplitNewLeader
+    /\ state[i] = "LEADING"
+    /\ learners[i][j] = "SYNC_QUEUED"
+    /\ learners' = [learners EXCEPT ![i][j] = "WAIT_NEWLEADER_ACK"]
+    /\ qmsgs' = Enq(qmsgs, i, j, NewLeaderMsg(newEpoch[i]))
+    /\ UNCHANGED <<durableVars, roleVars, electionVars, newEpoch, learnerZxid, connectingFollowers,
+                   electingFollowers, newLeaderAckers, proposalAcks, followerVars, emsgs,
+                   brokenLinks, boundVars, ghostVars>>
 
 -----------------------------------------------------------------------------
 (* Timeouts *)
@@ -436,7 +509,7 @@ LeaderTimeout(i) ==
     /\ \/ ~IsQuorum(ConnectedLearners(i) \cup {i})
        \/ zabState[i] # "BROADCAST"
     /\ BecomeLooking(i)
-    /\ UNCHANGED <<durableVars, lastCommitted, brokenLinks, boundVars, ghostVars>>
+    /\ UNCHANGED <<currentEpoch, acceptedEpoch, lastCommitted, brokenLinks, boundVars, ghostVars>>
 
 \* follower i has no connection to its leader (it was closed, or i's
 \* connection attempts fail): it looks for a leader
@@ -446,7 +519,7 @@ FollowerTimeout(i) ==
        IN /\ learners[l][i] = "NONE"
           /\ ~(qmsgs[i][l] # <<>> /\ state[l] = "LEADING")
     /\ BecomeLooking(i)
-    /\ UNCHANGED <<durableVars, lastCommitted, brokenLinks, boundVars, ghostVars>>
+    /\ UNCHANGED <<currentEpoch, acceptedEpoch, lastCommitted, brokenLinks, boundVars, ghostVars>>
 
 -----------------------------------------------------------------------------
 (* Standalone Zab: an oracle in place of leader election *)
@@ -484,6 +557,8 @@ ZabHandlers ==
     \/ \E i, j \in Server : HandleUPTODATE(i, j)
     \/ \E i, j \in Server : HandleACK(i, j)
     \/ \E i \in Server : ClientWrite(i)
+    \/ \E i \in Server : FsyncLog(i)
+    \/ \E i, j \in Server : SendNEWLEADER(i, j)
     \/ \E i \in Server : LeaderTimeout(i)
     \/ \E i \in Server : FollowerTimeout(i)
 
@@ -519,7 +594,7 @@ Symmetry == Permutations(Server)
 (* Invariants *)
 
 \* the txns i has delivered: its log up to its last committed zxid
-Delivered(i) == PrefixTo(history[i], lastCommitted[i])
+Delivered(i) == PrefixTo(Log(i), lastCommitted[i])
 
 \* at most one established leader per epoch
 OneLeaderPerEpoch ==
@@ -549,7 +624,7 @@ TotalOrder ==
 PrimaryOrder ==
     /\ \A a, b \in proposals : a.zxid = b.zxid => a = b
     /\ \A i \in Server :
-        LET h == history[i]
+        LET h == Log(i)
         IN /\ \A k \in 1..(Len(h) - 1) : ZxidLT(h[k].zxid, h[k + 1].zxid)
            /\ \A k \in DOMAIN h :
                  h[k].zxid[2] > 1 => <<h[k].zxid[1], h[k].zxid[2] - 1>> \in Zxids(h)
@@ -557,22 +632,23 @@ PrimaryOrder ==
 \* integrity: servers log and deliver only txns some primary proposed
 Integrity ==
     /\ committed \subseteq proposals
-    /\ \A i \in Server : Range(history[i]) \subseteq proposals
+    /\ \A i \in Server : Range(Log(i)) \subseteq proposals
 
-\* no committed txn is lost: it stays in the logs of a quorum, and every
-\* established leader of its epoch or later has it
+\* no committed txn is lost: it stays durable in the logs of a quorum (an
+\* unsynced copy does not count), and every established leader of its
+\* epoch or later has it
 NoCommittedTxnLost ==
     \A t \in committed :
         /\ IsQuorum({i \in Server : t \in Range(history[i])})
         /\ \A i \in Server :
               (state[i] = "LEADING" /\ zabState[i] = "BROADCAST" /\ newEpoch[i] >= t.zxid[1])
-                  => t \in Range(history[i])
+                  => t \in Range(Log(i))
 
 \* a server's currentEpoch (its election peerEpoch) covers its log: no txn
 \* of a later epoch is in it, so the vote order (peerEpoch first) never
 \* ranks a server below one whose history it extends
 CurrentEpochCoversLog ==
-    \A i \in Server : \A k \in DOMAIN history[i] : history[i][k].zxid[1] <= currentEpoch[i]
+    \A i \in Server : \A k \in DOMAIN Log(i) : Log(i)[k].zxid[1] <= currentEpoch[i]
 
 ZabInvariants ==
     /\ OneLeaderPerEpoch /\ Agreement /\ TotalOrder /\ PrimaryOrder /\ Integrity

@@ -24,17 +24,25 @@ CONSTANTS
     MaxLinkBreaks,     \* link breaks in a behaviour
     MaxRound,          \* bound on FLE logical clocks (rounds)
     CommittedLogSize,  \* size of the leader's committedLog window (3.8: 500)
-    UseFLE             \* TRUE: going LOOKING starts an FLE round
+    UseFLE,            \* TRUE: going LOOKING starts an FLE round
+    ModelFsync,        \* TRUE: a logged txn is durable only at FsyncLog (pendingFsync);
+                       \* FALSE: logged is durable (the conformance models, until the runner follows)
+    SplitNewLeader     \* TRUE: a late joiner's NEWLEADER is queued by SendNEWLEADER, a step of its
+                       \* own after the sync packets; FALSE: queued with them
 
 ASSUME /\ MaxEpoch \in Nat /\ MaxTxns \in Nat /\ MaxCrashes \in Nat
        /\ MaxLinkBreaks \in Nat /\ MaxRound \in Nat
        /\ CommittedLogSize \in Nat \ {0} /\ UseFLE \in BOOLEAN
+       /\ ModelFsync \in BOOLEAN /\ SplitNewLeader \in BOOLEAN
 
 VARIABLES
     \* ---- durable (survive a crash) ----
     currentEpoch,      \* [Server -> Nat]  file currentEpoch
     acceptedEpoch,     \* [Server -> Nat]  file acceptedEpoch
-    history,           \* [Server -> Seq(Txn)] the txn log (snapshot + log)
+    history,           \* [Server -> Seq(Txn)] the txn log (snapshot + log), its durable part
+    \* ---- on disk, not durable (lost in a crash) ----
+    pendingFsync,      \* [Server -> Seq(Txn)] txns appended to the log after history, not yet
+                       \* fsynced (FsyncLog makes them durable); <<>> unless ModelFsync
     \* ---- role (volatile) ----
     state,             \* [Server -> {LOOKING, FOLLOWING, LEADING, DOWN}]
     zabState,          \* [Server -> {ELECTION, DISCOVERY, SYNCHRONIZATION, BROADCAST}]
@@ -77,7 +85,8 @@ VARIABLES
     commitLog,         \* the longest sequence of txns delivered so far
     establishedLeaders \* every <<leader, epoch>> that completed synchronization
 
-durableVars  == <<currentEpoch, acceptedEpoch, history>>
+\* the data dir: the durable files and the log's written-not-synced tail
+durableVars  == <<currentEpoch, acceptedEpoch, history, pendingFsync>>
 roleVars     == <<state, zabState, lastCommitted>>
 \* castVotes and decisions are ghosts of the election (never read by an action)
 fleVars      == <<logicalclock, vote, recvVotes, outOfElection, finalizing, castVotes, decisions>>
@@ -104,6 +113,7 @@ LHPhases  == {"NONE",               \* no LearnerHandler (no connection)
               "WAIT_EPOCH",         \* got FOLLOWERINFO, epoch not decided yet
               "WAIT_ACKEPOCH",      \* sent LEADERINFO
               "WAIT_SYNC",          \* got ACKEPOCH, waiting for the epoch-ack quorum
+              "SYNC_QUEUED",        \* sent DIFF/TRUNC/SNAP, forwarding, NEWLEADER not yet queued
               "WAIT_NEWLEADER_ACK", \* sent DIFF/TRUNC/SNAP ... NEWLEADER (forwarding)
               "WAIT_QUORUM",        \* got the NEWLEADER ACK, waiting for the quorum
               "SYNCED"}             \* sent UPTODATE
@@ -131,6 +141,10 @@ PrefixTo(h, z) == SelectSeq(h, LAMBDA t : ZxidLE(t.zxid, z))
 \* the txns of h after zxid z
 AfterZxid(h, z) == SelectSeq(h, LAMBDA t : ZxidLT(z, t.zxid))
 IsPrefix(s, t) == Len(s) <= Len(t) /\ SubSeq(t, 1, Len(s)) = s
+\* i's txn log as the process sees it: the durable part, then what is
+\* written but not yet fsynced (the in-memory database and the leader's
+\* proposals follow this one; a crash keeps history only)
+Log(i) == history[i] \o pendingFsync[i]
 \* the ghost commitLog after some server delivered the sequence d: extended
 \* when d extends it (a d that diverges from it is caught by TotalOrder)
 ExtendLog(c, d) == IF IsPrefix(c, d) THEN d ELSE c
@@ -187,7 +201,7 @@ ClearLink(q, i, j) == [q EXCEPT ![i][j] = <<>>, ![j][i] = <<>>]
 (* Votes *)
 
 \* the vote a server starts a round with: (myid, last logged zxid, currentEpoch)
-InitVote(i) == [leader |-> i, zxid |-> LastZxid(history[i]), peerEpoch |-> currentEpoch[i]]
+InitVote(i) == [leader |-> i, zxid |-> LastZxid(Log(i)), peerEpoch |-> currentEpoch[i]]
 NullVote(i) == [leader |-> i, zxid |-> NoZxid, peerEpoch |-> 0]
 \* an entry of recvset / outofelection (Vote with its sender and state)
 VoteRec(sid, v, ee, st) ==
@@ -322,17 +336,23 @@ StartElection(i, eq) ==
     ELSE /\ emsgs' = eq
          /\ UNCHANGED electionVars
 
-\* i gives up its role (timeout, error) and goes back to LOOKING
+\* i gives up its role (timeout, error) and goes back to LOOKING.  Its
+\* log's pending tail is fsynced (3.8's SyncRequestProcessor.shutdown
+\* flushes; the ACKs it would send go nowhere: the connection is closed),
+\* so the vote is the whole log.  Primes history and pendingFsync too.
 BecomeLooking(i) ==
     /\ UseFLE => logicalclock[i] < MaxRound
     /\ state' = [state EXCEPT ![i] = "LOOKING"]
+    /\ history' = [history EXCEPT ![i] = Log(i)]
+    /\ pendingFsync' = [pendingFsync EXCEPT ![i] = <<>>]
     /\ LeaveRole(i)
     /\ StartElection(i, emsgs)
 
 -----------------------------------------------------------------------------
 (* Faults *)
 
-\* i crashes: it keeps its durable state only; its connections close
+\* i crashes: it keeps its durable state only (the log's pending tail is
+\* lost); its connections close
 Crash(i) ==
     /\ state[i] # "DOWN"
     /\ crashes < MaxCrashes
@@ -351,7 +371,9 @@ Crash(i) ==
     /\ eclosed' = IF UseFLE THEN eclosed \cup {{i, k} : k \in Server \ {i}} ELSE eclosed
     /\ UNCHANGED <<castVotes, decisions>>
     /\ emsgs' = ClearAll(emsgs, i)
-    /\ UNCHANGED <<durableVars, brokenLinks, linkBreaks, clientWrites, ghostVars>>
+    /\ pendingFsync' = [pendingFsync EXCEPT ![i] = <<>>]
+    /\ UNCHANGED <<currentEpoch, acceptedEpoch, history, brokenLinks, linkBreaks, clientWrites,
+                   ghostVars>>
 
 \* i restarts from its durable state and starts looking for a leader
 Restart(i) ==
@@ -400,6 +422,7 @@ InitWith(hist, ce, clog, leaders) ==
     /\ currentEpoch = ce
     /\ acceptedEpoch = ce
     /\ history = hist
+    /\ pendingFsync = [i \in Server |-> <<>>]
     /\ state = [i \in Server |-> "LOOKING"]
     /\ zabState = [i \in Server |-> "ELECTION"]
     /\ lastCommitted = [i \in Server |-> NoZxid]
@@ -472,7 +495,8 @@ NotificationT ==
 TypeOK ==
     /\ currentEpoch \in [Server -> Epoch]
     /\ acceptedEpoch \in [Server -> Epoch]
-    /\ \A i \in Server : history[i] \in Seq(Txn)
+    /\ \A i \in Server : history[i] \in Seq(Txn) /\ pendingFsync[i] \in Seq(Txn)
+    /\ ModelFsync \/ \A i \in Server : pendingFsync[i] = <<>>
     /\ state \in [Server -> States]
     /\ zabState \in [Server -> ZabStates]
     /\ lastCommitted \in [Server -> Zxid]

@@ -30,6 +30,8 @@ Next ==
     \/ \E i, j \in Server : HandleCOMMIT(i, j)
     \/ \E i, j \in Server : HandleACK(i, j)
     \/ \E i \in Server : ClientWrite(i)
+    \/ \E i \in Server : FsyncLog(i)
+    \/ \E i, j \in Server : SendNEWLEADER(i, j)
     \* timeouts
     \/ \E i \in Server : LeaderTimeout(i)
     \/ \E i \in Server : FollowerTimeout(i)
@@ -91,8 +93,10 @@ Fairness ==
           /\ WF_vars(HandleNotification(i, j))
           /\ WF_vars(ZabReceive(i, j))
           /\ WF_vars(LinkHeal(i, j))
+          /\ WF_vars(SendNEWLEADER(i, j))
     /\ \A i \in Server :
           /\ WF_vars(FinalizeElection(i)) /\ SF_vars(ElectionTimeout(i))
+          /\ WF_vars(FsyncLog(i))
           /\ WF_vars(LeaderTimeout(i)) /\ WF_vars(FollowerTimeout(i))
           /\ WF_vars(Restart(i))
 

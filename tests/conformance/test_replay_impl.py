@@ -51,6 +51,8 @@ def test_generated_traces_replay_against_the_real_nodes_without_divergence(gener
     assert res["stopped_at"] == {} and res["known_divergences"] == {}
     if TRACES >= 1000:  # every action of the spec, each replayed
         assert set(res["actions_covered"]) == set(actions), set(actions) - set(res["actions_covered"])
+    # the trace model has ModelFsync: a node's pending log tail is fsynced at its FsyncLog step
+    assert "FsyncLog" in res["actions_covered"]
     assert res["steps"] >= 10 * TRACES
 
 
