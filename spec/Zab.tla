@@ -458,8 +458,13 @@ FsyncLog(i) ==
        IN /\ history' = [history EXCEPT ![i] = @ \o p]
           /\ pendingFsync' = [pendingFsync EXCEPT ![i] = <<>>]
           /\ IF state[i] = "FOLLOWING"
-             THEN /\ qmsgs' = EnqSeqTo(qmsgs, i, {vote[i].leader},
-                                       [k \in 1..Len(p) |-> AckMsg(p[k].zxid)])
+             \* the ACKs go out on the connection the PROPOSALs came on, if the leader's
+             \* handler for i still has it (a crash or restart of the leader, or a cut
+             \* link, closed it: the follower hears of that only at its timeout)
+             THEN /\ qmsgs' = IF learners[vote[i].leader][i] # "NONE"
+                              THEN EnqSeqTo(qmsgs, i, {vote[i].leader},
+                                            [k \in 1..Len(p) |-> AckMsg(p[k].zxid)])
+                              ELSE qmsgs
                   /\ UNCHANGED <<lastCommitted, proposalAcks, committed, commitLog>>
              ELSE LET out  == Outstanding(i)
                       acks == proposalAcks[i] \cup {<<i, z>> : z \in Zxids(p) \cap Zxids(out)}

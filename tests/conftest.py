@@ -69,3 +69,24 @@ def java_zk(tmp_path_factory):
     ).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def trace_corpus(tmp_path_factory) -> tuple[Path, dict]:
+    """The 1,000 walks of depth 50 from spec/ZkSystemTraces.cfg (seed 7, 2 jobs), generated once
+    per session by the CLI (its own JVM): the spec-side checks (tests/spec/test_traces.py) and the
+    replay against the implementation (tests/conformance/test_replay_impl.py) read the same file.
+    Returns the JSON-lines path and the CLI's summary (coverage included)."""
+    import json
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    out = tmp_path_factory.mktemp("corpus") / "traces.jsonl"
+    r = subprocess.run(
+        [sys.executable, "-m", "conformance", "traces", str(repo / "spec" / "ZkSystemTraces.cfg"),
+         "-n", "1000", "--depth", "50", "--jobs", "2", "--seed", "7", "--progress", "0",
+         "--require-coverage", "--json", "-o", str(out)],
+        cwd=repo, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return out, json.loads(r.stdout)

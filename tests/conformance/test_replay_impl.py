@@ -20,20 +20,15 @@ from conformance.replay_impl import DIVERGENT, KNOWN, replay_trace
 SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "spec")
 
 #: the issue's bar: 1,000 traces of depth 50, every action of the spec replayed
-TRACES = int(os.environ.get("ZK_REPLAY_TRACES", "1000"))
+TRACES = 1000
 JOBS = 2
 
 
 @pytest.fixture(scope="module")
-def generated(jvm, tmp_path_factory) -> tuple[list[dict], list[str]]:
-    """The traces, and the names of every action of the model."""
-    from conformance.walker import generate_traces
-
-    out = tmp_path_factory.mktemp("replay") / "traces.jsonl"
-    gen = generate_traces(
-        os.path.join(SPEC, "ZkSystemTraces.cfg"), TRACES, 50, out=str(out), seed=11, jobs=JOBS, progress=False
-    )
-    return list(read_traces(out)), gen.coverage.names
+def generated(trace_corpus) -> tuple[list[dict], list[str]]:
+    """The session's 1,000 traces (tests/conftest.py), and the names of every action of the model."""
+    path, summary = trace_corpus
+    return list(read_traces(path)), list(summary["coverage"]["actions"])
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +36,7 @@ def traces(generated) -> list[dict]:
     return generated[0]
 
 
-@pytest.mark.timeout(1200)  # the generation (its fixture) and the replay: about 3 minutes idle
+@pytest.mark.timeout(1200)  # the corpus (if no earlier test made it) and the replay: ~3 min idle
 def test_generated_traces_replay_against_the_real_nodes_without_divergence(generated, tmp_path):
     traces, actions = generated
     res = replay_traces(traces, report_dir=tmp_path, jobs=JOBS)
@@ -49,8 +44,8 @@ def test_generated_traces_replay_against_the_real_nodes_without_divergence(gener
     assert res["divergences"] == [], json.dumps(res["divergences"][:1], indent=1)
     assert res["traces"] == TRACES
     assert res["stopped_at"] == {} and res["known_divergences"] == {}
-    if TRACES >= 1000:  # every action of the spec, each replayed
-        assert set(res["actions_covered"]) == set(actions), set(actions) - set(res["actions_covered"])
+    # every action of the spec, each replayed
+    assert set(res["actions_covered"]) == set(actions), set(actions) - set(res["actions_covered"])
     # the trace model has ModelFsync: a node's pending log tail is fsynced at its FsyncLog step
     assert "FsyncLog" in res["actions_covered"]
     assert res["steps"] >= 10 * TRACES

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = os.path.join(REPO, "spec", "ZkSystemTraces.cfg")
 
@@ -27,15 +29,9 @@ def _conformance(*args: str, timeout: float) -> subprocess.CompletedProcess:
     )
 
 
-def test_thousand_walks_cover_every_action_and_replay(tmp_path):
-    out = tmp_path / "traces.jsonl"
-    r = _conformance(
-        "traces", MODEL, "-n", "1000", "--depth", "50", "--jobs", "2", "--seed", "7",
-        "--progress", "0", "--require-coverage", "--json", "-o", str(out),
-        timeout=900,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stdout + r.stderr
-    summary = json.loads(r.stdout)
+@pytest.mark.timeout(1200)  # the corpus (a session fixture shared with the replay) is made here
+def test_thousand_walks_cover_every_action_and_replay(trace_corpus, tmp_path):
+    out, summary = trace_corpus
     assert summary["traces"] == 1000
     coverage = summary["coverage"]
     # 22: the trace model has ModelFsync (FsyncLog), not SplitNewLeader (SendNEWLEADER left out)
