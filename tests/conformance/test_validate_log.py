@@ -69,6 +69,16 @@ def test_faulty_live_runs_validate(live_model, runs):
         assert faults == ({"Crash", "LinkBreak", "LinkHeal"} if name == "part1" else {"Crash"})
 
 
+def test_a_kept_partition_run_that_outran_the_exhaustive_search_is_accepted(live_model):
+    """A live partition run (bench/trace_validation.py, 2026-12-02) that the search rejected
+    after 50,000 expansions: taking any lane's next line in any order, it kept trying the
+    LinkBreak seconds before it happened.  The windowed pass (lines within 0.5 s of the
+    earliest pending one, faults within 1 s of the lines around them) accepts it at once."""
+    r = _validate(live_model, Path(__file__).parent / "livelogs" / "partition_run013")
+    assert r.accepted and r.matched == r.events, json.dumps(r.rejected_at, indent=1)
+    assert r.expansions < 5_000 and r.tail_steps == 0
+
+
 def _edited(src: Path, dst: Path, sid: int, edit) -> Path:
     """A copy of run ``src`` whose node ``sid`` log is ``edit(rows)``."""
     shutil.copytree(src, dst)
