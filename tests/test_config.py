@@ -414,7 +414,7 @@ def test_sync_window_properties(tmp_path):
     cfg = load(tmp_path, MIN + "commitLogCount=10\nsnapshotSizeFactor=2.5\n")
     assert (cfg.commit_log_count, cfg.snapshot_size_factor) == (500, 0.33)
     assert any("commitLogCount 10 is less than the recommended 500" in w for w in cfg.warnings)
-    assert any("snapshotSizeFactor 2.5 is invalid" in w for w in cfg.warnings)
+    assert any("snapshotSizeFactor 2.5 is invalid, going to use the default 0.33" in w for w in cfg.warnings)
     jvm = {"zookeeper.commitLogCount": "1200", "zookeeper.snapshotSizeFactor": "-1"}
     cfg = load(tmp_path, MIN, jvm_properties=jvm)
     assert (cfg.commit_log_count, cfg.snapshot_size_factor) == (1200, -1.0)

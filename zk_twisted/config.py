@@ -1333,7 +1333,9 @@ class _Parser:
             origin, name, value = found
             factor = _java_double(origin + name, _java_trim(value))
             if factor > 1:
-                self.warn(f"snapshotSizeFactor {value} is invalid, going to use the default {factor}")
+                self.warn(
+                    f"snapshotSizeFactor {value} is invalid, going to use the default {DEFAULT_SNAPSHOT_SIZE_FACTOR}"
+                )
                 factor = DEFAULT_SNAPSHOT_SIZE_FACTOR
         o["snapshot_size_factor"] = factor
 
