@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 
 import pytest
 
 from conformance.impl_run import read_traces, replay_traces
 from conformance.msc import render_divergence
 from conformance.replay_impl import DIVERGENT, KNOWN, replay_trace
-
-SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "spec")
 
 #: the issue's bar: 1,000 traces of depth 50, every action of the spec replayed
 TRACES = 1000
