@@ -205,7 +205,17 @@ def capture(tmp_path_factory):
         kz.create("/golden/final", b"f")
         kz.sync("/")
         cap.final_zxid = _zxid_of(ens.nodes[f1])
-        time.sleep(0.3)
+
+        def idle_learner_pinged() -> bool:  # a learner with no session touched since the last PING
+            return any(
+                qp.type == T.PING and not fl and not P.SessionTouches.from_bytes(qp.data).touches
+                for c in cap.net.of_kind(QUORUM)
+                for qp, fl in decode_stream(c.stream(OUT), False).packets
+            )
+
+        # the whole capture can take less than a ping round's worth of idle time: wait for one
+        wait_until(idle_learner_pinged, 10, "a PING answered by a learner with nothing touched")
+        step("idle ping")
         for kz_ in clients:
             kz_.stop()
             kz_.close()
