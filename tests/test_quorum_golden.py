@@ -205,6 +205,7 @@ def capture(tmp_path_factory):
         kz.create("/golden/final", b"f")
         kz.sync("/")
         cap.final_zxid = _zxid_of(ens.nodes[f1])
+        time.sleep(0.3)
 
         def idle_learner_pinged() -> bool:  # a learner with no session touched since the last PING
             return any(
