@@ -56,9 +56,14 @@ ProposalCommitMsgs(s) ==
 
 (***************************************************************************)
 (* LearnerHandler.syncFollower + startForwarding + NEWLEADER: the packets  *)
-(* leader i queues for a follower whose last logged zxid is pz.  The       *)
-(* on-disk txn log is not used (txnLogSync off): a follower behind the     *)
-(* committedLog window gets a SNAP.                                        *)
+(* leader i queues for a follower whose last logged zxid is pz.  A         *)
+(* follower behind the committedLog window is synced from the leader's     *)
+(* on-disk txn log when TxnLogSync holds and the log reaches back to pz,   *)
+(* else it gets a SNAP.  Abstractions of the txn-log branch: no size limit *)
+(* (snapshotSizeFactor) and no purge; the leader's log is its whole        *)
+(* history, so a log that starts at a snapshot it received is not told     *)
+(* apart; the gap check between log and window cannot fire (the log holds  *)
+(* every committed txn).                                                   *)
 (***************************************************************************)
 \* the leader's ZKDatabase lastProcessedZxid as its sync decision reads it:
 \* its last committed txn, except that establishment (3.8's startZkServer:
@@ -76,19 +81,24 @@ SyncPackets(i, pz) ==
         minC == IF win = <<>> THEN lp ELSE win[1].zxid
         maxC == IF win = <<>> THEN lp ELSE win[Len(win)].zxid
         newEpochZxid == pz[2] = 0
-        later  == AfterZxid(win, pz)
-        before == SelectSeq(win, LAMBDA t : ZxidLT(t.zxid, pz))
-        snap   == <<SnapMsg(lp, ch)>>
+        snap == <<SnapMsg(lp, ch)>>
+        \* queueCommittedProposals over src (the committedLog window or the txn log)
+        Queued(src) ==
+            LET later  == AfterZxid(src, pz)
+                before == SelectSeq(src, LAMBDA t : ZxidLT(t.zxid, pz))
+            IN IF pz \in Zxids(src) \/ newEpochZxid
+               THEN <<DiffMsg(maxC)>> \o ProposalCommitMsgs(later)
+               ELSE IF later[1].zxid[1] # pz[1]
+                    THEN snap                                      \* no TRUNC across epochs
+                    ELSE <<TruncMsg(LastZxid(before))>> \o ProposalCommitMsgs(later)
         sync ==
             IF pz = lp THEN <<DiffMsg(pz)>>                       \* in sync: empty DIFF
             ELSE IF ZxidLT(maxC, pz) /\ ~newEpochZxid
                  THEN <<TruncMsg(maxC)>>                           \* follower ahead
             ELSE IF ZxidLE(minC, pz) /\ ZxidLE(pz, maxC)
-                 THEN IF pz \in Zxids(win) \/ newEpochZxid
-                      THEN <<DiffMsg(maxC)>> \o ProposalCommitMsgs(later)
-                      ELSE IF later[1].zxid[1] # pz[1]
-                           THEN snap                               \* no TRUNC across epochs
-                           ELSE <<TruncMsg(LastZxid(before))>> \o ProposalCommitMsgs(later)
+                 THEN Queued(win)
+            ELSE IF TxnLogSync /\ ZxidLT(pz, minC) /\ ch # <<>> /\ ZxidLE(ch[1].zxid, pz)
+                 THEN Queued(ch)                                   \* from the txn log
             ELSE snap                                              \* behind the window
     IN sync \o ProposalMsgs(Outstanding(i))
 \* the packets of a follower's synchronization, NEWLEADER included unless

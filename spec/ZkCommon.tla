@@ -27,13 +27,16 @@ CONSTANTS
     UseFLE,            \* TRUE: going LOOKING starts an FLE round
     ModelFsync,        \* TRUE: a logged txn is durable only at FsyncLog (pendingFsync);
                        \* FALSE: logged is durable (the conformance models, until the runner follows)
-    SplitNewLeader     \* TRUE: a late joiner's NEWLEADER is queued by SendNEWLEADER, a step of its
+    SplitNewLeader,    \* TRUE: a late joiner's NEWLEADER is queued by SendNEWLEADER, a step of its
                        \* own after the sync packets; FALSE: queued with them
+    TxnLogSync         \* TRUE: a follower behind the committedLog window is synced from the
+                       \* leader's txn log when it holds the follower's zxid (3.8's default,
+                       \* zookeeper.snapshotSizeFactor); FALSE: it gets a SNAP
 
 ASSUME /\ MaxEpoch \in Nat /\ MaxTxns \in Nat /\ MaxCrashes \in Nat
        /\ MaxLinkBreaks \in Nat /\ MaxRound \in Nat
        /\ CommittedLogSize \in Nat \ {0} /\ UseFLE \in BOOLEAN
-       /\ ModelFsync \in BOOLEAN /\ SplitNewLeader \in BOOLEAN
+       /\ ModelFsync \in BOOLEAN /\ SplitNewLeader \in BOOLEAN /\ TxnLogSync \in BOOLEAN
 
 VARIABLES
     \* ---- durable (survive a crash) ----

@@ -2,10 +2,10 @@
 
 `make test` runs the smallest composed model (ZkSystemSmall: every module
 of the spec, about 150,000 distinct states) and ZabRecoveryMini (Zab with
-the pending-fsync state and SendNEWLEADER, from the recovery state), in the
-session's JVM, and shows that ZabRecoveryMini reaches TRUNC, the
-more-recent refusal and a late joiner (TLC breaks a probe invariant for
-each).  The other small models take longer on a shared machine; they run with
+the pending-fsync state and SendNEWLEADER, from the recovery state) and
+ZabRecoveryMiniLog (the same with the txn-log sync), in the session's JVM,
+and shows that they reach TRUNC, the more-recent refusal, a late joiner and
+a DIFF from the txn log (TLC breaks a probe invariant for each).  The other small models take longer on a shared machine; they run with
 ``ZK_SPEC_MODELS=all`` (or a comma-separated list of model names).  The liveness
 models (LIVE: a temporal property under the spec's fairness) run the same
 way; `make test` checks the two smallest (under 20 s each).  Measured
@@ -25,6 +25,16 @@ SPEC = os.path.join(REPO, "spec")
 #: the models `make test` runs
 SMALLEST = "ZkSystemSmall"
 MINI = "ZabRecoveryMini"
+MINI_LOG = "ZabRecoveryMiniLog"
+
+#: the txn-log probe: follower i has a DIFF from j at its head and lacks two or more of the
+#: txns up to the DIFF's zxid (the window of MINI_LOG holds one)
+TXN_LOG_DIFF = (
+    "NeverTxnLogDiff == \\A i, j \\in Server :\n"
+    '    ~(/\\ HeadIs(j, i, "DIFF")\n'
+    "      /\\ Cardinality({k \\in DOMAIN history[j] :\n"
+    "                        /\\ ZxidLT(LastZxid(history[i]), history[j][k].zxid)\n"
+    "                        /\\ ZxidLE(history[j][k].zxid, Head(qmsgs[j][i]).mzxid)}) >= 2)")
 
 #: the other small models (exhausted in minutes): name -> at least this many distinct states
 SMALL = {
@@ -35,6 +45,7 @@ SMALL = {
     "ZabRecoveryFour": 70_000,
     "ZabTiny": 4_000,
     "ZabRecoveryMini": 2_000,
+    "ZabRecoveryMiniLog": 2_000,
 }
 
 #: the liveness models (a PROPERTY under the fairness of FLEFairSpec / FairSpec): name -> at least
@@ -65,7 +76,7 @@ INVARIANTS = {
 INVARIANTS["ZkSystem"] = INVARIANTS["Zab"] + INVARIANTS["FastLeaderElection"][1:]
 
 
-def _selected(models: dict[str, int] = SMALL, default: tuple[str, ...] = (SMALLEST, MINI)) -> list[str]:
+def _selected(models: dict[str, int] = SMALL, default: tuple[str, ...] = (SMALLEST, MINI, MINI_LOG)) -> list[str]:
     """The models of `models` to run: ZK_SPEC_MODELS=all, a comma-separated list, or `default`."""
     env = os.environ.get("ZK_SPEC_MODELS", "").strip()
     if env == "all":
@@ -137,53 +148,85 @@ def test_liveness_model(name):
     assert res.distinct >= LIVE[name], res.summary()
 
 
-#: reachability probes on MINI: TLC must break each (the state it names is reachable)
+#: reachability probes: name -> (model, definition); TLC must break each on its model (the
+#: state it names is reachable there)
 REACH = {
     # a TRUNC packet is in flight
-    "NeverTRUNC": 'NeverTRUNC == \\A i, j \\in Server : \\A k \\in DOMAIN qmsgs[i][j] : '
-                  'qmsgs[i][j][k].mtype # "TRUNC"',
+    "NeverTRUNC": (MINI, 'NeverTRUNC == \\A i, j \\in Server : \\A k \\in DOMAIN qmsgs[i][j] : '
+                         'qmsgs[i][j][k].mtype # "TRUNC"'),
     # leader i's next step can be the refusal of HandleACKEPOCH: j is more recent than i
-    "NeverMoreRecentRefusal": (
+    "NeverMoreRecentRefusal": (MINI, (
         "NeverMoreRecentRefusal == \\A i, j \\in Server :\n"
         '    ~(/\\ state[i] = "LEADING" /\\ zabState[i] = "DISCOVERY"\n'
         '      /\\ learners[i][j] = "WAIT_ACKEPOCH" /\\ HeadIs(j, i, "ACKEPOCH")\n'
         "      /\\ Head(qmsgs[j][i]).mepoch # -1\n"
         "      /\\ MoreRecent(Head(qmsgs[j][i]).mepoch, Head(qmsgs[j][i]).mzxid,\n"
-        "                    currentEpoch[i], LastZxid(history[i])))"),
+        "                    currentEpoch[i], LastZxid(history[i])))")),
     # a late joiner: its ACKEPOCH came after the epoch-ack quorum, its sync is queued and
     # its NEWLEADER not yet (SendNEWLEADER)
-    "NeverLateJoiner": 'NeverLateJoiner == \\A i, j \\in Server : learners[i][j] # "SYNC_QUEUED"',
+    "NeverLateJoiner": (MINI, 'NeverLateJoiner == \\A i, j \\in Server : learners[i][j] # "SYNC_QUEUED"'),
+    # a DIFF from the txn log: the follower at its head lacks two or more of the txns up to
+    # the DIFF's zxid, more than the committedLog window of 1 holds
+    "NeverTxnLogDiff": (MINI_LOG, TXN_LOG_DIFF),
 }
 
 
-@pytest.mark.parametrize("probe", sorted(REACH))
-def test_mini_model_reaches(probe, tmp_path):
-    """TLC breaks the probe on MINI with a validated counterexample: MINI reaches that state."""
-    import json
+def _probe_model(tmp_path, model: str, probe: str, definition: str, constants: dict[str, str] | None = None) -> str:
+    """Write Reach.tla (Zab plus the probe) and Reach.cfg (`model` checking only the probe,
+    with `constants` overridden) under tmp_path; return the cfg's path."""
     import shutil
-    import subprocess
-    import sys
 
     for f in os.listdir(SPEC):
         if f.endswith(".tla"):
             shutil.copy(os.path.join(SPEC, f), tmp_path)
     (tmp_path / "Reach.tla").write_text(
-        "---- MODULE Reach ----\nEXTENDS Zab\n" + REACH[probe] + "\n====\n", encoding="utf-8")
-    with open(_cfg(MINI), encoding="utf-8") as fh:
+        "---- MODULE Reach ----\nEXTENDS Zab\n" + definition + "\n====\n", encoding="utf-8")
+    with open(_cfg(model), encoding="utf-8") as fh:
         cfg = fh.read()
     cfg = re.sub(r"^\\\* module: \w+", "\\\\* module: Reach", cfg, flags=re.M)
     cfg = re.sub(r"^INVARIANTS? .*$", "INVARIANTS " + probe, cfg, flags=re.M)
-    (tmp_path / "Reach.cfg").write_text(cfg, encoding="utf-8")
+    for k, v in (constants or {}).items():
+        cfg, n = re.subn(rf"^(\s*){k} = .*$", rf"\g<1>{k} = {v}", cfg, flags=re.M)
+        assert n == 1, k
+    path = tmp_path / "Reach.cfg"
+    path.write_text(cfg, encoding="utf-8")
+    return str(path)
+
+
+def _check_cli(cfg: str) -> dict:
+    import json
+    import subprocess
+    import sys
+
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
-        [sys.executable, "-m", "conformance", "check", str(tmp_path / "Reach.cfg"), "--json",
+        [sys.executable, "-m", "conformance", "check", cfg, "--json",
          "--validate", "--progress", "0", "--workers", "1", "--timeout", "300"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     res = json.loads(proc.stdout)
-    assert res["violations"], proc.stdout[-2000:] + proc.stderr[-2000:]
+    res["_output"] = proc.stdout[-2000:] + proc.stderr[-2000:]
+    return res
+
+
+@pytest.mark.parametrize("probe", sorted(REACH))
+def test_mini_model_reaches(probe, tmp_path):
+    """TLC breaks the probe on its model with a validated counterexample: the model reaches
+    that state."""
+    model, definition = REACH[probe]
+    res = _check_cli(_probe_model(tmp_path, model, probe, definition))
+    assert res["violations"], res["_output"]
     v = res["violations"][0]
     assert v["kind"] == "invariant" and v["name"] == probe, v["name"]
     assert v["trace_rebuilt"] and v["validated"], v["validation"]
     print(probe, len(v["trace"]) - 1, "steps:", [s["action"] for s in v["trace"][1:]])
+
+
+def test_txn_log_diff_needs_txn_log_sync(tmp_path):
+    """With TxnLogSync off, the same model never sends that DIFF (the probe holds, TLC exhausts
+    the model): the DIFF the probe finds is the txn-log branch of syncFollower."""
+    res = _check_cli(_probe_model(tmp_path, MINI_LOG, "NeverTxnLogDiff", TXN_LOG_DIFF,
+                                  {"TxnLogSync": "FALSE"}))
+    assert not res["violations"] and not res.get("errors"), res["_output"]
+    assert res["complete"] and res["distinct"] > 2_000, res["_output"]

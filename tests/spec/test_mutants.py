@@ -69,7 +69,8 @@ class Mutant:
 
     def cfg(self) -> str:
         consts = {"MaxEpoch": 2, "MaxTxns": 1, "MaxCrashes": 1, "MaxLinkBreaks": 0, "MaxRound": 1,
-                  "CommittedLogSize": 1, "UseFLE": "FALSE", "ModelFsync": "FALSE", "SplitNewLeader": "FALSE"}
+                  "CommittedLogSize": 1, "UseFLE": "FALSE", "ModelFsync": "FALSE", "SplitNewLeader": "FALSE",
+                  "TxnLogSync": "FALSE"}
         consts.update(self.constants)
         invs = MODULE_INVARIANTS[self.module]
         if self.kind == "invariant":
@@ -153,10 +154,10 @@ MUTANTS = [
         "diff_across_epochs",
         "the leader sends a DIFF where the follower's log diverges in an older epoch (3.8 sends SNAP)",
         "Agreement", "Zab", "ZabRecoverySpec",
-        [("Zab.tla", "                      ELSE IF later[1].zxid[1] # pz[1]\n"
-                     "                           THEN snap ",
-          "                      ELSE IF later[1].zxid[1] # pz[1]\n"
-          "                           THEN <<DiffMsg(maxC)>> \\o ProposalCommitMsgs(later) ")],
+        [("Zab.tla", "               ELSE IF later[1].zxid[1] # pz[1]\n"
+                     "                    THEN snap ",
+          "               ELSE IF later[1].zxid[1] # pz[1]\n"
+          "                    THEN <<DiffMsg(maxC)>> \\o ProposalCommitMsgs(later) ")],
         constants={"MaxTxns": 3, "CommittedLogSize": 2}),
     Mutant(
         "skip_trunc",
