@@ -181,21 +181,26 @@ def _declaration_order(decl):
         return ("", 0, 0)
 
 
-#: actions that exist only when a model switch (a BOOLEAN constant) is TRUE: their first
-#: conjunct is the switch, so with it FALSE they are never enabled, and the walker, its
+#: actions that exist only when a model switch is on: action -> (constant, the regex of its
+#: "off" value).  FsyncLog and SendNEWLEADER start with their BOOLEAN switch; HandleINFORM
+#: needs an observer.  With the switch off they are never enabled, and the walker, its
 #: coverage and the runners leave them out of the model's actions (spec/README.md)
-SWITCHED_ACTIONS = {"FsyncLog": "ModelFsync", "SendNEWLEADER": "SplitNewLeader"}
+SWITCHED_ACTIONS = {
+    "FsyncLog": ("ModelFsync", r"FALSE"),
+    "SendNEWLEADER": ("SplitNewLeader", r"FALSE"),
+    "HandleINFORM": ("Observers", r"\{\s*\}"),
+}
 
 
 def switched_off(ref: ModelRef) -> set[str]:
-    """The actions of :data:`SWITCHED_ACTIONS` whose switch ``ref``'s cfg sets FALSE."""
+    """The actions of :data:`SWITCHED_ACTIONS` whose switch ``ref``'s cfg sets off."""
     try:
         with open(ref.config_path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError:
         return set()
-    off = {c for c in set(SWITCHED_ACTIONS.values()) if re.search(rf"^\s*{c}\s*=\s*FALSE\s*$", text, re.M)}
-    return {a for a, c in SWITCHED_ACTIONS.items() if c in off}
+    return {a for a, (c, off) in SWITCHED_ACTIONS.items()
+            if re.search(rf"^\s*{c}\s*=\s*{off}\s*$", text, re.M)}  # fmt: skip
 
 
 class Model:

@@ -24,15 +24,20 @@
 (***************************************************************************)
 EXTENDS ZkCommon
 
-FollowerOf(i, j) == state[i] = "FOLLOWING" /\ vote[i].leader = j
+\* i is a learner (follower or observer) of j
+FollowerOf(i, j) == state[i] \in LearnerStates /\ vote[i].leader = j
 HeadIs(j, i, t) == qmsgs[j][i] # <<>> /\ Head(qmsgs[j][i]).mtype = t
 
 \* the leader has fixed its new epoch (a quorum sent FOLLOWERINFO)
 EpochDecided(i) == acceptedEpoch[i] = newEpoch[i]
 ConnectedLearners(i) == {j \in Server : learners[i][j] # "NONE"}
-\* learners that get every PROPOSAL and COMMIT (forwardingFollowers)
-Forwarding(i) ==
+\* learners whose handler forwards (startForwarding done)
+Forwarded(i) ==
     {j \in Server : learners[i][j] \in {"SYNC_QUEUED", "WAIT_NEWLEADER_ACK", "WAIT_QUORUM", "SYNCED"}}
+\* followers that get every PROPOSAL and COMMIT (forwardingFollowers)
+Forwarding(i) == Forwarded(i) \cap Voters
+\* observers that get an INFORM per commit (observingLearners)
+Observing(i) == Forwarded(i) \cap Observers
 
 \* the txns the leader treats as committed: before broadcast its whole log
 \* (NEWLEADER will commit it), then the prefix it committed
@@ -101,22 +106,28 @@ SyncPackets(i, pz) ==
                  THEN Queued(ch)                                   \* from the txn log
             ELSE snap                                              \* behind the window
     IN sync \o ProposalMsgs(Outstanding(i))
-\* the packets of a follower's synchronization, NEWLEADER included unless
+\* what learner j gets: an observer not the outstanding proposals
+\* (startForwarding queues them for participants only)
+LearnerSyncPackets(i, j, pz) ==
+    LET p == SyncPackets(i, pz)
+    IN IF j \in Observers THEN SubSeq(p, 1, Len(p) - Len(Outstanding(i))) ELSE p
+\* the packets of a learner's synchronization, NEWLEADER included unless
 \* SendNEWLEADER queues it (a late joiner, with SplitNewLeader)
-SyncWithNewLeader(i, pz) == SyncPackets(i, pz) \o <<NewLeaderMsg(newEpoch[i])>>
+SyncWithNewLeader(i, j, pz) == LearnerSyncPackets(i, j, pz) \o <<NewLeaderMsg(newEpoch[i])>>
 
 -----------------------------------------------------------------------------
 (* Discovery *)
 
 (***************************************************************************)
-(* Leader i handles a FOLLOWERINFO from j (LearnerHandler.run +            *)
-(* Leader.getEpochToPropose).  Until a quorum (with i) has connected, the  *)
-(* new epoch is max(acceptedEpoch of i and of every follower) + 1; then i  *)
-(* writes acceptedEpoch and every waiting handler sends LEADERINFO.        *)
+(* Leader i handles a FOLLOWERINFO (or an observer's OBSERVERINFO) from j  *)
+(* (LearnerHandler.run + Leader.getEpochToPropose).  Until a quorum of     *)
+(* voters (with i) has connected, the new epoch is max(acceptedEpoch of i  *)
+(* and of every learner) + 1; then i writes acceptedEpoch and every        *)
+(* waiting handler sends LEADERINFO.  An observer is not counted.         *)
 (***************************************************************************)
 HandleFOLLOWERINFO(i, j) ==
     /\ state[i] = "LEADING"
-    /\ HeadIs(j, i, "FOLLOWERINFO")
+    /\ HeadIs(j, i, "FOLLOWERINFO") \/ HeadIs(j, i, "OBSERVERINFO")
     /\ LET fe == Head(qmsgs[j][i]).mzxid[1]
            q0 == Deq(qmsgs, j, i)
        IN IF EpochDecided(i)
@@ -124,7 +135,7 @@ HandleFOLLOWERINFO(i, j) ==
                /\ qmsgs' = Enq(q0, i, j, LeaderInfoMsg(newEpoch[i]))
                /\ UNCHANGED <<acceptedEpoch, newEpoch, connectingFollowers>>
           ELSE LET ne == Max(newEpoch[i], fe + 1)
-                   cf == connectingFollowers[i] \cup {j}
+                   cf == connectingFollowers[i] \cup ({j} \cap Voters)
                    waiting == {k \in Server : learners[i][k] = "WAIT_EPOCH"} \cup {j}
                IN /\ ne <= MaxEpoch
                   /\ newEpoch' = [newEpoch EXCEPT ![i] = ne]
@@ -190,15 +201,15 @@ HandleACKEPOCH(i, j) ==
        IF zabState[i] # "DISCOVERY"
        THEN /\ learners' = [learners EXCEPT ![i][j] =
                                IF SplitNewLeader THEN "SYNC_QUEUED" ELSE "WAIT_NEWLEADER_ACK"]
-            /\ qmsgs' = EnqSeqTo(q0, i, {j}, IF SplitNewLeader THEN SyncPackets(i, m.mzxid)
-                                             ELSE SyncWithNewLeader(i, m.mzxid))
+            /\ qmsgs' = EnqSeqTo(q0, i, {j}, IF SplitNewLeader THEN LearnerSyncPackets(i, j, m.mzxid)
+                                             ELSE SyncWithNewLeader(i, j, m.mzxid))
             /\ UNCHANGED <<currentEpoch, zabState, learnerZxid, electingFollowers>>
        ELSE IF m.mepoch # -1
                /\ MoreRecent(m.mepoch, m.mzxid, currentEpoch[i], LastZxid(history[i]))
        THEN /\ learners' = [learners EXCEPT ![i][j] = "NONE"]
             /\ qmsgs' = ClearLink(q0, i, j)
             /\ UNCHANGED <<currentEpoch, zabState, learnerZxid, electingFollowers>>
-       ELSE LET ef == IF m.mepoch # -1 THEN electingFollowers[i] \cup {j}
+       ELSE LET ef == IF m.mepoch # -1 /\ j \in Voters THEN electingFollowers[i] \cup {j}
                       ELSE electingFollowers[i]
                 lz == [learnerZxid[i] EXCEPT ![j] = m.mzxid]
                 waiting == {k \in Server : learners[i][k] = "WAIT_SYNC"} \cup {j}
@@ -212,7 +223,7 @@ HandleACKEPOCH(i, j) ==
                                             ELSE learners[i][k]]]
                     /\ qmsgs' = [a \in Server |-> [b \in Server |->
                           IF a = i /\ b \in waiting /\ Reachable(i, b)
-                          THEN q0[a][b] \o SyncWithNewLeader(i, lz[b]) ELSE q0[a][b]]]
+                          THEN q0[a][b] \o SyncWithNewLeader(i, b, lz[b]) ELSE q0[a][b]]]
                ELSE /\ electingFollowers' = [electingFollowers EXCEPT ![i] = ef]
                     /\ learnerZxid' = [learnerZxid EXCEPT ![i] = lz]
                     /\ learners' = [learners EXCEPT ![i][j] = "WAIT_SYNC"]
@@ -280,7 +291,8 @@ HandleNEWLEADER(i, j) ==
     /\ LET e  == Head(qmsgs[j][i]).mzxid[1]
            sh == syncHistory[i]
            uncommitted == AfterZxid(sh, syncCommit[i])
-           acks == [k \in 1..Len(uncommitted) |-> AckMsg(uncommitted[k].zxid)]
+           acks == IF i \in Observers THEN <<>>
+                   ELSE [k \in 1..Len(uncommitted) |-> AckMsg(uncommitted[k].zxid)]
        IN /\ history' = [history EXCEPT ![i] = sh]
           /\ UNCHANGED pendingFsync
           /\ currentEpoch' = [currentEpoch EXCEPT ![i] = e]
@@ -356,6 +368,39 @@ HandleCOMMIT(i, j) ==
                    syncHistory, emsgs, brokenLinks, boundVars, proposals,
                    establishedLeaders>>
 
+(***************************************************************************)
+(* Observer i handles INFORM from its leader j (Observer.processPacket,    *)
+(* Learner.syncWithLeader): a committed txn.  Before NEWLEADER it joins    *)
+(* the state being synced; after NEWLEADER it is logged and committed at   *)
+(* UPTODATE; in broadcast it is logged (with ModelFsync appended: an       *)
+(* observer's fsync ACKs nothing) and applied at once.                     *)
+(***************************************************************************)
+HandleINFORM(i, j) ==
+    /\ FollowerGets(i, j, "INFORM")
+    /\ syncStage[i] \in {"SYNCING", "NEWLEADER_ACKED"} \/ zabState[i] = "BROADCAST"
+    /\ LET m == Head(qmsgs[j][i])
+           t == [zxid |-> m.mzxid, value |-> m.mdata]
+       IN IF syncStage[i] = "SYNCING"
+          THEN /\ syncHistory' = [syncHistory EXCEPT ![i] = Append(@, t)]
+               /\ syncCommit' = [syncCommit EXCEPT ![i] = t.zxid]
+               /\ UNCHANGED <<history, pendingFsync, lastCommitted, committed, commitLog>>
+          ELSE /\ IF ModelFsync
+                  THEN /\ pendingFsync' = [pendingFsync EXCEPT ![i] = Append(@, t)]
+                       /\ UNCHANGED history
+                  ELSE /\ history' = [history EXCEPT ![i] = Append(@, t)]
+                       /\ UNCHANGED pendingFsync
+               /\ UNCHANGED syncHistory
+               /\ IF syncStage[i] = "NEWLEADER_ACKED"
+                  THEN /\ syncCommit' = [syncCommit EXCEPT ![i] = t.zxid]
+                       /\ UNCHANGED <<lastCommitted, committed, commitLog>>
+                  ELSE /\ lastCommitted' = [lastCommitted EXCEPT ![i] = t.zxid]
+                       /\ committed' = committed \cup {t}
+                       /\ commitLog' = ExtendLog(commitLog, PrefixTo(Append(Log(i), t), t.zxid))
+                       /\ UNCHANGED syncCommit
+    /\ qmsgs' = Deq(qmsgs, j, i)
+    /\ UNCHANGED <<currentEpoch, acceptedEpoch, state, zabState, electionVars, leaderVars,
+                   syncStage, emsgs, brokenLinks, boundVars, proposals, establishedLeaders>>
+
 -----------------------------------------------------------------------------
 (* Synchronization end and broadcast, leader side *)
 
@@ -383,7 +428,7 @@ HandleACK(i, j) ==
                   /\ qmsgs' = Enq(q0, i, j, UpToDateMsg)
                   /\ UNCHANGED <<zabState, lastCommitted, vote, newLeaderAckers,
                                  committed, commitLog, establishedLeaders>>
-             ELSE LET nla == newLeaderAckers[i] \cup {j}
+             ELSE LET nla == newLeaderAckers[i] \cup ({j} \cap Voters)
                   IN IF IsQuorum(nla \cup {i})
                      THEN LET ready == {k \in Server : learners[i][k] = "WAIT_QUORUM"} \cup {j}
                           IN /\ zabState' = [zabState EXCEPT ![i] = "BROADCAST"]
@@ -414,7 +459,8 @@ HandleACK(i, j) ==
              ELSE IF z = out[1].zxid /\ IsQuorum({k \in Server : <<k, z>> \in acks})
              THEN /\ lastCommitted' = [lastCommitted EXCEPT ![i] = z]
                   /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {a \in acks : a[2] # z}]
-                  /\ qmsgs' = EnqTo(q0, i, Forwarding(i), CommitMsg(z))
+                  /\ qmsgs' = EnqTo(EnqTo(q0, i, Forwarding(i), CommitMsg(z)),
+                                    i, Observing(i), InformMsg(out[1]))
                   /\ committed' = committed \cup {out[1]}
                   /\ commitLog' = ExtendLog(commitLog, PrefixTo(Log(i), z))
              ELSE /\ proposalAcks' = [proposalAcks EXCEPT ![i] = acks]
@@ -462,7 +508,7 @@ ClientWrite(i) ==
 (***************************************************************************)
 FsyncLog(i) ==
     /\ ModelFsync
-    /\ state[i] \in {"FOLLOWING", "LEADING"}
+    /\ state[i] \in LearnerStates \cup {"LEADING"}
     /\ pendingFsync[i] # <<>>
     /\ LET p == pendingFsync[i]
        IN /\ history' = [history EXCEPT ![i] = @ \o p]
@@ -476,6 +522,9 @@ FsyncLog(i) ==
                                             [k \in 1..Len(p) |-> AckMsg(p[k].zxid)])
                               ELSE qmsgs
                   /\ UNCHANGED <<lastCommitted, proposalAcks, committed, commitLog>>
+             \* an observer ACKs nothing it logs (its txns came committed, by INFORM)
+             ELSE IF state[i] = "OBSERVING"
+             THEN UNCHANGED <<qmsgs, lastCommitted, proposalAcks, committed, commitLog>>
              ELSE LET out  == Outstanding(i)
                       acks == proposalAcks[i] \cup {<<i, z>> : z \in Zxids(p) \cap Zxids(out)}
                       ok(k) == /\ out[k].zxid \in Zxids(p)
@@ -486,7 +535,8 @@ FsyncLog(i) ==
                   IN /\ lastCommitted' = IF n = 0 THEN lastCommitted
                                          ELSE [lastCommitted EXCEPT ![i] = LastZxid(run)]
                      /\ proposalAcks' = [proposalAcks EXCEPT ![i] = {a \in acks : a[2] \notin Zxids(run)}]
-                     /\ qmsgs' = EnqSeqTo(qmsgs, i, Forwarding(i), [k \in 1..n |-> CommitMsg(run[k].zxid)])
+                     /\ qmsgs' = EnqSeqTo(EnqSeqTo(qmsgs, i, Forwarding(i), [k \in 1..n |-> CommitMsg(run[k].zxid)]),
+                                          i, Observing(i), [k \in 1..n |-> InformMsg(run[k])])
                      /\ committed' = committed \cup Range(run)
                      /\ commitLog' = IF n = 0 THEN commitLog
                                      ELSE ExtendLog(commitLog, PrefixTo(Log(i), LastZxid(run)))
@@ -529,7 +579,7 @@ LeaderTimeout(i) ==
 \* follower i has no connection to its leader (it was closed, or i's
 \* connection attempts fail): it looks for a leader
 FollowerTimeout(i) ==
-    /\ state[i] = "FOLLOWING"
+    /\ state[i] \in LearnerStates
     /\ LET l == vote[i].leader
        IN /\ learners[l][i] = "NONE"
           /\ ~(qmsgs[i][l] # <<>> /\ state[l] = "LEADING")
@@ -541,6 +591,7 @@ FollowerTimeout(i) ==
 
 OracleLead(i) ==
     /\ state[i] = "LOOKING"
+    /\ i \in Voters
     /\ LeaderEntering(i)
     /\ vote' = [vote EXCEPT ![i] = InitVote(i)]
     /\ StartRole(i, i)
@@ -568,6 +619,7 @@ ZabHandlers ==
     \/ \E i, j \in Server : HandleSNAP(i, j)
     \/ \E i, j \in Server : HandlePROPOSAL(i, j)
     \/ \E i, j \in Server : HandleCOMMIT(i, j)
+    \/ \E i, j \in Server : HandleINFORM(i, j)
     \/ \E i, j \in Server : HandleNEWLEADER(i, j)
     \/ \E i, j \in Server : HandleUPTODATE(i, j)
     \/ \E i, j \in Server : HandleACK(i, j)
@@ -597,13 +649,14 @@ ZabSpec == Init /\ [][ZabNext]_vars
 RecTxnX == [zxid |-> <<1, 1>>, value |-> 1]
 RecTxnA == [zxid |-> <<1, 2>>, value |-> 2]
 RecoveryInit ==
-    \E r \in Server :
+    \E r \in Voters :
         InitWith([i \in Server |-> IF i = r THEN <<RecTxnX, RecTxnA>> ELSE <<RecTxnX>>],
                  [i \in Server |-> 1], <<RecTxnX>>, {<<r, 1>>})
 ZabRecoverySpec == RecoveryInit /\ [][ZabNext]_vars
 
-\* model values are interchangeable in Zab (it never compares ids)
-Symmetry == Permutations(Server)
+\* model values are interchangeable in Zab (it never compares ids), voters
+\* among voters and observers among observers
+Symmetry == Permutations(Voters) \cup Permutations(Observers)
 
 -----------------------------------------------------------------------------
 (* Invariants *)

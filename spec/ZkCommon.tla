@@ -29,6 +29,8 @@ CONSTANTS
                        \* FALSE: logged is durable (the conformance models, until the runner follows)
     SplitNewLeader,    \* TRUE: a late joiner's NEWLEADER is queued by SendNEWLEADER, a step of its
                        \* own after the sync packets; FALSE: queued with them
+    Observers,         \* the servers of Server that are observers (peerType=observer); {}
+                       \* but in the observer models, and {} whenever UseFLE (not modelled)
     TxnLogSync         \* TRUE: a follower behind the committedLog window is synced from the
                        \* leader's txn log when it holds the follower's zxid (3.8's default,
                        \* zookeeper.snapshotSizeFactor); FALSE: it gets a SNAP
@@ -37,6 +39,7 @@ ASSUME /\ MaxEpoch \in Nat /\ MaxTxns \in Nat /\ MaxCrashes \in Nat
        /\ MaxLinkBreaks \in Nat /\ MaxRound \in Nat
        /\ CommittedLogSize \in Nat \ {0} /\ UseFLE \in BOOLEAN
        /\ ModelFsync \in BOOLEAN /\ SplitNewLeader \in BOOLEAN /\ TxnLogSync \in BOOLEAN
+       /\ Observers \subseteq Server /\ (UseFLE => Observers = {})
 
 VARIABLES
     \* ---- durable (survive a crash) ----
@@ -47,7 +50,7 @@ VARIABLES
     pendingFsync,      \* [Server -> Seq(Txn)] txns appended to the log after history, not yet
                        \* fsynced (FsyncLog makes them durable); <<>> unless ModelFsync
     \* ---- role (volatile) ----
-    state,             \* [Server -> {LOOKING, FOLLOWING, LEADING, DOWN}]
+    state,             \* [Server -> {LOOKING, FOLLOWING, OBSERVING, LEADING, DOWN}]
     zabState,          \* [Server -> {ELECTION, DISCOVERY, SYNCHRONIZATION, BROADCAST}]
     lastCommitted,     \* [Server -> Zxid] last txn applied as committed
     \* ---- FastLeaderElection (volatile) ----
@@ -110,7 +113,9 @@ vars == <<durableVars, roleVars, electionVars, leaderVars, followerVars,
 -----------------------------------------------------------------------------
 (* Values *)
 
-States    == {"LOOKING", "FOLLOWING", "LEADING", "DOWN"}
+States    == {"LOOKING", "FOLLOWING", "OBSERVING", "LEADING", "DOWN"}
+\* a learner's state: FOLLOWING, or OBSERVING for an observer
+LearnerStates == {"FOLLOWING", "OBSERVING"}
 ZabStates == {"ELECTION", "DISCOVERY", "SYNCHRONIZATION", "BROADCAST"}
 LHPhases  == {"NONE",               \* no LearnerHandler (no connection)
               "WAIT_EPOCH",         \* got FOLLOWERINFO, epoch not decided yet
@@ -152,13 +157,15 @@ Log(i) == history[i] \o pendingFsync[i]
 \* when d extends it (a d that diverges from it is caught by TotalOrder)
 ExtendLog(c, d) == IF IsPrefix(c, d) THEN d ELSE c
 
-\* majority quorums
-IsQuorum(S) == 2 * Cardinality(S \cap Server) > Cardinality(Server)
+\* the voting members; majority quorums of them (observers never count)
+Voters == Server \ Observers
+IsQuorum(S) == 2 * Cardinality(S \cap Voters) > Cardinality(Voters)
 
 -----------------------------------------------------------------------------
 (* Packets.  Quorum port (QuorumPacket type names as in Leader.java): *)
 
 FollowerInfoMsg(ae) == [mtype |-> "FOLLOWERINFO", mzxid |-> <<ae, 0>>]
+ObserverInfoMsg(ae) == [mtype |-> "OBSERVERINFO", mzxid |-> <<ae, 0>>]
 LeaderInfoMsg(e)    == [mtype |-> "LEADERINFO", mzxid |-> <<e, 0>>]
 \* mzxid: the follower's last logged zxid; mepoch: its currentEpoch, or -1
 \* when it had already accepted this epoch (not counted for the quorum)
@@ -172,6 +179,8 @@ CommitMsg(z)        == [mtype |-> "COMMIT", mzxid |-> z]
 NewLeaderMsg(e)     == [mtype |-> "NEWLEADER", mzxid |-> <<e, 0>>]
 AckMsg(z)           == [mtype |-> "ACK", mzxid |-> z]
 UpToDateMsg         == [mtype |-> "UPTODATE"]
+\* a committed txn, to an observer (Leader.inform: observers get no PROPOSAL or COMMIT)
+InformMsg(t)        == [mtype |-> "INFORM", mzxid |-> t.zxid, mdata |-> t.value]
 
 (* Election port: a Notification (FastLeaderElection.ToSend) *)
 NotificationMsg(v, ee, st) ==
@@ -281,9 +290,10 @@ StartRole(i, l) ==
          /\ zabState' = [zabState EXCEPT ![i] = "DISCOVERY"]
          /\ newEpoch' = [newEpoch EXCEPT ![i] = acceptedEpoch[i] + 1]
          /\ UNCHANGED qmsgs
-    ELSE /\ state' = [state EXCEPT ![i] = "FOLLOWING"]
+    ELSE /\ state' = [state EXCEPT ![i] = IF i \in Observers THEN "OBSERVING" ELSE "FOLLOWING"]
          /\ zabState' = [zabState EXCEPT ![i] = "DISCOVERY"]
-         /\ qmsgs' = Enq(qmsgs, i, l, FollowerInfoMsg(acceptedEpoch[i]))
+         /\ qmsgs' = Enq(qmsgs, i, l, IF i \in Observers THEN ObserverInfoMsg(acceptedEpoch[i])
+                                      ELSE FollowerInfoMsg(acceptedEpoch[i]))
          /\ UNCHANGED newEpoch
 
 \* the LearnerHandlers of i and the handlers for i at any leader, closed
@@ -481,11 +491,11 @@ VoteT    == [leader : Server, zxid : Zxid, peerEpoch : Epoch]
 VoteRecT == [sid : Server, leader : Server, zxid : Zxid, electionEpoch : 0..MaxRound,
              peerEpoch : Epoch, state : States \ {"DOWN"}]
 QMsgT ==
-         [mtype : {"FOLLOWERINFO", "LEADERINFO", "DIFF", "TRUNC", "COMMIT",
+         [mtype : {"FOLLOWERINFO", "OBSERVERINFO", "LEADERINFO", "DIFF", "TRUNC", "COMMIT",
                    "NEWLEADER", "ACK"}, mzxid : Zxid]
     \cup [mtype : {"ACKEPOCH"}, mzxid : Zxid, mepoch : -1..MaxEpoch]
     \cup [mtype : {"SNAP"}, mzxid : Zxid, msnapshot : Seq(Txn)]
-    \cup [mtype : {"PROPOSAL"}, mzxid : Zxid, mdata : 1..MaxTxns]
+    \cup [mtype : {"PROPOSAL", "INFORM"}, mzxid : Zxid, mdata : 1..MaxTxns]
     \cup [mtype : {"UPTODATE"}]
 CastRecT == [sid : Server, leader : Server, zxid : Zxid, electionEpoch : 0..MaxRound,
              peerEpoch : Epoch, state : States \ {"DOWN"}, base : VoteT]

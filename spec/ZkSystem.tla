@@ -28,6 +28,7 @@ Next ==
     \* broadcast
     \/ \E i, j \in Server : HandlePROPOSAL(i, j)
     \/ \E i, j \in Server : HandleCOMMIT(i, j)
+    \/ \E i, j \in Server : HandleINFORM(i, j)
     \/ \E i, j \in Server : HandleACK(i, j)
     \/ \E i \in Server : ClientWrite(i)
     \/ \E i \in Server : FsyncLog(i)
@@ -84,7 +85,7 @@ ZabReceive(i, j) ==
     \/ HandleFOLLOWERINFO(i, j) \/ HandleLEADERINFO(i, j) \/ HandleACKEPOCH(i, j)
     \/ HandleDIFF(i, j) \/ HandleTRUNC(i, j) \/ HandleSNAP(i, j)
     \/ HandleNEWLEADER(i, j) \/ HandleUPTODATE(i, j)
-    \/ HandlePROPOSAL(i, j) \/ HandleCOMMIT(i, j) \/ HandleACK(i, j)
+    \/ HandlePROPOSAL(i, j) \/ HandleCOMMIT(i, j) \/ HandleINFORM(i, j) \/ HandleACK(i, j)
 
 \* (a new handler or timer of Next needs its conjunct here, or the liveness
 \* models report a lasso that only its missing fairness allows)

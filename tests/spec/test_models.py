@@ -3,9 +3,10 @@
 `make test` runs the smallest composed model (ZkSystemSmall: every module
 of the spec, about 150,000 distinct states) and ZabRecoveryMini (Zab with
 the pending-fsync state and SendNEWLEADER, from the recovery state) and
-ZabRecoveryMiniLog (the same with the txn-log sync), in the session's JVM,
-and shows that they reach TRUNC, the more-recent refusal, a late joiner and
-a DIFF from the txn log (TLC breaks a probe invariant for each).  The other small models take longer on a shared machine; they run with
+ZabRecoveryMiniLog (the same with the txn-log sync) and ZabObserverMini (two
+voters and an observer), in the session's JVM, and shows that they reach
+TRUNC, the more-recent refusal, a late joiner, a DIFF from the txn log and
+an observer's INFORM (TLC breaks a probe invariant for each).  The other small models take longer on a shared machine; they run with
 ``ZK_SPEC_MODELS=all`` (or a comma-separated list of model names).  The liveness
 models (LIVE: a temporal property under the spec's fairness) run the same
 way; `make test` checks the two smallest (under 20 s each).  Measured
@@ -26,6 +27,7 @@ SPEC = os.path.join(REPO, "spec")
 SMALLEST = "ZkSystemSmall"
 MINI = "ZabRecoveryMini"
 MINI_LOG = "ZabRecoveryMiniLog"
+OBSERVER_MINI = "ZabObserverMini"
 
 #: the txn-log probe: follower i has a DIFF from j at its head and lacks two or more of the
 #: txns up to the DIFF's zxid (the window of MINI_LOG holds one)
@@ -46,6 +48,9 @@ SMALL = {
     "ZabTiny": 4_000,
     "ZabRecoveryMini": 2_000,
     "ZabRecoveryMiniLog": 2_000,
+    "ZabObserverMini": 7_000,
+    "ZabObserverFour": 80_000,
+    "ZabObserverSmall": 240_000,
 }
 
 #: the liveness models (a PROPERTY under the fairness of FLEFairSpec / FairSpec): name -> at least
@@ -76,7 +81,7 @@ INVARIANTS = {
 INVARIANTS["ZkSystem"] = INVARIANTS["Zab"] + INVARIANTS["FastLeaderElection"][1:]
 
 
-def _selected(models: dict[str, int] = SMALL, default: tuple[str, ...] = (SMALLEST, MINI, MINI_LOG)) -> list[str]:
+def _selected(models: dict[str, int] = SMALL, default: tuple[str, ...] = (SMALLEST, MINI, MINI_LOG, OBSERVER_MINI)) -> list[str]:
     """The models of `models` to run: ZK_SPEC_MODELS=all, a comma-separated list, or `default`."""
     env = os.environ.get("ZK_SPEC_MODELS", "").strip()
     if env == "all":
@@ -168,6 +173,9 @@ REACH = {
     # a DIFF from the txn log: the follower at its head lacks two or more of the txns up to
     # the DIFF's zxid, more than the committedLog window of 1 holds
     "NeverTxnLogDiff": (MINI_LOG, TXN_LOG_DIFF),
+    # an observer has an INFORM (a commit of the running epoch) at the head of its queue
+    "NeverObserverInform": (OBSERVER_MINI, 'NeverObserverInform == \\A i \\in Observers, j \\in Server : '
+                                           '~HeadIs(j, i, "INFORM")'),
 }
 
 

@@ -70,7 +70,7 @@ class Mutant:
     def cfg(self) -> str:
         consts = {"MaxEpoch": 2, "MaxTxns": 1, "MaxCrashes": 1, "MaxLinkBreaks": 0, "MaxRound": 1,
                   "CommittedLogSize": 1, "UseFLE": "FALSE", "ModelFsync": "FALSE", "SplitNewLeader": "FALSE",
-                  "TxnLogSync": "FALSE"}
+                  "TxnLogSync": "FALSE", "Observers": "{}"}
         consts.update(self.constants)
         invs = MODULE_INVARIANTS[self.module]
         if self.kind == "invariant":
@@ -255,6 +255,28 @@ MUTANTS = [
         [("FastLeaderElection.tla", "/\\ recvVotes' = [recvVotes EXCEPT ![i] = {nrec}]",
           "/\\ recvVotes' = [recvVotes EXCEPT ![i] = PutVote(@, nrec)]")],
         servers=["1", "2", "3"], constants={"UseFLE": "TRUE", "MaxCrashes": 0, "MaxRound": 2}),
+    # observers (2 voters and an observer, s3): an observer never counts for a quorum and is
+    # never sent an uncommitted proposal
+    Mutant(
+        "observer_acks_newleader",
+        "the leader counts an observer's NEWLEADER ACK towards the quorum (a count of ACKs against the "
+        "voters' majority): the leader and the observer establish an epoch without the other voter",
+        "NoCommittedTxnLost", "Zab", "ZabRecoverySpec",
+        [("Zab.tla", "ELSE LET nla == newLeaderAckers[i] \\cup ({j} \\cap Voters)\n"
+                     "                  IN IF IsQuorum(nla \\cup {i})",
+          "ELSE LET nla == newLeaderAckers[i] \\cup {j}\n"
+          "                  IN IF 2 * Cardinality(nla \\cup {i}) > Cardinality(Voters)")],
+        constants={"MaxTxns": 3, "CommittedLogSize": 2, "MaxCrashes": 0, "ModelFsync": "TRUE",
+                   "SplitNewLeader": "TRUE", "Observers": "{s3}"}),
+    Mutant(
+        "observer_gets_outstanding",
+        "startForwarding queues the outstanding proposals to an observer too (3.8: participants only): "
+        "a late observer logs a proposal from its sync and then the same txn again from its INFORM",
+        "PrimaryOrder", "Zab", "ZabRecoverySpec",
+        [("Zab.tla", "IN IF j \\in Observers THEN SubSeq(p, 1, Len(p) - Len(Outstanding(i))) ELSE p",
+          "IN p")],
+        constants={"MaxTxns": 3, "CommittedLogSize": 2, "MaxCrashes": 0, "ModelFsync": "TRUE",
+                   "SplitNewLeader": "TRUE", "Observers": "{s3}"}),
     # liveness: each breaks a temporal property (TLC reports a lasso) and no invariant
     Mutant(
         "timeout_never_resends",
