@@ -622,6 +622,11 @@ def model_window(trace: dict) -> int:
     m = re.search(r"^\s*CommittedLogSize\s*=\s*(\d+)", text, re.M)
     if m is None:
         raise ValueError(f"{name} sets no CommittedLogSize")
+    # the nodes sync from the committedLog only (snapshotSizeFactor=-1) and have no observer
+    if re.search(r"^\s*TxnLogSync\s*=\s*TRUE\s*$", text, re.M):
+        raise ValueError(f"{name} sets TxnLogSync: the runner's nodes never sync from the txn log")
+    if re.search(r"^\s*Observers\s*=\s*\{\s*[^}\s]", text, re.M):
+        raise ValueError(f"{name} has observers: the runner's ensembles have none")
     return int(m.group(1))
 
 

@@ -114,3 +114,14 @@ def test_kept_messages_are_resent_on_the_next_connection(traces):
                             heal += 1
     assert restart > 0 and heal > 0, (restart, heal)
 
+
+
+@pytest.mark.parametrize("config", ["ZabRecoveryMiniLog.cfg", "ZabObserverMini.cfg"])
+def test_a_model_the_nodes_cannot_follow_is_refused(config):
+    """The runner's nodes sync from the committedLog only and run no observer: a trace of a model
+    with the txn-log sync or an observer is refused up front, not replayed into a divergence."""
+    from conformance.replay_impl import model_window
+
+    with pytest.raises(ValueError, match="TxnLogSync|observers"):
+        model_window({"config": config, "steps": []})
+    assert model_window({"config": "ZabRecoveryMini.cfg", "steps": []}) == 2
