@@ -175,10 +175,21 @@ class RunResult:
     seconds: float = 0.0
     steps: list[str] = field(default_factory=list)
     invariant_violations: list[str] = field(default_factory=list)
+    #: the search stopped at its expansion budget before it had tried every order: not
+    #: accepted, and not shown to be rejected either
+    budget_stop: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """``accepted``; ``rejected`` (every order tried, or an invariant broken); or
+        ``inconclusive`` (the budget ran out first)."""
+        if self.accepted:
+            return "accepted"
+        return "inconclusive" if self.budget_stop and not self.invariant_violations else "rejected"
 
     def to_json(self) -> dict:
         return {
-            "run": self.run, "events": self.events, "matched": self.matched,
+            "run": self.run, "events": self.events, "matched": self.matched, "verdict": self.verdict,
             "accepted": self.accepted, "rejected_at": self.rejected_at, "stutters": self.stutters,
             "tail_steps": self.tail_steps, "expansions": self.expansions,
             "seconds": round(self.seconds, 3), "invariant_violations": self.invariant_violations,
@@ -430,6 +441,7 @@ class _Checker:
             pos, state, tails, stutters, matched, path = stack.pop()
             res.expansions += 1
             if res.expansions > self.max_expansions:
+                res.budget_stop = True
                 best = (
                     best[0],
                     {**(best[1] or {}), "budget": f"search stopped after {self.max_expansions} expansions"},
@@ -546,14 +558,22 @@ def validate_run(model: Model, logdir: str | Path, **kw) -> RunResult:
     )
     if windowed.accepted:
         return windowed
-    # the tail-free pass is the usual case and short (a few thousand expansions at most)
-    first = _Checker(model, tail_steps=0, max_expansions=min(budget, 5_000), **kw).run(lanes, str(logdir))
-    if first.accepted or tails == 0 or not any(e.event == "Crash" for e in lanes.get(ENV, ())):
+    # the tail-free pass is the usual case and short (a few thousand expansions at most); it
+    # has the whole budget when no cut-tail pass follows it
+    last = tails == 0 or not any(e.event == "Crash" for e in lanes.get(ENV, ()))
+    first = _Checker(model, tail_steps=0, max_expansions=budget if last else min(budget, 5_000), **kw).run(
+        lanes, str(logdir)
+    )
+    if first.accepted or last:
         return first
     second = _Checker(model, tail_steps=tails, max_expansions=budget, **kw).run(lanes, str(logdir))
     second.expansions += first.expansions
     second.seconds += first.seconds
-    return second if second.accepted or second.matched >= first.matched else first
+    out = second if second.accepted or second.matched >= first.matched else first
+    # the search with cut tails takes every order the tail-free one does, and more: the run is
+    # rejected once it has finished, whatever stopped the first
+    out.budget_stop = not out.accepted and second.budget_stop
+    return out
 
 
 def validate_dirs(logdir: str | Path, model: Model | None = None, **kw) -> dict:
@@ -566,6 +586,7 @@ def validate_dirs(logdir: str | Path, model: Model | None = None, **kw) -> dict:
         "accepted": sum(r.accepted for r in results),
         "events": sum(r.events for r in results),
         "matched": sum(r.matched for r in results),
+        "inconclusive": sum(r.verdict == "inconclusive" for r in results),
         "rejected_at": {r.run: r.rejected_at for r in results if not r.accepted},
         "results": [r.to_json() for r in results],
     }

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import selectors
+import shutil
 import socket
 import threading
 import time
@@ -23,7 +24,16 @@ from pathlib import Path
 from tcpproxy import TCPProxy
 from zkharness import REPO, ZKEnsemble, wait_for
 
-__all__ = ["LiveRun", "faulty_run", "mutant_env", "partition_run"]
+__all__ = [
+    "FORBIDDEN_EDITS",
+    "LiveRun",
+    "edited_run",
+    "faulty_run",
+    "first_follower",
+    "first_row",
+    "mutant_env",
+    "partition_run",
+]
 
 
 class LinkRelay(TCPProxy):
@@ -234,3 +244,56 @@ def partition_run(base: Path, logdir: Path, seed: int) -> dict:
     finally:
         run.stop()
     return {"seed": seed, "schedule": did, "writes": run.writes}
+
+
+# -- logs the spec forbids: a kept run's log, edited
+def edited_run(src: Path, dst: Path, sid: int, edit) -> Path:
+    """A copy of run ``src`` whose node ``sid`` log is ``edit(rows)``."""
+    shutil.copytree(src, dst)
+    f = dst / f"node{sid}.jsonl"
+    rows = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+    f.write_text("".join(json.dumps(r) + "\n" for r in edit(rows)))
+    return dst
+
+
+def first_row(rows: list[dict], event: str, pred=lambda r: True) -> int:
+    """The index of the first ``event`` row that satisfies ``pred``."""
+    return next(k for k, r in enumerate(rows) if r["event"] == event and pred(r))
+
+
+def first_follower(logdir: Path) -> int:
+    """A server whose first role was FOLLOWING."""
+    for f in sorted(logdir.glob("node*.jsonl")):
+        for x in f.open():
+            r = json.loads(x)
+            if r["event"] in ("FinalizeElection", "HandleNotification") and r["vars"]["state"] != "LOOKING":
+                if r["vars"]["state"] == "FOLLOWING":
+                    return r["sid"]
+                break
+    raise AssertionError("no follower")
+
+
+def _second_leader(rows):  # the follower says it leads the epoch its leader leads
+    k = first_row(rows, "FinalizeElection", lambda r: r["vars"]["state"] == "FOLLOWING")
+    rows[k]["vars"]["state"] = "LEADING"
+    rows[k]["vars"]["vote"]["leader"] = rows[k]["sid"]
+    return rows
+
+
+def _ack_before_newleader(rows):  # the follower never handled NEWLEADER, yet its ACK came
+    k = first_row(rows, "HandleNEWLEADER")
+    return rows[:k] + rows[k + 1 :]
+
+
+def _epoch_never_written(rows):  # the follower's acceptedEpoch stays at 0 after LEADERINFO
+    k = first_row(rows, "HandleLEADERINFO")
+    rows[k]["vars"]["acceptedEpoch"] = 0
+    return rows
+
+
+#: name -> (edit of a follower's rows, the event the search must fail at)
+FORBIDDEN_EDITS = {
+    "second_leader": (_second_leader, "FinalizeElection"),
+    "ack_before_newleader": (_ack_before_newleader, "HandleACK"),
+    "epoch_never_written": (_epoch_never_written, "HandleLEADERINFO"),
+}
