@@ -103,8 +103,8 @@ def test_a_search_stopped_by_its_budget_is_inconclusive_not_rejected(live_model)
 def test_logs_the_spec_forbids_are_not_accepted(live_model, runs, tmp_path):
     """Edited copies of the kill run (a second leader, an ACK of a NEWLEADER never handled,
     an epoch never written): within REJECT_BUDGET the search fails at the edited line and
-    accepts none.  Their exhaustive rejection (each some 100,000 expansions and two minutes,
-    as the run has crashes and so cut-tail orders) is bench/trace_validation.py's --edits."""
+    accepts none.  Their exhaustive rejection (each 80,000 to 95,000 expansions, about 70 s
+    idle, as the run has crashes and so cut-tail orders) is bench/trace_validation.py's --edits."""
     _, src = runs["kill0"]
     f = first_follower(src)
     for name, (edit, where) in FORBIDDEN_EDITS.items():
